@@ -1,0 +1,1 @@
+"""Broker access: the interface (base), the embedded simulator (sim) and IB (ib)."""

@@ -1,0 +1,723 @@
+"""The daily cycle, one function per notebook step.
+
+open_cycle -> check_account -> maintain_model -> compute_signal -> plan_orders -> execute
+-> journal_fills -> summarize. Each step returns a typed result that the notebook displays;
+nothing here draws or prints. Every order of a cycle carries an orderRef derived from the market
+and trade date, so a rerun of the same date finds what was already done and sends nothing new.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from hydra import __version__, slippage
+from hydra.broker.base import (
+    AccountState,
+    Bar,
+    Broker,
+    ContractDetails,
+    Execution,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    Quote,
+    Side,
+)
+from hydra.clock import Clock, SimClock
+from hydra.config import Config, load_config
+from hydra.journal import FillRecord, Journal, OrderRecord
+from hydra.markets import Market, UnknownMarketError, get_market
+from hydra.model.baseline import Signal, momentum_signal
+from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
+from hydra.safety import SafetyVerdict, safety_verdict
+from hydra.sessions import current_trade_date, is_trading_day, non_trading_reason, session_windows
+
+BROKERS = ("sim", "ib")
+ROUTE = "marketable-limit"
+
+
+class ParameterError(ValueError):
+    """Bad cycle parameters; raised before anything touches a broker."""
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CycleParams:
+    as_of: date
+    market: str
+    contracts: int
+    broker: str
+    host: str
+    port: int
+    client_id: int
+    data_dir: Path
+    seed: int | None
+    dry_run: bool
+    confirm_live: bool
+    run_id: str
+
+
+def today_in(market: Market) -> date:
+    return datetime.now(ZoneInfo(market.timezone)).date()
+
+
+def _as_bool(name: str, value: Any, errors: list[str]) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    errors.append(f"{name} must be True or False, got {value!r}")
+    return False
+
+
+def _as_int(name: str, value: Any, errors: list[str], *, minimum: int | None = None) -> int:
+    out: int | None = None
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        out = value
+    elif isinstance(value, float) and value.is_integer():
+        out = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        out = int(value.strip())
+    if out is None:
+        errors.append(f"{name} must be a whole number, got {value!r}")
+        return 0
+    if minimum is not None and out < minimum:
+        errors.append(f"{name} must be >= {minimum}, got {out}")
+    return out
+
+
+def validate_params(
+    *,
+    as_of: Any = "",
+    market: Any = "ZO",
+    contracts: Any = 1,
+    broker: Any = "sim",
+    host: Any = "127.0.0.1",
+    port: Any = 4002,
+    client_id: Any = 17,
+    data_dir: Any = "",
+    seed: Any = -1,
+    dry_run: Any = False,
+    confirm_live: Any = False,
+    run_id: Any = "",
+) -> CycleParams:
+    """Check every parameter and report all problems at once, each with what to fix."""
+    errors: list[str] = []
+    mkt: Market | None = None
+    try:
+        mkt = get_market(str(market))
+    except UnknownMarketError as exc:
+        errors.append(str(exc))
+    day: date | None = None
+    if as_of in ("", None):
+        day = today_in(mkt) if mkt else datetime.now(UTC).date()
+    elif isinstance(as_of, datetime):
+        day = as_of.date()
+    elif isinstance(as_of, date):
+        day = as_of
+    else:
+        try:
+            day = date.fromisoformat(str(as_of).strip())
+        except ValueError:
+            errors.append(f"as_of must be a date like 2026-11-27 (YYYY-MM-DD), got {as_of!r}")
+    n_contracts = _as_int("contracts", contracts, errors, minimum=0)
+    kind = str(broker).strip().lower()
+    if kind not in BROKERS:
+        errors.append(f"broker must be one of {', '.join(BROKERS)}, got {broker!r}")
+    n_port = _as_int("port", port, errors, minimum=1)
+    n_client = _as_int("client_id", client_id, errors, minimum=0)
+    n_seed: int | None = None
+    if seed not in (None, ""):
+        n_seed = _as_int("seed", seed, errors, minimum=-1)
+        n_seed = None if n_seed < 0 else n_seed  # -1: the configured sim.seed
+    flags = (_as_bool("dry_run", dry_run, errors), _as_bool("confirm_live", confirm_live, errors))
+    if errors:
+        raise ParameterError(
+            "invalid cycle parameters, nothing was sent:\n  - " + "\n  - ".join(errors)
+        )
+    assert mkt is not None and day is not None
+    return CycleParams(
+        as_of=day,
+        market=mkt.symbol,
+        contracts=n_contracts,
+        broker=kind,
+        host=str(host),
+        port=n_port,
+        client_id=n_client,
+        data_dir=resolve_data_dir(data_dir or None),
+        seed=n_seed,
+        dry_run=flags[0],
+        confirm_live=flags[1],
+        run_id=str(run_id or ""),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Step 0: open the cycle
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Cycle:
+    params: CycleParams
+    config: Config
+    market: Market
+    paths: DataPaths
+    safety: SafetyVerdict
+    clock: Clock
+    broker: Broker
+    journal: Journal
+    started_at: datetime
+    decision_quote: Quote | None = None
+
+    @property
+    def cycle_id(self) -> str:
+        return f"{self.market.symbol}-{self.params.as_of:%Y%m%d}"
+
+    @property
+    def ref_prefix(self) -> str:
+        return f"HYD-{self.cycle_id}-"
+
+    def order_ref(self, n: int) -> str:
+        return f"{self.ref_prefix}{n}"
+
+    def close(self) -> None:
+        self.broker.close()
+        self.journal.close()
+
+
+def cycle_start_time(market: Market, day: date, config: Config) -> datetime:
+    """When a simulated cycle for `day` acts: the configured exchange-local time."""
+    local = datetime.combine(day, config.sim.cycle_local_time, tzinfo=ZoneInfo(market.timezone))
+    return local.astimezone(UTC)
+
+
+def _make_broker(params: CycleParams, config: Config, market: Market, paths: DataPaths
+                 ) -> tuple[Broker, Clock]:
+    if params.broker == "sim":
+        from hydra.broker.sim import SimBroker
+
+        start = cycle_start_time(market, params.as_of, config)
+        last = SimBroker.last_processed(paths.sim_db)
+        clock = SimClock(max(start, last) if last else start)
+        seed = config.sim.seed if params.seed is None else params.seed
+        return (
+            SimBroker(
+                paths.sim_db,
+                clock,
+                seed=seed,
+                starting_cash=config.sim.starting_cash,
+                commission_per_contract=config.sim.commission_per_contract,
+                account_id=config.sim.account_id,
+            ),
+            clock,
+        )
+    raise ParameterError(
+        "broker 'ib' (Interactive Brokers through ib_insync) is not available in this version "
+        "yet; run with broker=sim"
+    )
+
+
+def open_cycle(**raw: Any) -> Cycle:
+    """Validate parameters, prepare the data directory and connect to the broker."""
+    params = validate_params(**raw)
+    ensure_writable(params.data_dir)
+    config = load_config(params.data_dir)
+    market = get_market(params.market)
+    verdict = safety_verdict(params.broker, params.port, params.confirm_live)
+    if not verdict.allowed:
+        raise ParameterError(f"refused before connecting: {verdict.reason}")
+    paths = DataPaths(params.data_dir)
+    journal = Journal(paths.journal_db)
+    try:
+        broker, clock = _make_broker(params, config, market, paths)
+        broker.connect()
+    except BaseException:
+        journal.close()
+        raise
+    return Cycle(params, config, market, paths, verdict, clock, broker, journal,
+                 started_at=clock.now())
+
+
+# --------------------------------------------------------------------------------------------
+# Step 1: broker connection and account state
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AccountCheck:
+    broker: str
+    account_id: str
+    broker_time: datetime
+    trade_date_open: date | None  # trade date whose session is open now, if any
+    trading_day: bool
+    non_trading_reason: str | None
+    account: AccountState
+    positions: list[Position]
+    synced_fills: int  # executions of this cycle found at the broker and journaled now
+
+    def positions_frame(self) -> pd.DataFrame:
+        cols = ["local_symbol", "quantity", "avg_price", "market_price", "unrealized_pnl",
+                "realized_pnl"]
+        return pd.DataFrame([{c: getattr(p, c) for c in cols} for p in self.positions],
+                            columns=cols)
+
+
+def check_account(cyc: Cycle) -> AccountCheck:
+    b, m = cyc.broker, cyc.market
+    if not b.is_connected():
+        raise RuntimeError(f"the {b.kind} broker is not connected")
+    now = b.now()
+    account = b.account_state()
+    synced = sync_fills(cyc)
+    return AccountCheck(
+        broker=b.kind,
+        account_id=account.account_id,
+        broker_time=now,
+        trade_date_open=current_trade_date(m, now),
+        trading_day=is_trading_day(m, cyc.params.as_of),
+        non_trading_reason=non_trading_reason(m, cyc.params.as_of),
+        account=account,
+        positions=b.positions(),
+        synced_fills=synced,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Step 2: model maintenance
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelStatus:
+    model: str
+    action: str
+    detail: str
+
+
+def maintain_model(cyc: Cycle) -> ModelStatus:
+    """The self-healing loop's slot in the cycle; this version trades a fixed baseline."""
+    return ModelStatus(
+        model="momentum-baseline-v1",
+        action="none",
+        detail="baseline momentum model; no maintenance loop in this version (no drift "
+        "checks, retraining or promotion yet), so the traded model never changes",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Step 3: signal
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SignalResult:
+    signal: Signal
+    contract: ContractDetails
+    bars: list[Bar]
+    target_position: int
+
+    def bars_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([b.__dict__ for b in self.bars]).set_index("date")
+
+
+def _bars_before(cyc: Cycle, contract: ContractDetails, n: int) -> list[Bar]:
+    """n completed bars dated before the trade date (never the trade date's own bar)."""
+    now_date = cyc.broker.now().astimezone(ZoneInfo(cyc.market.timezone)).date()
+    extra = max(0, (now_date - cyc.params.as_of).days) + 5
+    bars = cyc.broker.daily_bars(contract, n + extra)
+    return [b for b in bars if b.date < cyc.params.as_of][-n:]
+
+
+def compute_signal(cyc: Cycle) -> SignalResult:
+    cfg = cyc.config.model
+    contract = cyc.broker.contract_details(cyc.market.symbol, cyc.params.as_of)
+    bars = _bars_before(cyc, contract, cfg.history_days)
+    sig = momentum_signal(bars, as_of=cyc.params.as_of, market=cyc.market.symbol,
+                          lookback_days=cfg.lookback_days, entry_z=cfg.entry_z)
+    return SignalResult(sig, contract, bars, target_position=sig.direction * cyc.params.contracts)
+
+
+# --------------------------------------------------------------------------------------------
+# Step 4: target position and the orders that reach it
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OrderIntent:
+    order_ref: str
+    purpose: str  # "target" | "roll-out"
+    contract: ContractDetails
+    side: Side
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PriorOrder:
+    order_ref: str
+    status: str
+    side: str
+    quantity: int
+    filled: int
+    avg_fill_price: float | None
+    local_symbol: str
+    source: str  # "broker" | "journal"
+
+
+@dataclass
+class OrderPlan:
+    contract: ContractDetails
+    position_before: int  # this market, all contracts
+    front_position: int
+    other_positions: dict[str, int]
+    target_position: int
+    intents: list[OrderIntent]
+    prior_orders: list[PriorOrder]
+    blocked: list[str] = field(default_factory=list)
+    decision_quote: Quote | None = None
+
+    @property
+    def already_done(self) -> bool:
+        return bool(self.prior_orders)
+
+    def intents_frame(self) -> pd.DataFrame:
+        cols = ["order_ref", "purpose", "local_symbol", "side", "quantity"]
+        rows = [{"order_ref": i.order_ref, "purpose": i.purpose,
+                 "local_symbol": i.contract.local_symbol, "side": i.side,
+                 "quantity": i.quantity} for i in self.intents]
+        return pd.DataFrame(rows, columns=cols)
+
+    def prior_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([p.__dict__ for p in self.prior_orders])
+
+
+def _market_positions(cyc: Cycle) -> list[Position]:
+    return [p for p in cyc.broker.positions() if p.symbol == cyc.market.symbol and p.quantity]
+
+
+def prior_orders(cyc: Cycle) -> list[PriorOrder]:
+    """Everything this cycle already sent, as the broker and the journal know it."""
+    found: dict[str, PriorOrder] = {}
+    for o in cyc.broker.orders(cyc.ref_prefix):
+        found[o.order_ref] = PriorOrder(o.order_ref, o.status, o.side, o.quantity, o.filled,
+                                        o.avg_fill_price, o.local_symbol, "broker")
+    for row in cyc.journal.orders_for_cycle(cyc.cycle_id):
+        if row["order_ref"] not in found:
+            found[row["order_ref"]] = PriorOrder(
+                row["order_ref"], row["status"], row["side"], row["quantity"], row["filled"],
+                row["avg_fill_price"], row["local_symbol"], "journal")
+    return sorted(found.values(), key=lambda p: p.order_ref)
+
+
+def plan_orders(cyc: Cycle, sig: SignalResult) -> OrderPlan:
+    contract = sig.contract
+    positions = _market_positions(cyc)
+    front = sum(p.quantity for p in positions if p.con_id == contract.con_id)
+    others = {p.local_symbol: p.quantity for p in positions if p.con_id != contract.con_id}
+    before = front + sum(others.values())
+    target = sig.target_position
+
+    intents: list[OrderIntent] = []
+    n = 1
+    for local, qty in sorted(others.items()):
+        old = cyc.broker.contract_by_local_symbol(local)
+        intents.append(OrderIntent(cyc.order_ref(n), "roll-out", old,
+                                   "SELL" if qty > 0 else "BUY", abs(qty)))
+        n += 1
+    delta = target - front
+    if delta:
+        intents.append(OrderIntent(cyc.order_ref(n), "target", contract,
+                                   "BUY" if delta > 0 else "SELL", abs(delta)))
+
+    prior = prior_orders(cyc)
+    plan = OrderPlan(contract, before, front, others, target, intents, prior)
+    quote = cyc.broker.quote(contract)
+    plan.decision_quote = quote
+    cyc.decision_quote = quote
+    plan.blocked = _blocking_reasons(cyc, plan, quote)
+    return plan
+
+
+def _blocking_reasons(cyc: Cycle, plan: OrderPlan, quote: Quote) -> list[str]:
+    reasons: list[str] = []
+    p, m = cyc.params, cyc.market
+    if plan.prior_orders:
+        done = ", ".join(f"{o.order_ref} {o.side} {o.quantity} {o.local_symbol} "
+                         f"({o.status}, filled {o.filled})" for o in plan.prior_orders)
+        reasons.append(f"already done: this cycle ({cyc.cycle_id}) already placed {done}; "
+                       "a rerun never sends another order")
+    if not plan.intents:
+        return reasons
+    why_closed = non_trading_reason(m, p.as_of)
+    if why_closed:
+        reasons.append(f"market closed: {why_closed}")
+    else:
+        now = cyc.broker.now()
+        open_date = current_trade_date(m, now)
+        if open_date != p.as_of:
+            windows = session_windows(m, p.as_of)
+            local = now.astimezone(ZoneInfo(m.timezone))
+            span = ", ".join(
+                f"{a.astimezone(ZoneInfo(m.timezone)):%a %H:%M}-"
+                f"{b.astimezone(ZoneInfo(m.timezone)):%H:%M}" for a, b in windows)
+            reasons.append(f"outside trading hours: broker time is {local:%Y-%m-%d %H:%M %Z}, "
+                           f"{p.as_of} trades {span} ({m.timezone})")
+        elif quote.mid is None:
+            reasons.append(f"no usable quote for {plan.contract.local_symbol} "
+                           f"(bid {quote.bid}, ask {quote.ask})")
+    if p.dry_run:
+        reasons.append("dry run: orders computed, none sent")
+    return reasons
+
+
+# --------------------------------------------------------------------------------------------
+# Step 5: execution
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OrderOutcome:
+    intent: OrderIntent
+    limit_price: float
+    arrival: Quote
+    predicted_price: float
+    status: OrderStatus
+    executions: list[Execution]
+
+
+@dataclass
+class ExecutionResult:
+    outcomes: list[OrderOutcome]
+    sent: bool
+    note: str
+
+    @property
+    def orders_sent(self) -> int:
+        return len(self.outcomes)
+
+    def orders_frame(self) -> pd.DataFrame:
+        cols = ["order_ref", "purpose", "local_symbol", "side", "quantity", "limit_price",
+                "arrival_bid", "arrival_ask", "status", "filled", "avg_fill_price", "message"]
+        rows = [{
+            "order_ref": o.intent.order_ref, "purpose": o.intent.purpose,
+            "local_symbol": o.intent.contract.local_symbol, "side": o.intent.side,
+            "quantity": o.intent.quantity, "limit_price": o.limit_price,
+            "arrival_bid": o.arrival.bid, "arrival_ask": o.arrival.ask,
+            "status": o.status.status, "filled": o.status.filled,
+            "avg_fill_price": o.status.avg_fill_price, "message": o.status.message,
+        } for o in self.outcomes]
+        return pd.DataFrame(rows, columns=cols)
+
+
+def round_to_tick(price: float, tick: float, side: Side, *, passive: bool) -> float:
+    """Round onto the contract's tick grid; `passive` rounds away from the market."""
+    units = price / tick
+    # a BUY that must stay passive rounds down, an aggressive BUY rounds up (SELL mirrored)
+    up = (side == "BUY") != passive
+    n = math.ceil(units - 1e-9) if up else math.floor(units + 1e-9)
+    decimals = max(0, -math.floor(math.log10(tick)) + 2)
+    return round(n * tick, decimals)
+
+
+def marketable_limit(quote: Quote, side: Side, tick: float, cross_ticks: int) -> float:
+    if quote.bid is None or quote.ask is None:
+        raise ValueError("a marketable limit needs both bid and ask")
+    raw = quote.ask + cross_ticks * tick if side == "BUY" else quote.bid - cross_ticks * tick
+    return round_to_tick(raw, tick, side, passive=False)
+
+
+def _cost_inputs(cyc: Cycle, sig: SignalResult) -> tuple[float, float]:
+    n = cyc.config.slippage.vol_lookback_days
+    bars = sig.bars[-(n + 1):]
+    sigma = slippage.daily_vol_price([b.close for b in bars])
+    adv = slippage.average_daily_volume([b.volume for b in bars[-n:]])
+    return sigma, adv
+
+
+def execute(cyc: Cycle, plan: OrderPlan, sig: SignalResult) -> ExecutionResult:
+    """Send each intended order as a marketable limit, wait for fills, cancel what is left."""
+    if plan.blocked:
+        return ExecutionResult([], False, "nothing sent: " + "; ".join(plan.blocked))
+    if not plan.intents:
+        return ExecutionResult([], False, "nothing to do: position already at target")
+    sigma, adv = _cost_inputs(cyc, sig)
+    ex = cyc.config.execution
+    outcomes: list[OrderOutcome] = []
+    for intent in plan.intents:
+        arrival = cyc.broker.quote(intent.contract)
+        if arrival.mid is None:
+            raise RuntimeError(f"no usable quote for {intent.contract.local_symbol} at send time")
+        tick = intent.contract.tick
+        limit = marketable_limit(arrival, intent.side, tick, ex.cross_ticks)
+        predicted = slippage.predicted_price(arrival.spread / 2, sigma, intent.quantity,  # type: ignore[operator]
+                                             adv, cyc.config.slippage.k)
+        now = cyc.broker.now().isoformat()
+        decision_mid = cyc.decision_quote.mid if cyc.decision_quote else None
+        cyc.journal.record_order(OrderRecord(
+            order_ref=intent.order_ref, cycle_id=cyc.cycle_id, as_of=cyc.params.as_of.isoformat(),
+            symbol=intent.contract.symbol, local_symbol=intent.contract.local_symbol,
+            con_id=intent.contract.con_id, purpose=intent.purpose, side=intent.side,
+            quantity=intent.quantity, order_type="LMT", limit_price=limit, route=ROUTE,
+            broker=cyc.broker.kind, broker_order_id=None, status="PendingSubmit", filled=0,
+            avg_fill_price=None, decision_mid=decision_mid, arrival_mid=arrival.mid,
+            arrival_bid=arrival.bid, arrival_ask=arrival.ask,
+            predicted_slippage_price=predicted, sent_at=now, updated_at=now,
+        ))
+        status = cyc.broker.place_order(OrderRequest(
+            contract=intent.contract, side=intent.side, quantity=intent.quantity,
+            order_type="LMT", limit_price=limit, order_ref=intent.order_ref))
+        status = _await_fills(cyc, status)
+        cyc.journal.update_order(intent.order_ref, status=status.status, filled=status.filled,
+                                 avg_fill_price=status.avg_fill_price, message=status.message,
+                                 broker_order_id=status.order_id)
+        execs = cyc.broker.executions(intent.order_ref)
+        sync_fills(cyc)
+        outcomes.append(OrderOutcome(intent, limit, arrival, predicted, status, execs))
+    return ExecutionResult(outcomes, True, f"{len(outcomes)} order(s) sent")
+
+
+def _await_fills(cyc: Cycle, status: OrderStatus) -> OrderStatus:
+    """Poll until the order is done or the timeout passes, journaling fills as they come."""
+    ex = cyc.config.execution
+    deadline = cyc.clock.now() + timedelta(seconds=ex.fill_timeout_seconds)
+    while not status.is_done and cyc.clock.now() < deadline:
+        cyc.clock.sleep(ex.poll_seconds)
+        status = cyc.broker.order_status(status.order_id)
+        sync_fills(cyc)
+    if not status.is_done:
+        status = cyc.broker.cancel_order(status.order_id)
+        for _ in range(10):  # bounded: the cancel confirmation
+            if status.is_done:
+                break
+            cyc.clock.sleep(ex.poll_seconds)
+            status = cyc.broker.order_status(status.order_id)
+    sync_fills(cyc)
+    return status
+
+
+# --------------------------------------------------------------------------------------------
+# Step 6: the fill journal
+# --------------------------------------------------------------------------------------------
+def sync_fills(cyc: Cycle) -> int:
+    """Journal every execution of this cycle the broker reports and the journal lacks."""
+    new = 0
+    for ex in cyc.broker.executions(cyc.ref_prefix):
+        if cyc.journal.has_fill(ex.exec_id) and ex.commission is None:
+            continue
+        new += cyc.journal.record_fill(fill_record(cyc, ex))
+    return new
+
+
+def fill_record(cyc: Cycle, ex: Execution) -> FillRecord:
+    order = cyc.journal.order(ex.order_ref) or {}
+    contract = cyc.broker.contract_by_local_symbol(ex.local_symbol)
+    arrival = order.get("arrival_mid")
+    pred = order.get("predicted_slippage_price")
+    kwargs = {"tick": contract.tick, "point_value": contract.point_value,
+              "quantity": ex.quantity}
+    pred_u = (slippage.in_units(pred, reference_price=arrival, **kwargs)
+              if pred is not None and arrival else None)
+    act_u = (slippage.in_units(slippage.actual_price(ex.side, ex.price, arrival),
+                               reference_price=arrival, **kwargs) if arrival else None)
+    sent = order.get("sent_at")
+    latency = ((ex.time - datetime.fromisoformat(sent)).total_seconds() * 1000
+               if sent else None)
+    return FillRecord(
+        exec_id=ex.exec_id, order_ref=ex.order_ref, cycle_id=cyc.cycle_id,
+        as_of=cyc.params.as_of.isoformat(), symbol=ex.symbol, local_symbol=ex.local_symbol,
+        side=ex.side, quantity=ex.quantity, price=ex.price, fill_time=ex.time.isoformat(),
+        route=order.get("route", "unknown"), slice=0,
+        decision_mid=order.get("decision_mid"), arrival_mid=arrival,
+        predicted_price=pred_u.price if pred_u else None,
+        predicted_ticks=pred_u.ticks if pred_u else None,
+        predicted_bps=pred_u.bps if pred_u else None,
+        predicted_usd=pred_u.dollars if pred_u else None,
+        actual_price=act_u.price if act_u else None,
+        actual_ticks=act_u.ticks if act_u else None,
+        actual_bps=act_u.bps if act_u else None,
+        actual_usd=act_u.dollars if act_u else None,
+        commission=ex.commission, latency_ms=latency, broker=cyc.broker.kind,
+        account_id=ex.account_id,
+    )
+
+
+def journal_fills(cyc: Cycle) -> pd.DataFrame:
+    """A last sweep, then this cycle's fills as the journal holds them."""
+    sync_fills(cyc)
+    return cyc.journal.fills(cycle_id=cyc.cycle_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Step 7: summary
+# --------------------------------------------------------------------------------------------
+def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalResult,
+              plan: OrderPlan, result: ExecutionResult, fills: pd.DataFrame) -> dict[str, Any]:
+    """The run's record as plain Python values (glued as the `summary` scrap)."""
+    after = sum(p.quantity for p in _market_positions(cyc))
+    account = cyc.broker.account_state()
+    if result.sent:
+        status = "traded" if len(fills) else "sent_no_fill"
+    elif plan.already_done:
+        status = "already_done"
+    elif plan.blocked:
+        status = "dry_run" if cyc.params.dry_run and len(plan.blocked) == 1 else "blocked"
+    else:
+        status = "no_trade"
+
+    def num(col: str) -> float | None:
+        if not len(fills) or fills[col].isna().all():
+            return None
+        return float(fills[col].sum())
+
+    return {
+        "as_of": cyc.params.as_of.isoformat(),
+        "market": cyc.market.symbol,
+        "contract": sig.contract.local_symbol,
+        "cycle_id": cyc.cycle_id,
+        "run_id": cyc.params.run_id,
+        "broker": cyc.broker.kind,
+        "account_id": check.account_id,
+        "status": status,
+        "signal": sig.signal.label,
+        "signal_score": float(sig.signal.score),
+        "model": sig.signal.model,
+        "target_position": int(plan.target_position),
+        "position_before": int(plan.position_before),
+        "position_after": int(after),
+        "orders_sent": int(result.orders_sent),
+        "fills": len(fills),
+        "filled_contracts": int(fills["quantity"].sum()) if len(fills) else 0,
+        "avg_fill_price": (float((fills["price"] * fills["quantity"]).sum()
+                                 / fills["quantity"].sum()) if len(fills) else None),
+        "slippage_ticks": (float((fills["actual_ticks"] * fills["quantity"]).sum()
+                                 / fills["quantity"].sum())
+                           if len(fills) and not fills["actual_ticks"].isna().any() else None),
+        "slippage_usd": num("actual_usd"),
+        "predicted_slippage_usd": num("predicted_usd"),
+        "commission": num("commission"),
+        "blocked": list(plan.blocked),
+        "already_done": plan.already_done,
+        "dry_run": cyc.params.dry_run,
+        "net_liquidation": float(account.net_liquidation),
+        "daily_pnl": float(account.daily_pnl),
+        "broker_time": cyc.broker.now().isoformat(),
+        "hydra_version": __version__,
+    }
+
+
+def one_line(summary: dict[str, Any]) -> str:
+    """The summary as the single line the CLI prints."""
+    parts = [
+        f"{summary['as_of']} {summary['market']} {summary.get('contract', '')}".strip(),
+        f"status={summary['status']}",
+        f"signal={summary['signal']}",
+        f"target={summary['target_position']:+d}",
+        f"position {summary['position_before']:+d} -> {summary['position_after']:+d}",
+        f"orders={summary['orders_sent']}",
+        f"fills={summary['fills']}",
+    ]
+    if summary.get("avg_fill_price") is not None:
+        parts.append(f"avg_fill={summary['avg_fill_price']:g}")
+    if summary.get("blocked"):
+        parts.append("blocked: " + " | ".join(summary["blocked"]))
+    return "  ".join(parts)
+

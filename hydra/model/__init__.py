@@ -1,0 +1,1 @@
+"""The trading model: features, baseline signal (the maintenance loop builds on it)."""

@@ -1,0 +1,62 @@
+"""An honest baseline: time-series momentum on completed daily bars.
+
+Direction is the sign of the lookback return scaled by its own volatility (a z-score); inside
+the entry band the signal is FLAT. It uses only bars dated before the trade date, so the signal
+for day T never sees T's own bar. The model-maintenance loop replaces and supervises this model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from hydra.broker.base import Bar
+
+MODEL_NAME = "momentum-baseline-v1"
+
+
+@dataclass(frozen=True)
+class Signal:
+    as_of: date
+    market: str
+    model: str
+    direction: int  # +1 long, -1 short, 0 flat
+    score: float  # momentum z-score
+    lookback_days: int
+    last_bar_date: date
+    last_close: float
+
+    @property
+    def label(self) -> str:
+        return {1: "LONG", -1: "SHORT", 0: "FLAT"}[self.direction]
+
+
+def momentum_signal(
+    bars: Sequence[Bar], *, as_of: date, market: str, lookback_days: int, entry_z: float
+) -> Signal:
+    usable = [b for b in bars if b.date < as_of]
+    if len(usable) < lookback_days + 2:
+        raise ValueError(
+            f"the momentum model needs {lookback_days + 2} daily bars before {as_of}, "
+            f"got {len(usable)}"
+        )
+    closes = [b.close for b in usable[-(lookback_days + 1) :]]
+    rets = [math.log(b / a) for a, b in itertools.pairwise(closes)]
+    mean = sum(rets) / len(rets)
+    sd = math.sqrt(sum((r - mean) ** 2 for r in rets) / (len(rets) - 1))
+    total = math.log(closes[-1] / closes[0])
+    score = 0.0 if sd == 0 else total / (sd * math.sqrt(len(rets)))
+    direction = 0 if abs(score) < entry_z else (1 if score > 0 else -1)
+    return Signal(
+        as_of=as_of,
+        market=market,
+        model=MODEL_NAME,
+        direction=direction,
+        score=round(score, 6),
+        lookback_days=lookback_days,
+        last_bar_date=usable[-1].date,
+        last_close=usable[-1].close,
+    )

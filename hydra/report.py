@@ -1,0 +1,150 @@
+"""How a cycle's results look in a notebook: tables and a summary banner, nothing computed here.
+
+The banner is displayed in the first cell with a display id and updated by the last step, so a
+reviewer sees on the first screen what happened; if the run dies before the summary step the
+banner keeps saying so.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from typing import Any
+
+import pandas as pd
+from IPython.display import DisplayHandle, Image, Markdown, display
+from matplotlib.figure import Figure
+
+from hydra.cycle import AccountCheck, ExecutionResult, ModelStatus, OrderPlan, SignalResult
+
+_COLOURS = {
+    "traded": "#1b7f3b", "no_trade": "#35618f", "already_done": "#35618f",
+    "dry_run": "#8a6d00", "blocked": "#b35900", "sent_no_fill": "#b35900",
+    "incomplete": "#b00020",
+}
+
+
+def _banner(summary: dict[str, Any] | None) -> dict[str, str]:
+    if summary is None:
+        text = ("RUN INCOMPLETE: this banner is replaced by the summary when the last step "
+                "finishes. If you are reading this in an executed notebook, the run stopped "
+                "early: look for the error below.")
+        body = f"<b>{html.escape(text)}</b>"
+        colour = _COLOURS["incomplete"]
+    else:
+        colour = _COLOURS.get(summary["status"], "#444")
+        rows = [
+            ("Status", summary["status"].replace("_", " ").upper()),
+            ("Trade date / market", f"{summary['as_of']} {summary['market']} "
+                                    f"({summary['contract']}), broker {summary['broker']} "
+                                    f"account {summary['account_id']}"),
+            ("Signal", f"{summary['signal']} (score {summary['signal_score']:+.2f}, "
+                       f"{summary['model']})"),
+            ("Position", f"before {summary['position_before']:+d}, target "
+                         f"{summary['target_position']:+d}, after {summary['position_after']:+d}"),
+            ("Orders / fills", f"{summary['orders_sent']} sent, {summary['fills']} fill(s), "
+                               f"{summary['filled_contracts']} contract(s)"
+                               + (f" avg {summary['avg_fill_price']:g}"
+                                  if summary.get("avg_fill_price") is not None else "")),
+        ]
+        if summary.get("slippage_ticks") is not None:
+            rows.append(("Slippage", f"{summary['slippage_ticks']:+.2f} ticks "
+                                     f"(${summary['slippage_usd']:+,.2f}; predicted "
+                                     f"${summary['predicted_slippage_usd']:,.2f}), commission "
+                                     f"${summary['commission'] or 0:,.2f}"))
+        rows.append(("Account", f"net liquidation ${summary['net_liquidation']:,.2f}, "
+                                f"day P&L ${summary['daily_pnl']:+,.2f}"))
+        rows.append(("Blocked", "; ".join(summary["blocked"]) or "nothing"))
+        body = "<table>" + "".join(
+            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>" for k, v in rows
+        ) + "</table>"
+        text = "\n".join(f"{k:>20}: {v}" for k, v in rows)
+    markup = (f"<div style='border-left:6px solid {colour};padding:6px 12px;"
+              f"background:#f7f7f7'>{body}</div>")
+    return {"text/html": markup, "text/plain": text}
+
+
+def summary_placeholder() -> DisplayHandle:
+    handle = display(_banner(None), raw=True, display_id=True)
+    assert handle is not None
+    return handle
+
+
+def show_summary(summary: dict[str, Any], handle: DisplayHandle | None = None) -> None:
+    if handle is not None:
+        handle.update(_banner(summary), raw=True)
+    display(_banner(summary), raw=True)
+
+
+def show_account(check: AccountCheck) -> None:
+    a = check.account
+    lines = [
+        f"**Broker** `{check.broker}`, account `{check.account_id}`, broker time "
+        f"{check.broker_time:%Y-%m-%d %H:%M:%S %Z}",
+        f"**Trade date** {'is a trading day' if check.trading_day else check.non_trading_reason}"
+        f"; session open now: {check.trade_date_open or 'no'}",
+        f"**Net liquidation** ${a.net_liquidation:,.2f} · cash ${a.cash:,.2f} · unrealized "
+        f"${a.unrealized_pnl:+,.2f} · realized ${a.realized_pnl:+,.2f} · day P&L "
+        f"${a.daily_pnl:+,.2f}",
+        f"**Fills recovered from the broker** into the journal at start: {check.synced_fills}",
+    ]
+    display(Markdown("\n\n".join(lines)))
+    frame = check.positions_frame()
+    display(frame if len(frame) else Markdown("_No open positions._"))
+
+
+def show_model(status: ModelStatus) -> None:
+    display(Markdown(f"**Model** `{status.model}` · action: **{status.action}** · "
+                     f"{status.detail}"))
+
+
+def show_signal(sig: SignalResult) -> None:
+    s = sig.signal
+    display(Markdown(
+        f"**{s.label}** for {s.as_of} (momentum z-score {s.score:+.3f} over {s.lookback_days} "
+        f"days, last bar {s.last_bar_date} close {s.last_close:g}) → target position "
+        f"**{sig.target_position:+d}** in `{sig.contract.local_symbol}` "
+        f"(tick {sig.contract.tick:g}, ${sig.contract.tick_value:,.2f}/tick, "
+        f"multiplier {sig.contract.multiplier:g})"))
+
+
+def show_plan(plan: OrderPlan) -> None:
+    q = plan.decision_quote
+    display(Markdown(
+        f"Position in this market: **{plan.position_before:+d}** "
+        f"(front {plan.front_position:+d}, other months {plan.other_positions or 'none'}) → "
+        f"target **{plan.target_position:+d}**. Decision quote: bid {q.bid} / ask {q.ask}"
+        + (f" ({q.data_type}, in session)" if q and q.in_session else " (market not in session)")
+    ))
+    if plan.intents:
+        display(plan.intents_frame())
+    else:
+        display(Markdown("_No order needed: the position is already at the target._"))
+    if plan.prior_orders:
+        display(Markdown("**Already placed for this cycle** (a rerun sends nothing new):"))
+        display(plan.prior_frame())
+    for reason in plan.blocked:
+        display(Markdown(f"⛔ **Not sent:** {html.escape(reason)}"))
+
+
+def show_execution(result: ExecutionResult) -> None:
+    display(Markdown(f"**{html.escape(result.note)}**"))
+    if result.outcomes:
+        display(result.orders_frame())
+
+
+def show_fills(fills: pd.DataFrame) -> None:
+    if not len(fills):
+        display(Markdown("_No fills for this cycle._"))
+        return
+    cols = ["exec_id", "order_ref", "fill_time", "side", "quantity", "price", "arrival_mid",
+            "predicted_ticks", "actual_ticks", "actual_bps", "actual_usd", "commission", "route"]
+    display(fills[cols])
+
+
+def show_figure(fig: Figure) -> None:
+    """Embed a Figure as PNG: works without pyplot's inline backend being active."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    display(Image(data=buf.getvalue(), format="png"))

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HYDRA = str(Path(sys.executable).parent / "hydra")
+
+# A Tuesday with a normal CBOT session; the front oats contract is ZOH7 then.
+TRADE_DATE = "2026-11-24"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+def run_hydra(*args: str, data_dir: Path | None = None, timeout: float = 240,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed `hydra` console script, as an operator (or cron) runs it."""
+    full_env = dict(os.environ)
+    if data_dir is not None:
+        full_env["HYDRA_DATA_DIR"] = str(data_dir)
+    full_env.update(env or {})
+    return subprocess.run([HYDRA, *args], capture_output=True, text=True, timeout=timeout,
+                          env=full_env, cwd=REPO)

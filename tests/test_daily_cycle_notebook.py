@@ -1,0 +1,147 @@
+"""End to end as an operator (or cron) meets it: `hydra run` and plain papermill, real notebooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import scrapbook as sb
+
+from tests.conftest import REPO, TRADE_DATE, run_hydra
+
+pytestmark = pytest.mark.slow
+
+
+def index_rows(data_dir: Path) -> list[dict]:
+    with sqlite3.connect(data_dir / "runs" / "index.sqlite") as con:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute("SELECT * FROM runs ORDER BY started_at")]
+
+
+def broker_orders(data_dir: Path) -> list[tuple]:
+    db = data_dir / "broker" / "sim.sqlite"
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT order_ref, status, filled FROM orders ORDER BY 1").fetchall()
+
+
+def journal_fills(data_dir: Path) -> list[dict]:
+    with sqlite3.connect(data_dir / "journal" / "journal.sqlite") as con:
+        con.row_factory = sqlite3.Row
+        return [dict(r) for r in con.execute("SELECT * FROM fills ORDER BY exec_id")]
+
+
+def test_run_writes_indexed_notebook_whose_scraps_match_the_journal(data_dir):
+    proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts", "2",
+                     data_dir=data_dir)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    [row] = index_rows(data_dir)
+    out = data_dir / row["output_path"]
+    # where it is and what happened, on the command's output
+    assert str(out) in proc.stdout
+    assert "signal=" in proc.stdout and "fills=" in proc.stdout
+    assert row["status"] == "succeeded" and row["sha256"]
+    assert out.parent == data_dir / "runs" / "daily_cycle" / "2026" / "11" / "24"
+    assert out.name.endswith(f"-{row['run_id']}.ipynb")
+    params = json.loads(row["parameters"])
+    assert params["contracts"] == 2 and params["as_of"] == TRADE_DATE
+    assert not out.stat().st_mode & stat.S_IWUSR  # the record is read-only
+
+    summary = sb.read_notebook(str(out)).scraps["summary"].data
+    for key in ("as_of", "market", "signal", "target_position", "position_before",
+                "position_after", "orders_sent", "fills", "blocked"):
+        assert key in summary
+    assert summary["as_of"] == TRADE_DATE and summary["market"] == "ZO"
+    fills = journal_fills(data_dir)
+    assert summary["fills"] == len(fills)
+    assert summary["filled_contracts"] == sum(f["quantity"] for f in fills)
+    assert summary["orders_sent"] == len(broker_orders(data_dir))
+    assert summary["position_after"] == summary["target_position"]
+    assert json.loads(row["summary"]) == summary
+
+    # the first screen of the executed notebook says what happened (banner updated in place)
+    nb = nbformat.read(out, as_version=4)
+    first_outputs = [o for c in nb.cells[:4] if c.cell_type == "code" for o in c.outputs]
+    banner = " ".join(o.get("data", {}).get("text/plain", "") for o in first_outputs)
+    assert summary["status"].replace("_", " ").upper() in banner
+    assert "INCOMPLETE" not in banner
+    assert nb.metadata["hydra"]["status"] == "succeeded"
+    # a plot was drawn
+    assert any("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+               for o in c.outputs)
+
+
+def test_rerun_for_the_same_date_sends_no_order(data_dir):
+    first = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
+    assert first.returncode == 0, first.stderr
+    orders = broker_orders(data_dir)
+    fills = journal_fills(data_dir)
+    second = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
+    assert second.returncode == 0, second.stderr
+    assert broker_orders(data_dir) == orders
+    assert journal_fills(data_dir) == fills
+    rows = index_rows(data_dir)
+    assert len(rows) == 2 and rows[0]["output_path"] != rows[1]["output_path"]
+    s1, s2 = (json.loads(r["summary"]) for r in rows)
+    assert s2["orders_sent"] == 0
+    if s1["orders_sent"]:
+        assert s2["status"] == "already_done"
+        assert "already done" in second.stdout
+        assert s2["position_after"] == s1["position_after"]
+
+
+def test_invalid_parameter_fails_loudly_keeps_notebook_and_sends_nothing(data_dir):
+    proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts=-1",
+                     data_dir=data_dir)
+    assert proc.returncode == 1
+    assert "FAILED" in proc.stderr
+    [row] = index_rows(data_dir)
+    assert row["status"] == "failed"
+    assert "contracts must be >= 0" in row["reason"]
+    out = data_dir / row["output_path"]
+    assert out.exists() and row["sha256"]
+    nb = nbformat.read(out, as_version=4)
+    assert "papermill-error-cell-tag" in nb.cells[0].metadata.get("tags", [])
+    assert broker_orders(data_dir) == []
+
+
+def test_unknown_parameter_and_bad_date_are_usage_errors(data_dir):
+    proc = run_hydra("run", "daily-cycle", "-p", "contrats=2", data_dir=data_dir)
+    assert proc.returncode == 2 and "unknown parameter 'contrats'" in proc.stderr
+    proc = run_hydra("run", "daily-cycle", "--as-of", "26-11-2026", data_dir=data_dir)
+    assert proc.returncode == 2 and "--as-of must be a date" in proc.stderr
+    assert not (data_dir / "runs" / "index.sqlite").exists()
+
+
+def test_plain_papermill_runs_the_same_cycle(data_dir, tmp_path):
+    out = tmp_path / "mine.ipynb"
+    env = dict(os.environ, HYDRA_DATA_DIR=str(tmp_path / "elsewhere"))
+    papermill = str(Path(sys.executable).parent / "papermill")
+    proc = subprocess.run(
+        [papermill, str(REPO / "notebooks" / "daily_cycle.ipynb"), str(out),
+         "-p", "as_of", TRADE_DATE, "-p", "data_dir", str(data_dir), "--cwd", str(REPO)],
+        capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = sb.read_notebook(str(out)).scraps["summary"].data
+    assert summary["as_of"] == TRADE_DATE
+    assert summary["orders_sent"] == len(broker_orders(data_dir))
+    # its rerun through the CLI sees the same cycle and does not trade again
+    again = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
+    assert again.returncode == 0
+    assert json.loads(index_rows(data_dir)[0]["summary"])["orders_sent"] == 0
+
+
+def test_runs_list_shows_the_index(data_dir):
+    run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
+    proc = run_hydra("runs", "list", data_dir=data_dir)
+    assert proc.returncode == 0
+    assert "daily-cycle" in proc.stdout and "succeeded" in proc.stdout
+    assert TRADE_DATE in proc.stdout

@@ -1,0 +1,84 @@
+"""The audit trail's failure handling with real papermill runs of small notebooks."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from hydra import runs
+
+pytestmark = pytest.mark.slow
+
+
+def _notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('as_of = ""\ndata_dir = ""\nrun_id = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(s) for s in sources)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def job(tmp_path, monkeypatch):
+    def make(*sources: str) -> str:
+        nb = _notebook(tmp_path / "job.ipynb", *sources)
+        monkeypatch.setitem(runs.JOBS, "test-job", runs.Job("test-job", str(nb), "test_job"))
+        return "test-job"
+    return make
+
+
+def test_timeout_is_recorded_and_marked(job, data_dir):
+    name = job("print('started')", "import time; time.sleep(30)", "print('never')")
+    result = runs.execute(name, data_dir, as_of="2026-11-24", timeout=1)
+    assert not result.ok
+    assert result.record.status == "failed"
+    assert result.record.reason.startswith("timeout")
+    nb = nbformat.read(result.output, as_version=4)
+    assert "hydra-run-failed" in nb.cells[0].metadata["tags"]
+    assert "timeout" in nb.cells[0].source
+    assert nb.metadata["hydra"]["status"] == "failed"
+    assert result.record.sha256 == runs.sha256_of(result.output)
+
+
+def test_dead_kernel_is_recorded_and_marked(job, data_dir):
+    name = job("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "print('never')")
+    result = runs.execute(name, data_dir, as_of="2026-11-24", timeout=60)
+    assert result.record.status == "failed"
+    assert "dead kernel" in result.record.reason
+    nb = nbformat.read(result.output, as_version=4)
+    assert "RUN FAILED" in nb.cells[0].source
+
+
+def test_runs_never_overwrite_and_are_indexed(job, data_dir):
+    name = job("x = 1")
+    a = runs.execute(name, data_dir, as_of="2026-11-24")
+    b = runs.execute(name, data_dir, as_of="2026-11-24")
+    assert a.ok and b.ok and a.output != b.output
+    assert a.output.exists() and b.output.exists()
+    assert a.output.parent == data_dir / "runs" / "test_job" / "2026" / "11" / "24"
+    with sqlite3.connect(data_dir / "runs" / "index.sqlite") as con:
+        rows = con.execute("SELECT run_id, status, sha256 FROM runs").fetchall()
+    assert {r[0] for r in rows} == {a.record.run_id, b.record.run_id}
+    assert all(r[1] == "succeeded" and r[2] for r in rows)
+
+
+def test_parameters_are_typed_by_the_notebook_not_guessed(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('name: str = "x"\ncount: int = 1\nflag: bool = False')
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, tmp_path / "p.ipynb")
+    got = runs.coerce_parameters(tmp_path / "p.ipynb",
+                                 [("name", "007"), ("count", "7"), ("flag", "true")])
+    assert got == {"name": "007", "count": 7, "flag": True}
+    assert runs.coerce_parameters(tmp_path / "p.ipynb", [("count", "two")]) == {"count": "two"}
+    with pytest.raises(runs.RunError, match="unknown parameter 'cnt'"):
+        runs.coerce_parameters(tmp_path / "p.ipynb", [("cnt", "1")])
