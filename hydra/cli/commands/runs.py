@@ -1,67 +1,25 @@
-"""The operator's command line (typer + rich): thin, it parses, calls the package and renders.
-
-Exit codes: 0 done, 1 a run failed (its notebook is kept), 2 bad usage or input (nothing ran).
-"""
+"""`hydra run JOB` and `hydra runs ...`: notebook runs into the audit trail."""
 
 from __future__ import annotations
 
 import json
-import sys
-from datetime import date
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from hydra import __version__
+from hydra.cli.common import DataDirOpt, console, err, fail, parse_date
 from hydra.paths import DataDirError, resolve_data_dir
 
-app = typer.Typer(
-    name="hydra",
-    help="Hydra: one daily futures trading cycle on IB paper (or the embedded simulator), "
-    "recorded as executed notebooks.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 runs_app = typer.Typer(help="The audit trail: executed notebooks and their index.",
                        no_args_is_help=True)
-app.add_typer(runs_app, name="runs")
-
-# Piped or cron output is not squeezed into 80 columns: tables stay readable in logs.
-console = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-
-DataDirOpt = Annotated[
-    str | None,
-    typer.Option("--data-dir", envvar="HYDRA_DATA_DIR",
-                 help="Data directory (journals, broker state, runs). Default: ./data in the "
-                 "checkout."),
-]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code)
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.add_typer(runs_app, name="runs")
 
 
-def _parse_date(value: str | None, name: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{name} must be a date like 2026-11-27, got {value!r}") from None
-
-
-@app.command()
-def version() -> None:
-    """Print Hydra's version."""
-    console.print(__version__)
-
-
-@app.command()
 def run(
     job: Annotated[str, typer.Argument(help="Job to run: daily-cycle.")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="Trade date YYYY-MM-DD "
@@ -81,11 +39,11 @@ def run(
         root = resolve_data_dir(data_dir)
         jobdef = runs.get_job(job)
         if as_of is not None:
-            _parse_date(as_of, "--as-of")
+            parse_date(as_of, "--as-of")
         params = runs.coerce_parameters(runs.NOTEBOOKS_DIR / jobdef.notebook, pairs)
         result = runs.execute(job, root, as_of=as_of, parameters=params, timeout=timeout)
     except (runs.RunError, DataDirError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     rec = result.record
     print(f"executed notebook: {result.output}")
     if rec.summary:
@@ -104,7 +62,7 @@ def _param_pairs(items: list[str]) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for item in items:
         if "=" not in item:
-            raise _fail(f"parameter {item!r} must look like NAME=VALUE")
+            raise fail(f"parameter {item!r} must look like NAME=VALUE")
         name, value = item.split("=", 1)
         pairs.append((name.strip(), value))
     return pairs
@@ -128,7 +86,7 @@ def runs_list(
         console.print(f"no runs yet (no index at {paths.run_index})")
         return
     index = RunIndex(paths.run_index)
-    records = index.list(job=job, status=status, since=_parse_date(since, "--since"), limit=limit)
+    records = index.list(job=job, status=status, since=parse_date(since, "--since"), limit=limit)
     index.close()
     if as_json:
         for r in records:
@@ -146,24 +104,3 @@ def runs_list(
                       f"[{colours.get(r.status, 'white')}]{r.status}[/]", outcome,
                       r.output_path)
     console.print(table)
-
-
-def main() -> None:
-    # `-p NAME VALUE` (papermill's form) is rewritten to `-p NAME=VALUE` before typer parses it.
-    argv = sys.argv[1:]
-    fixed: list[str] = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a in ("-p", "--param") and i + 2 < len(argv) and "=" not in argv[i + 1] \
-                and not argv[i + 2].startswith("-"):
-            fixed += [a, f"{argv[i + 1]}={argv[i + 2]}"]
-            i += 3
-            continue
-        fixed.append(a)
-        i += 1
-    app(args=fixed, prog_name="hydra")
-
-
-if __name__ == "__main__":
-    main()

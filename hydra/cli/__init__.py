@@ -1,0 +1,61 @@
+"""The operator's command line (typer + rich): thin, it parses, calls the package and renders.
+
+Exit codes: 0 done, 1 a run failed (its notebook is kept), 2 bad usage or input (nothing ran).
+Commands live in `hydra.cli.commands.*`; every module there has `register(app)` and is picked
+up automatically, so adding a command never edits this file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+
+from hydra import __version__
+from hydra.cli import commands
+from hydra.cli.common import console
+
+app = typer.Typer(
+    name="hydra",
+    help="Hydra: one daily futures trading cycle on IB paper (or the embedded simulator), "
+    "recorded as executed notebooks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print Hydra's version."""
+    console.print(__version__)
+
+
+for _mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+    importlib.import_module(f"{commands.__name__}.{_mod.name}").register(app)
+
+
+def _papermill_style_params(argv: list[str]) -> list[str]:
+    """Rewrite `-p NAME VALUE` (papermill's form) to `-p NAME=VALUE` before typer parses it."""
+    fixed: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if (a in ("-p", "--param") and i + 2 < len(argv) and "=" not in argv[i + 1]
+                and not argv[i + 2].startswith("-")):
+            fixed += [a, f"{argv[i + 1]}={argv[i + 2]}"]
+            i += 3
+            continue
+        fixed.append(a)
+        i += 1
+    return fixed
+
+
+def main() -> None:
+    app(args=_papermill_style_params(sys.argv[1:]), prog_name="hydra")
+
+
+if __name__ == "__main__":
+    main()
