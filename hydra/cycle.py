@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from hydra import __version__, slippage
+from hydra import __version__, fillsync, slippage
 from hydra.broker.base import (
     AccountState,
     Bar,
@@ -30,9 +30,10 @@ from hydra.broker.base import (
     Quote,
     Side,
 )
-from hydra.clock import Clock, SimClock
+from hydra.broker.factory import BrokerSpec, make_broker
+from hydra.clock import Clock
 from hydra.config import Config, load_config
-from hydra.journal import FillRecord, Journal, OrderRecord
+from hydra.journal import Journal, OrderRecord
 from hydra.markets import Market, UnknownMarketError, get_market
 from hydra.model.baseline import Signal, momentum_signal
 from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
@@ -201,32 +202,6 @@ def cycle_start_time(market: Market, day: date, config: Config) -> datetime:
     return local.astimezone(UTC)
 
 
-def _make_broker(params: CycleParams, config: Config, market: Market, paths: DataPaths
-                 ) -> tuple[Broker, Clock]:
-    if params.broker == "sim":
-        from hydra.broker.sim import SimBroker
-
-        start = cycle_start_time(market, params.as_of, config)
-        last = SimBroker.last_processed(paths.sim_db)
-        clock = SimClock(max(start, last) if last else start)
-        seed = config.sim.seed if params.seed is None else params.seed
-        return (
-            SimBroker(
-                paths.sim_db,
-                clock,
-                seed=seed,
-                starting_cash=config.sim.starting_cash,
-                commission_per_contract=config.sim.commission_per_contract,
-                account_id=config.sim.account_id,
-            ),
-            clock,
-        )
-    raise ParameterError(
-        "broker 'ib' (Interactive Brokers through ib_insync) is not available in this version "
-        "yet; run with broker=sim"
-    )
-
-
 def open_cycle(**raw: Any) -> Cycle:
     """Validate parameters, prepare the data directory and connect to the broker."""
     params = validate_params(**raw)
@@ -237,9 +212,13 @@ def open_cycle(**raw: Any) -> Cycle:
     if not verdict.allowed:
         raise ParameterError(f"refused before connecting: {verdict.reason}")
     paths = DataPaths(params.data_dir)
+    spec = BrokerSpec(kind=params.broker, host=params.host, port=params.port,
+                      client_id=params.client_id, seed=params.seed,
+                      confirm_live=params.confirm_live)
     journal = Journal(paths.journal_db)
     try:
-        broker, clock = _make_broker(params, config, market, paths)
+        broker, clock = make_broker(spec, config, paths,
+                                    sim_start=cycle_start_time(market, params.as_of, config))
         broker.connect()
     except BaseException:
         journal.close()
@@ -599,45 +578,7 @@ def _await_fills(cyc: Cycle, status: OrderStatus) -> OrderStatus:
 # --------------------------------------------------------------------------------------------
 def sync_fills(cyc: Cycle) -> int:
     """Journal every execution of this cycle the broker reports and the journal lacks."""
-    new = 0
-    for ex in cyc.broker.executions(cyc.ref_prefix):
-        if cyc.journal.has_fill(ex.exec_id) and ex.commission is None:
-            continue
-        new += cyc.journal.record_fill(fill_record(cyc, ex))
-    return new
-
-
-def fill_record(cyc: Cycle, ex: Execution) -> FillRecord:
-    order = cyc.journal.order(ex.order_ref) or {}
-    contract = cyc.broker.contract_by_local_symbol(ex.local_symbol)
-    arrival = order.get("arrival_mid")
-    pred = order.get("predicted_slippage_price")
-    kwargs = {"tick": contract.tick, "point_value": contract.point_value,
-              "quantity": ex.quantity}
-    pred_u = (slippage.in_units(pred, reference_price=arrival, **kwargs)
-              if pred is not None and arrival else None)
-    act_u = (slippage.in_units(slippage.actual_price(ex.side, ex.price, arrival),
-                               reference_price=arrival, **kwargs) if arrival else None)
-    sent = order.get("sent_at")
-    latency = ((ex.time - datetime.fromisoformat(sent)).total_seconds() * 1000
-               if sent else None)
-    return FillRecord(
-        exec_id=ex.exec_id, order_ref=ex.order_ref, cycle_id=cyc.cycle_id,
-        as_of=cyc.params.as_of.isoformat(), symbol=ex.symbol, local_symbol=ex.local_symbol,
-        side=ex.side, quantity=ex.quantity, price=ex.price, fill_time=ex.time.isoformat(),
-        route=order.get("route", "unknown"), slice=0,
-        decision_mid=order.get("decision_mid"), arrival_mid=arrival,
-        predicted_price=pred_u.price if pred_u else None,
-        predicted_ticks=pred_u.ticks if pred_u else None,
-        predicted_bps=pred_u.bps if pred_u else None,
-        predicted_usd=pred_u.dollars if pred_u else None,
-        actual_price=act_u.price if act_u else None,
-        actual_ticks=act_u.ticks if act_u else None,
-        actual_bps=act_u.bps if act_u else None,
-        actual_usd=act_u.dollars if act_u else None,
-        commission=ex.commission, latency_ms=latency, broker=cyc.broker.kind,
-        account_id=ex.account_id,
-    )
+    return fillsync.sync_fills(cyc.broker, cyc.journal, cyc.ref_prefix)
 
 
 def journal_fills(cyc: Cycle) -> pd.DataFrame:
@@ -721,3 +662,18 @@ def one_line(summary: dict[str, Any]) -> str:
         parts.append("blocked: " + " | ".join(summary["blocked"]))
     return "  ".join(parts)
 
+
+
+def run_in_process(**params: Any) -> dict[str, Any]:
+    """The whole cycle without a notebook (replays, benchmarks); same steps, same safeguards."""
+    cyc = open_cycle(**params)
+    try:
+        check = check_account(cyc)
+        model = maintain_model(cyc)
+        sig = compute_signal(cyc)
+        plan = plan_orders(cyc, sig)
+        result = execute(cyc, plan, sig)
+        fills = journal_fills(cyc)
+        return summarize(cyc, check, model, sig, plan, result, fills)
+    finally:
+        cyc.close()

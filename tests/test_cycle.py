@@ -10,23 +10,16 @@ import pytest
 
 from hydra import cycle
 from hydra.cycle import ParameterError
+from hydra.journal import Journal
 from hydra.paths import DataDirError
 
 DAY = "2026-11-24"
 
 
 def run_cycle(data_dir: Path, **params):
-    cyc = cycle.open_cycle(data_dir=str(data_dir), **params)
-    try:
-        check = cycle.check_account(cyc)
-        model = cycle.maintain_model(cyc)
-        sig = cycle.compute_signal(cyc)
-        plan = cycle.plan_orders(cyc, sig)
-        result = cycle.execute(cyc, plan, sig)
-        fills = cycle.journal_fills(cyc)
-        return cycle.summarize(cyc, check, model, sig, plan, result, fills), fills
-    finally:
-        cyc.close()
+    summary = cycle.run_in_process(data_dir=str(data_dir), **params)
+    with Journal(data_dir / "journal" / "journal.sqlite") as journal:
+        return summary, journal.fills(cycle_id=summary["cycle_id"])
 
 
 def broker_orders(data_dir: Path) -> list[tuple]:
