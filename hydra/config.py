@@ -37,13 +37,68 @@ class ModelConfig:
     lookback_days: int
     history_days: int
     entry_z: float
+    backfill_days: int
+    train_days: int
+    l2_c: float
+    prob_band: float
+    sizing: str
+    kelly_fraction: float
+    cost_ticks: float
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """The self-healing loop's thresholds (documented in data/defaults.toml [agent])."""
+
+    observe_days: int
+    min_live_days: int
+    drift_days: int
+    psi_threshold: float
+    ks_pvalue: float
+    drift_min_features: int
+    hit_rate_min: float
+    sharpe_min: float
+    drawdown_max: float
+    brier_skill_min: float
+    wf_folds: int
+    wf_fold_days: int
+    wf_embargo_days: int
+    promote_min_wins: int
+    experiments_per_week: int
+    candidates_per_cycle: int
+    probation_days: int
+    rollback_enter_t: float
+    rollback_exit_t: float
+    rollback_periods: int
+    cooldown_days: int
 
 
 @dataclass(frozen=True)
 class ExecutionConfig:
-    cross_ticks: int
-    fill_timeout_seconds: float
+    twap_participation: float
+    start: str
+    wait_seconds: float
+    reprice_ticks: int
+    max_reprices: int
+    at_end: str
+    cross_wait_seconds: float
+    twap_slices: int
+    twap_window_seconds: float
+    cancel_timeout_seconds: float
     poll_seconds: float
+    close_buffer_seconds: float
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    max_order_contracts: int
+    max_position_contracts: int
+    max_notional_fraction: float
+    daily_loss_fraction: float
+    max_drawdown_fraction: float
+    price_collar_ticks: int
+    max_orders_per_cycle: int
+    max_orders_per_minute: int
 
 
 @dataclass(frozen=True)
@@ -57,7 +112,9 @@ class Config:
     sim: SimConfig
     model: ModelConfig
     execution: ExecutionConfig
+    risk: RiskConfig
     slippage: SlippageConfig
+    agent: AgentConfig
     source: str
 
 
@@ -65,7 +122,9 @@ _SECTIONS: dict[str, type] = {
     "sim": SimConfig,
     "model": ModelConfig,
     "execution": ExecutionConfig,
+    "risk": RiskConfig,
     "slippage": SlippageConfig,
+    "agent": AgentConfig,
 }
 
 
@@ -124,8 +183,20 @@ def _check(cfg: Config) -> None:
     positive = {
         "model.lookback_days": cfg.model.lookback_days,
         "model.history_days": cfg.model.history_days,
-        "execution.fill_timeout_seconds": cfg.execution.fill_timeout_seconds,
+        "execution.wait_seconds": cfg.execution.wait_seconds,
         "execution.poll_seconds": cfg.execution.poll_seconds,
+        "execution.twap_slices": cfg.execution.twap_slices,
+        "execution.twap_window_seconds": cfg.execution.twap_window_seconds,
+        "execution.cancel_timeout_seconds": cfg.execution.cancel_timeout_seconds,
+        "execution.twap_participation": cfg.execution.twap_participation,
+        "risk.max_order_contracts": cfg.risk.max_order_contracts,
+        "risk.max_position_contracts": cfg.risk.max_position_contracts,
+        "risk.max_notional_fraction": cfg.risk.max_notional_fraction,
+        "risk.daily_loss_fraction": cfg.risk.daily_loss_fraction,
+        "risk.max_drawdown_fraction": cfg.risk.max_drawdown_fraction,
+        "risk.price_collar_ticks": cfg.risk.price_collar_ticks,
+        "risk.max_orders_per_cycle": cfg.risk.max_orders_per_cycle,
+        "risk.max_orders_per_minute": cfg.risk.max_orders_per_minute,
         "slippage.vol_lookback_days": cfg.slippage.vol_lookback_days,
     }
     for name, value in positive.items():
@@ -133,8 +204,41 @@ def _check(cfg: Config) -> None:
             raise ConfigError(f"{name} must be positive, got {value}")
     if cfg.model.history_days < cfg.model.lookback_days + 2:
         raise ConfigError("model.history_days must exceed model.lookback_days by at least 2")
-    if cfg.execution.cross_ticks < 0:
-        raise ConfigError("execution.cross_ticks must be >= 0")
+    _check_model_agent(cfg)
+    ex = cfg.execution
+    if ex.start not in ("mid", "near"):
+        raise ConfigError(f"execution.start must be 'mid' or 'near', got {ex.start!r}")
+    if ex.at_end not in ("cross", "cancel"):
+        raise ConfigError(f"execution.at_end must be 'cross' or 'cancel', got {ex.at_end!r}")
+    for name in ("reprice_ticks", "max_reprices", "cross_wait_seconds", "close_buffer_seconds"):
+        if getattr(ex, name) < 0:
+            raise ConfigError(f"execution.{name} must be >= 0")
+
+
+def _check_model_agent(cfg: Config) -> None:
+    m, a = cfg.model, cfg.agent
+    if m.sizing not in ("fixed", "kelly"):
+        raise ConfigError(f"model.sizing must be 'fixed' or 'kelly', got {m.sizing!r}")
+    if not 0 <= m.prob_band < 0.5:
+        raise ConfigError(f"model.prob_band must be in [0, 0.5), got {m.prob_band}")
+    if m.train_days < 0 or m.l2_c <= 0 or m.cost_ticks < 0 or m.kelly_fraction <= 0:
+        raise ConfigError("model.train_days and model.cost_ticks must be >= 0, model.l2_c and "
+                          "model.kelly_fraction > 0")
+    if m.backfill_days < 100:
+        raise ConfigError(f"model.backfill_days must be >= 100, got {m.backfill_days}")
+    for name in ("observe_days", "min_live_days", "drift_days", "drift_min_features",
+                 "wf_folds", "wf_fold_days", "promote_min_wins", "rollback_periods"):
+        if getattr(a, name) <= 0:
+            raise ConfigError(f"agent.{name} must be positive, got {getattr(a, name)}")
+    for name in ("wf_embargo_days", "experiments_per_week", "candidates_per_cycle",
+                 "probation_days", "cooldown_days"):
+        if getattr(a, name) < 0:
+            raise ConfigError(f"agent.{name} must be >= 0, got {getattr(a, name)}")
+    if a.promote_min_wins * 2 <= a.wf_folds or a.promote_min_wins > a.wf_folds:
+        raise ConfigError(f"agent.promote_min_wins must be a majority of agent.wf_folds "
+                          f"({a.wf_folds}), got {a.promote_min_wins}")
+    if a.rollback_exit_t < a.rollback_enter_t:
+        raise ConfigError("agent.rollback_exit_t must be >= agent.rollback_enter_t (hysteresis)")
 
 
 def config_fields(section: str) -> list[str]:

@@ -8,9 +8,8 @@ and trade date, so a rerun of the same date finds what was already done and send
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,12 +22,9 @@ from hydra.broker.base import (
     Bar,
     Broker,
     ContractDetails,
-    Execution,
     OrderRequest,
-    OrderStatus,
     Position,
     Quote,
-    Side,
 )
 from hydra.broker.factory import BrokerSpec, make_broker
 from hydra.clock import Clock
@@ -36,12 +32,13 @@ from hydra.config import Config, load_config
 from hydra.journal import Journal, OrderRecord
 from hydra.markets import Market, UnknownMarketError, get_market
 from hydra.model.baseline import Signal, momentum_signal
+from hydra.orders import OrderManager, ParentOrder, ParentOutcome, choose_route, limit_for_step
 from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
+from hydra.risk import RiskDecision, RiskGate
 from hydra.safety import SafetyVerdict, safety_verdict
 from hydra.sessions import current_trade_date, is_trading_day, non_trading_reason, session_windows
 
 BROKERS = ("sim", "ib")
-ROUTE = "marketable-limit"
 
 
 class ParameterError(ValueError):
@@ -321,17 +318,8 @@ def compute_signal(cyc: Cycle) -> SignalResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Step 4: target position and the orders that reach it
+# Step 4: target position, the orders that reach it, and the risk gate's pre-trade view
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class OrderIntent:
-    order_ref: str
-    purpose: str  # "target" | "roll-out"
-    contract: ContractDetails
-    side: Side
-    quantity: int
-
-
 @dataclass(frozen=True)
 class PriorOrder:
     order_ref: str
@@ -351,24 +339,34 @@ class OrderPlan:
     front_position: int
     other_positions: dict[str, int]
     target_position: int
-    intents: list[OrderIntent]
+    intents: list[ParentOrder]
     prior_orders: list[PriorOrder]
     blocked: list[str] = field(default_factory=list)
     decision_quote: Quote | None = None
+    risk: list[RiskDecision] = field(default_factory=list)
+    routes: dict[str, str] = field(default_factory=dict)
+    adv: float = 0.0
+    sigma: float = 0.0
 
     @property
     def already_done(self) -> bool:
         return bool(self.prior_orders)
 
     def intents_frame(self) -> pd.DataFrame:
-        cols = ["order_ref", "purpose", "local_symbol", "side", "quantity"]
+        cols = ["order_ref", "purpose", "local_symbol", "side", "quantity", "route"]
         rows = [{"order_ref": i.order_ref, "purpose": i.purpose,
                  "local_symbol": i.contract.local_symbol, "side": i.side,
-                 "quantity": i.quantity} for i in self.intents]
+                 "quantity": i.quantity, "route": self.routes.get(i.order_ref, "")}
+                for i in self.intents]
         return pd.DataFrame(rows, columns=cols)
 
     def prior_frame(self) -> pd.DataFrame:
         return pd.DataFrame([p.__dict__ for p in self.prior_orders])
+
+    def risk_frame(self) -> pd.DataFrame:
+        rows = [{"order_ref": d.order_ref, **c} for d in self.risk for c in d.as_rows()]
+        return pd.DataFrame(rows, columns=["order_ref", "name", "passed", "value", "limit",
+                                           "reason"])
 
 
 def _market_positions(cyc: Cycle) -> list[Position]:
@@ -382,11 +380,25 @@ def prior_orders(cyc: Cycle) -> list[PriorOrder]:
         found[o.order_ref] = PriorOrder(o.order_ref, o.status, o.side, o.quantity, o.filled,
                                         o.avg_fill_price, o.local_symbol, "broker")
     for row in cyc.journal.orders_for_cycle(cyc.cycle_id):
-        if row["order_ref"] not in found:
+        if not any(ref.startswith(row["order_ref"]) for ref in found):
             found[row["order_ref"]] = PriorOrder(
                 row["order_ref"], row["status"], row["side"], row["quantity"], row["filled"],
                 row["avg_fill_price"], row["local_symbol"], "journal")
     return sorted(found.values(), key=lambda p: p.order_ref)
+
+
+def _cost_inputs(cyc: Cycle, sig: SignalResult) -> tuple[float, float]:
+    """Daily volatility in price units and ADV in contracts, from the signal's bars."""
+    n = cyc.config.slippage.vol_lookback_days
+    bars = sig.bars[-(n + 1):]
+    sigma = slippage.daily_vol_price([b.close for b in bars])
+    adv = slippage.average_daily_volume([b.volume for b in bars[-n:]])
+    return sigma, adv
+
+
+def risk_gate(cyc: Cycle) -> RiskGate:
+    return RiskGate(cyc.broker, cyc.journal, cyc.config.risk, cyc.paths, cyc.clock,
+                    cyc.cycle_id, cyc.market.symbol, cyc.params.as_of)
 
 
 def plan_orders(cyc: Cycle, sig: SignalResult) -> OrderPlan:
@@ -397,24 +409,42 @@ def plan_orders(cyc: Cycle, sig: SignalResult) -> OrderPlan:
     before = front + sum(others.values())
     target = sig.target_position
 
-    intents: list[OrderIntent] = []
+    intents: list[ParentOrder] = []
     n = 1
     for local, qty in sorted(others.items()):
         old = cyc.broker.contract_by_local_symbol(local)
-        intents.append(OrderIntent(cyc.order_ref(n), "roll-out", old,
+        intents.append(ParentOrder(cyc.order_ref(n), "roll-out", old,
                                    "SELL" if qty > 0 else "BUY", abs(qty)))
         n += 1
     delta = target - front
     if delta:
-        intents.append(OrderIntent(cyc.order_ref(n), "target", contract,
+        intents.append(ParentOrder(cyc.order_ref(n), "target", contract,
                                    "BUY" if delta > 0 else "SELL", abs(delta)))
 
-    prior = prior_orders(cyc)
-    plan = OrderPlan(contract, before, front, others, target, intents, prior)
+    sigma, adv = _cost_inputs(cyc, sig)
+    plan = OrderPlan(contract, before, front, others, target, intents, prior_orders(cyc),
+                     adv=adv, sigma=sigma)
+    plan.routes = {i.order_ref: choose_route(i.quantity, adv,
+                                             cyc.config.execution.twap_participation)
+                   for i in intents}
     quote = cyc.broker.quote(contract)
     plan.decision_quote = quote
     cyc.decision_quote = quote
     plan.blocked = _blocking_reasons(cyc, plan, quote)
+    if intents and not plan.already_done and quote.mid is not None:
+        gate = risk_gate(cyc)
+        ex = cyc.config.execution
+        for intent in intents:
+            q = quote if intent.contract.con_id == contract.con_id else \
+                cyc.broker.quote(intent.contract)
+            if q.mid is None:
+                continue
+            price = limit_for_step(q, intent.side, intent.contract.tick, ex.start, 0,
+                                   ex.reprice_ticks)
+            decision = gate.check(OrderRequest(intent.contract, intent.side, intent.quantity,
+                                               "LMT", price, intent.order_ref), intent.order_ref)
+            plan.risk.append(decision)
+            plan.blocked += [f"risk gate: {r}" for r in decision.reasons]
     return plan
 
 
@@ -433,8 +463,7 @@ def _blocking_reasons(cyc: Cycle, plan: OrderPlan, quote: Quote) -> list[str]:
         reasons.append(f"market closed: {why_closed}")
     else:
         now = cyc.broker.now()
-        open_date = current_trade_date(m, now)
-        if open_date != p.as_of:
+        if current_trade_date(m, now) != p.as_of:
             windows = session_windows(m, p.as_of)
             local = now.astimezone(ZoneInfo(m.timezone))
             span = ", ".join(
@@ -451,21 +480,11 @@ def _blocking_reasons(cyc: Cycle, plan: OrderPlan, quote: Quote) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Step 5: execution
+# Step 5: execution (order manager behind the risk gate)
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class OrderOutcome:
-    intent: OrderIntent
-    limit_price: float
-    arrival: Quote
-    predicted_price: float
-    status: OrderStatus
-    executions: list[Execution]
-
-
 @dataclass
 class ExecutionResult:
-    outcomes: list[OrderOutcome]
+    outcomes: list[ParentOutcome]
     sent: bool
     note: str
 
@@ -473,104 +492,89 @@ class ExecutionResult:
     def orders_sent(self) -> int:
         return len(self.outcomes)
 
+    @property
+    def child_orders(self) -> int:
+        return sum(len(o.children) for o in self.outcomes)
+
     def orders_frame(self) -> pd.DataFrame:
-        cols = ["order_ref", "purpose", "local_symbol", "side", "quantity", "limit_price",
-                "arrival_bid", "arrival_ask", "status", "filled", "avg_fill_price", "message"]
+        cols = ["order_ref", "purpose", "local_symbol", "side", "quantity", "route",
+                "participation", "status", "filled", "avg_fill_price", "children", "message"]
         rows = [{
-            "order_ref": o.intent.order_ref, "purpose": o.intent.purpose,
-            "local_symbol": o.intent.contract.local_symbol, "side": o.intent.side,
-            "quantity": o.intent.quantity, "limit_price": o.limit_price,
-            "arrival_bid": o.arrival.bid, "arrival_ask": o.arrival.ask,
-            "status": o.status.status, "filled": o.status.filled,
-            "avg_fill_price": o.status.avg_fill_price, "message": o.status.message,
+            "order_ref": o.parent.order_ref, "purpose": o.parent.purpose,
+            "local_symbol": o.parent.contract.local_symbol, "side": o.parent.side,
+            "quantity": o.parent.quantity, "route": o.route,
+            "participation": round(o.participation, 6), "status": o.status,
+            "filled": o.filled, "avg_fill_price": o.avg_fill_price,
+            "children": len(o.children), "message": o.message,
         } for o in self.outcomes]
         return pd.DataFrame(rows, columns=cols)
 
+    def children_frame(self) -> pd.DataFrame:
+        cols = ["child_ref", "slice", "attempt", "sent_at", "quantity", "limit_price",
+                "status", "filled", "avg_fill_price", "message"]
+        rows = [{**{k: getattr(c, k) for k in cols}, "sent_at": c.sent_at.isoformat()}
+                for o in self.outcomes for c in o.children]
+        return pd.DataFrame(rows, columns=cols)
 
-def round_to_tick(price: float, tick: float, side: Side, *, passive: bool) -> float:
-    """Round onto the contract's tick grid; `passive` rounds away from the market."""
-    units = price / tick
-    # a BUY that must stay passive rounds down, an aggressive BUY rounds up (SELL mirrored)
-    up = (side == "BUY") != passive
-    n = math.ceil(units - 1e-9) if up else math.floor(units + 1e-9)
-    decimals = max(0, -math.floor(math.log10(tick)) + 2)
-    return round(n * tick, decimals)
-
-
-def marketable_limit(quote: Quote, side: Side, tick: float, cross_ticks: int) -> float:
-    if quote.bid is None or quote.ask is None:
-        raise ValueError("a marketable limit needs both bid and ask")
-    raw = quote.ask + cross_ticks * tick if side == "BUY" else quote.bid - cross_ticks * tick
-    return round_to_tick(raw, tick, side, passive=False)
+    def quotes_frame(self) -> pd.DataFrame:
+        rows = [{"time": q.time, "bid": q.bid, "ask": q.ask}
+                for o in self.outcomes for q in o.quotes]
+        return pd.DataFrame(rows, columns=["time", "bid", "ask"])
 
 
-def _cost_inputs(cyc: Cycle, sig: SignalResult) -> tuple[float, float]:
-    n = cyc.config.slippage.vol_lookback_days
-    bars = sig.bars[-(n + 1):]
-    sigma = slippage.daily_vol_price([b.close for b in bars])
-    adv = slippage.average_daily_volume([b.volume for b in bars[-n:]])
-    return sigma, adv
+def _session_end(cyc: Cycle) -> datetime | None:
+    now = cyc.broker.now()
+    for start, end in session_windows(cyc.market, cyc.params.as_of):
+        if start <= now < end:
+            return end
+    return None
 
 
 def execute(cyc: Cycle, plan: OrderPlan, sig: SignalResult) -> ExecutionResult:
-    """Send each intended order as a marketable limit, wait for fills, cancel what is left."""
+    """Work each intended order (limit-patience or TWAP); every child passes the risk gate."""
     if plan.blocked:
         return ExecutionResult([], False, "nothing sent: " + "; ".join(plan.blocked))
     if not plan.intents:
         return ExecutionResult([], False, "nothing to do: position already at target")
-    sigma, adv = _cost_inputs(cyc, sig)
-    ex = cyc.config.execution
-    outcomes: list[OrderOutcome] = []
+    manager = OrderManager(cyc.broker, risk_gate(cyc), cyc.journal, cyc.clock,
+                           cyc.config.execution, cyc.cycle_id, lambda: sync_fills(cyc),
+                           _session_end(cyc))
+    outcomes: list[ParentOutcome] = []
+    note = ""
     for intent in plan.intents:
         arrival = cyc.broker.quote(intent.contract)
-        if arrival.mid is None:
-            raise RuntimeError(f"no usable quote for {intent.contract.local_symbol} at send time")
-        tick = intent.contract.tick
-        limit = marketable_limit(arrival, intent.side, tick, ex.cross_ticks)
-        predicted = slippage.predicted_price(arrival.spread / 2, sigma, intent.quantity,  # type: ignore[operator]
-                                             adv, cyc.config.slippage.k)
+        if arrival.mid is None or arrival.spread is None:
+            note = f"no usable quote for {intent.contract.local_symbol}; stopped"
+            break
+        predicted = slippage.predicted_price(arrival.spread / 2, plan.sigma, intent.quantity,
+                                             plan.adv, cyc.config.slippage.k)
         now = cyc.broker.now().isoformat()
-        decision_mid = cyc.decision_quote.mid if cyc.decision_quote else None
         cyc.journal.record_order(OrderRecord(
             order_ref=intent.order_ref, cycle_id=cyc.cycle_id, as_of=cyc.params.as_of.isoformat(),
             symbol=intent.contract.symbol, local_symbol=intent.contract.local_symbol,
             con_id=intent.contract.con_id, purpose=intent.purpose, side=intent.side,
-            quantity=intent.quantity, order_type="LMT", limit_price=limit, route=ROUTE,
-            broker=cyc.broker.kind, broker_order_id=None, status="PendingSubmit", filled=0,
-            avg_fill_price=None, decision_mid=decision_mid, arrival_mid=arrival.mid,
-            arrival_bid=arrival.bid, arrival_ask=arrival.ask,
-            predicted_slippage_price=predicted, sent_at=now, updated_at=now,
+            quantity=intent.quantity, route=plan.routes[intent.order_ref],
+            broker=cyc.broker.kind, status="working", filled=0, avg_fill_price=None,
+            decision_mid=cyc.decision_quote.mid if cyc.decision_quote else None,
+            arrival_mid=arrival.mid, arrival_bid=arrival.bid, arrival_ask=arrival.ask,
+            predicted_slippage_price=predicted,
+            participation=intent.quantity / plan.adv if plan.adv else None,
+            sent_at=now, updated_at=now,
         ))
-        status = cyc.broker.place_order(OrderRequest(
-            contract=intent.contract, side=intent.side, quantity=intent.quantity,
-            order_type="LMT", limit_price=limit, order_ref=intent.order_ref))
-        status = _await_fills(cyc, status)
-        cyc.journal.update_order(intent.order_ref, status=status.status, filled=status.filled,
-                                 avg_fill_price=status.avg_fill_price, message=status.message,
-                                 broker_order_id=status.order_id)
-        execs = cyc.broker.executions(intent.order_ref)
-        sync_fills(cyc)
-        outcomes.append(OrderOutcome(intent, limit, arrival, predicted, status, execs))
-    return ExecutionResult(outcomes, True, f"{len(outcomes)} order(s) sent")
-
-
-def _await_fills(cyc: Cycle, status: OrderStatus) -> OrderStatus:
-    """Poll until the order is done or the timeout passes, journaling fills as they come."""
-    ex = cyc.config.execution
-    deadline = cyc.clock.now() + timedelta(seconds=ex.fill_timeout_seconds)
-    while not status.is_done and cyc.clock.now() < deadline:
-        cyc.clock.sleep(ex.poll_seconds)
-        status = cyc.broker.order_status(status.order_id)
-        sync_fills(cyc)
-    if not status.is_done:
-        status = cyc.broker.cancel_order(status.order_id)
-        for _ in range(10):  # bounded: the cancel confirmation
-            if status.is_done:
-                break
-            cyc.clock.sleep(ex.poll_seconds)
-            status = cyc.broker.order_status(status.order_id)
+        outcome = manager.work(intent, plan.adv)
+        cyc.journal.update_order(intent.order_ref, status=outcome.status, filled=outcome.filled,
+                                 avg_fill_price=outcome.avg_fill_price, message=outcome.message)
+        outcomes.append(outcome)
+        if outcome.status not in ("filled",):
+            rest = plan.intents[len(outcomes):]
+            if rest:
+                note = (f"{intent.order_ref} ended {outcome.status}; not sending "
+                        f"{', '.join(i.order_ref for i in rest)}")
+            break
     sync_fills(cyc)
-    return status
+    summary = f"{len(outcomes)} order(s) worked, {sum(len(o.children) for o in outcomes)} " \
+              "child order(s) sent"
+    return ExecutionResult(outcomes, True, f"{summary}; {note}" if note else summary)
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,6 +601,8 @@ def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalRe
     account = cyc.broker.account_state()
     if result.sent:
         status = "traded" if len(fills) else "sent_no_fill"
+        if any(o.status in ("blocked", "rejected", "error") for o in result.outcomes):
+            status = "execution_stopped"
     elif plan.already_done:
         status = "already_done"
     elif plan.blocked:
@@ -625,6 +631,10 @@ def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalRe
         "position_before": int(plan.position_before),
         "position_after": int(after),
         "orders_sent": int(result.orders_sent),
+        "child_orders": int(result.child_orders),
+        "routes": [o.route for o in result.outcomes],
+        "order_outcomes": [f"{o.parent.order_ref} {o.status}: {o.message}".strip(": ")
+                           for o in result.outcomes],
         "fills": len(fills),
         "filled_contracts": int(fills["quantity"].sum()) if len(fills) else 0,
         "avg_fill_price": (float((fills["price"] * fills["quantity"]).sum()

@@ -27,26 +27,30 @@ def cycle_of(order_ref: str) -> tuple[str, str] | None:
 
 
 def fill_record(broker: Broker, journal: Journal, ex: Execution) -> FillRecord:
-    order = journal.order(ex.order_ref) or {}
+    """A fill with its context: the child order that got it and the parent it belongs to."""
+    child = journal.child(ex.order_ref) or {}
+    parent = journal.order(child.get("parent_ref") or ex.order_ref) or {}
     ids = cycle_of(ex.order_ref)
-    cycle_id = order.get("cycle_id") or (ids[0] if ids else "unknown")
-    as_of = order.get("as_of") or (ids[1] if ids else ex.time.date().isoformat())
+    cycle_id = parent.get("cycle_id") or (ids[0] if ids else "unknown")
+    as_of = parent.get("as_of") or (ids[1] if ids else ex.time.date().isoformat())
     contract = broker.contract_by_local_symbol(ex.local_symbol)
-    arrival = order.get("arrival_mid")
-    pred = order.get("predicted_slippage_price")
+    arrival = parent.get("arrival_mid")
+    pred = parent.get("predicted_slippage_price")
     units = {"tick": contract.tick, "point_value": contract.point_value,
              "quantity": ex.quantity}
     pred_u = (slippage.in_units(pred, reference_price=arrival, **units)
               if pred is not None and arrival else None)
     act_u = (slippage.in_units(slippage.actual_price(ex.side, ex.price, arrival),
                                reference_price=arrival, **units) if arrival else None)
-    sent = order.get("sent_at")
+    sent = child.get("sent_at") or parent.get("sent_at")
     latency = (ex.time - datetime.fromisoformat(sent)).total_seconds() * 1000 if sent else None
     return FillRecord(
-        exec_id=ex.exec_id, order_ref=ex.order_ref, cycle_id=cycle_id, as_of=as_of,
-        symbol=ex.symbol, local_symbol=ex.local_symbol, side=ex.side, quantity=ex.quantity,
-        price=ex.price, fill_time=ex.time.isoformat(), route=order.get("route", "unknown"),
-        slice=0, decision_mid=order.get("decision_mid"), arrival_mid=arrival,
+        exec_id=ex.exec_id, order_ref=ex.order_ref, parent_ref=parent.get("order_ref"),
+        cycle_id=cycle_id, as_of=as_of, symbol=ex.symbol, local_symbol=ex.local_symbol,
+        side=ex.side, quantity=ex.quantity, price=ex.price, fill_time=ex.time.isoformat(),
+        route=parent.get("route", "unknown"), slice=int(child.get("slice") or 0),
+        decision_mid=parent.get("decision_mid"), arrival_mid=arrival, tick=contract.tick,
+        point_value=contract.point_value,
         predicted_price=pred_u.price if pred_u else None,
         predicted_ticks=pred_u.ticks if pred_u else None,
         predicted_bps=pred_u.bps if pred_u else None,

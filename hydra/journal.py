@@ -1,14 +1,16 @@
-"""The fill journal: every order the cycle sends and every fill, in SQLite (WAL).
+"""The fill journal: parent orders, child orders, fills and risk decisions, in SQLite (WAL).
 
-A fill is keyed by the broker's execution id and inserted with INSERT OR IGNORE, one commit per
-fill, so a replayed execution is never written twice and a crash loses nothing already received.
+A fill is keyed by its execution id and written once, one commit per fill, so a crash loses
+nothing already received. IB corrects an execution by re-sending it with the same execId stem
+and new digits after the last dot: the correction replaces the fill (the old values are kept in
+`fill_corrections`), it never adds a second one.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -17,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -31,11 +33,8 @@ CREATE TABLE IF NOT EXISTS orders (
     purpose TEXT NOT NULL,
     side TEXT NOT NULL,
     quantity INTEGER NOT NULL,
-    order_type TEXT NOT NULL,
-    limit_price REAL,
     route TEXT NOT NULL,
     broker TEXT NOT NULL,
-    broker_order_id TEXT,
     status TEXT NOT NULL,
     filled INTEGER NOT NULL DEFAULT 0,
     avg_fill_price REAL,
@@ -44,14 +43,38 @@ CREATE TABLE IF NOT EXISTS orders (
     arrival_bid REAL,
     arrival_ask REAL,
     predicted_slippage_price REAL,
+    participation REAL,
     sent_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     message TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS orders_cycle ON orders(cycle_id);
+CREATE TABLE IF NOT EXISTS child_orders (
+    child_ref TEXT PRIMARY KEY,
+    parent_ref TEXT NOT NULL REFERENCES orders(order_ref),
+    cycle_id TEXT NOT NULL,
+    slice INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    side TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    limit_price REAL NOT NULL,
+    bid REAL, ask REAL, mid REAL,
+    broker_order_id TEXT,
+    status TEXT NOT NULL,
+    filled INTEGER NOT NULL DEFAULT 0,
+    avg_fill_price REAL,
+    sent_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS child_parent ON child_orders(parent_ref);
+CREATE INDEX IF NOT EXISTS child_cycle ON child_orders(cycle_id);
+CREATE INDEX IF NOT EXISTS child_sent ON child_orders(sent_at);
 CREATE TABLE IF NOT EXISTS fills (
-    exec_id TEXT PRIMARY KEY,
+    exec_id TEXT NOT NULL UNIQUE,
+    exec_stem TEXT PRIMARY KEY,
     order_ref TEXT NOT NULL,
+    parent_ref TEXT,
     cycle_id TEXT NOT NULL,
     as_of TEXT NOT NULL,
     symbol TEXT NOT NULL,
@@ -64,6 +87,8 @@ CREATE TABLE IF NOT EXISTS fills (
     slice INTEGER NOT NULL DEFAULT 0,
     decision_mid REAL,
     arrival_mid REAL,
+    tick REAL,
+    point_value REAL,
     predicted_price REAL, predicted_ticks REAL, predicted_bps REAL, predicted_usd REAL,
     actual_price REAL, actual_ticks REAL, actual_bps REAL, actual_usd REAL,
     commission REAL,
@@ -73,7 +98,29 @@ CREATE TABLE IF NOT EXISTS fills (
     journaled_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fills_time ON fills(fill_time);
+CREATE INDEX IF NOT EXISTS fills_asof ON fills(as_of, symbol);
 CREATE INDEX IF NOT EXISTS fills_cycle ON fills(cycle_id);
+CREATE TABLE IF NOT EXISTS fill_corrections (
+    exec_stem TEXT NOT NULL,
+    replaced_exec_id TEXT NOT NULL,
+    new_exec_id TEXT NOT NULL,
+    old_quantity INTEGER, old_price REAL,
+    new_quantity INTEGER, new_price REAL,
+    corrected_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS risk_decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    cycle_id TEXT NOT NULL,
+    order_ref TEXT NOT NULL,
+    parent_ref TEXT NOT NULL,
+    allowed INTEGER NOT NULL,
+    sent INTEGER NOT NULL,
+    checks TEXT NOT NULL,
+    reasons TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS risk_cycle ON risk_decisions(cycle_id);
+CREATE TABLE IF NOT EXISTS risk_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -81,8 +128,15 @@ class JournalError(RuntimeError):
     pass
 
 
+def exec_stem(exec_id: str) -> str:
+    """IB corrections keep everything before the last dot."""
+    return exec_id.rsplit(".", 1)[0] if "." in exec_id else exec_id
+
+
 @dataclass(frozen=True)
 class OrderRecord:
+    """A parent order: what the cycle decided to trade."""
+
     order_ref: str
     cycle_id: str
     as_of: str
@@ -92,11 +146,8 @@ class OrderRecord:
     purpose: str
     side: str
     quantity: int
-    order_type: str
-    limit_price: float | None
     route: str
     broker: str
-    broker_order_id: str | None
     status: str
     filled: int
     avg_fill_price: float | None
@@ -105,6 +156,31 @@ class OrderRecord:
     arrival_bid: float | None
     arrival_ask: float | None
     predicted_slippage_price: float | None
+    participation: float | None
+    sent_at: str
+    updated_at: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ChildRecord:
+    """One order actually sent to the broker (a slice or a reprice of a parent)."""
+
+    child_ref: str
+    parent_ref: str
+    cycle_id: str
+    slice: int
+    attempt: int
+    side: str
+    quantity: int
+    limit_price: float
+    bid: float | None
+    ask: float | None
+    mid: float | None
+    broker_order_id: str | None
+    status: str
+    filled: int
+    avg_fill_price: float | None
     sent_at: str
     updated_at: str
     message: str = ""
@@ -114,6 +190,7 @@ class OrderRecord:
 class FillRecord:
     exec_id: str
     order_ref: str
+    parent_ref: str | None
     cycle_id: str
     as_of: str
     symbol: str
@@ -126,6 +203,8 @@ class FillRecord:
     slice: int
     decision_mid: float | None
     arrival_mid: float | None
+    tick: float | None
+    point_value: float | None
     predicted_price: float | None
     predicted_ticks: float | None
     predicted_bps: float | None
@@ -144,15 +223,36 @@ def _utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def _insert(db: sqlite3.Connection, table: str, row: dict[str, Any], verb: str = "INSERT"
+            ) -> sqlite3.Cursor:
+    cols = ", ".join(row)
+    marks = ", ".join(f":{k}" for k in row)
+    return db.execute(f"{verb} INTO {table} ({cols}) VALUES ({marks})", row)
+
+
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self.path.stat().st_size:
+            with self.path.open("rb") as fh:
+                if fh.read(16) != b"SQLite format 3\x00":
+                    raise JournalError(
+                        f"the fill journal {self.path} is not a SQLite file; it was left "
+                        "untouched: move it aside to start a new journal, or restore a backup")
         try:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            version = self._db.execute(
+                "SELECT value FROM meta WHERE key='schema_version'"
+            ).fetchone() if self._has_meta() else None
+            if version is not None and int(version[0]) != SCHEMA_VERSION:
+                raise JournalError(
+                    f"the fill journal {self.path} has schema {version[0]}; this Hydra writes "
+                    f"schema {SCHEMA_VERSION}. It was left untouched: move it aside (keep it "
+                    "for the record) to start a new journal")
             self._db.executescript(_SCHEMA)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -162,6 +262,11 @@ class Journal:
                 f"the fill journal {self.path} cannot be opened ({exc}); it is left untouched: "
                 "move it aside to start a new journal, or restore it from a backup"
             ) from exc
+
+    def _has_meta(self) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        return row is not None
 
     def close(self) -> None:
         self._db.close()
@@ -182,24 +287,18 @@ class Journal:
             raise
         self._db.execute("COMMIT")
 
-    # orders -------------------------------------------------------------------------------
+    # parent orders ---------------------------------------------------------------------
     def record_order(self, order: OrderRecord) -> None:
-        row = asdict(order)
-        cols = ", ".join(row)
-        marks = ", ".join(f":{k}" for k in row)
         with self._tx() as db:
-            db.execute(f"INSERT INTO orders ({cols}) VALUES ({marks})", row)
+            _insert(db, "orders", asdict(order))
 
-    def update_order(
-        self, order_ref: str, *, status: str, filled: int, avg_fill_price: float | None,
-        message: str = "", broker_order_id: str | None = None,
-    ) -> None:
+    def update_order(self, order_ref: str, *, status: str, filled: int,
+                     avg_fill_price: float | None, message: str = "") -> None:
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE orders SET status=?, filled=?, avg_fill_price=?, message=?, updated_at=?, "
-                "broker_order_id=COALESCE(?, broker_order_id) WHERE order_ref=?",
-                (status, filled, avg_fill_price, message, _utcnow(), broker_order_id, order_ref),
-            )
+                "UPDATE orders SET status=?, filled=?, avg_fill_price=?, message=?, updated_at=? "
+                "WHERE order_ref=?",
+                (status, filled, avg_fill_price, message, _utcnow(), order_ref))
             if cur.rowcount != 1:
                 raise JournalError(f"no journaled order {order_ref!r} to update")
 
@@ -209,26 +308,84 @@ class Journal:
 
     def orders_for_cycle(self, cycle_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            "SELECT * FROM orders WHERE cycle_id=? ORDER BY sent_at", (cycle_id,)
-        ).fetchall()
+            "SELECT * FROM orders WHERE cycle_id=? ORDER BY sent_at", (cycle_id,)).fetchall()
         return [dict(r) for r in rows]
 
-    # fills --------------------------------------------------------------------------------
-    def record_fill(self, fill: FillRecord) -> bool:
-        """Write a fill once; True if new. A known exec_id only gains a late commission."""
-        row = asdict(fill) | {"journaled_at": _utcnow()}
-        cols = ", ".join(row)
-        marks = ", ".join(f":{k}" for k in row)
+    # child orders ----------------------------------------------------------------------
+    def record_child(self, child: ChildRecord) -> None:
         with self._tx() as db:
-            cur = db.execute(f"INSERT OR IGNORE INTO fills ({cols}) VALUES ({marks})", row)
-            if cur.rowcount == 1:
+            _insert(db, "child_orders", asdict(child))
+
+    def update_child(self, child_ref: str, *, status: str, filled: int,
+                     avg_fill_price: float | None, message: str = "",
+                     broker_order_id: str | None = None) -> None:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE child_orders SET status=?, filled=?, avg_fill_price=?, message=?, "
+                "updated_at=?, broker_order_id=COALESCE(?, broker_order_id) WHERE child_ref=?",
+                (status, filled, avg_fill_price, message, _utcnow(), broker_order_id, child_ref))
+            if cur.rowcount != 1:
+                raise JournalError(f"no journaled child order {child_ref!r} to update")
+
+    def child(self, child_ref: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT * FROM child_orders WHERE child_ref=?", (child_ref,)).fetchone()
+        return dict(row) if row else None
+
+    def children(self, *, cycle_id: str | None = None, parent_ref: str | None = None
+                 ) -> pd.DataFrame:
+        clauses, args = [], []
+        if cycle_id:
+            clauses.append("cycle_id = ?")
+            args.append(cycle_id)
+        if parent_ref:
+            clauses.append("parent_ref = ?")
+            args.append(parent_ref)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return pd.read_sql_query(
+            f"SELECT * FROM child_orders {where} ORDER BY sent_at, child_ref", self._db,
+            params=args)
+
+    def child_orders_sent(self, *, cycle_id: str | None = None, since: str | None = None) -> int:
+        if cycle_id is not None:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM child_orders WHERE cycle_id=?", (cycle_id,)).fetchone()
+        else:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM child_orders WHERE sent_at >= ?", (since or "",)).fetchone()
+        return int(row[0])
+
+    # fills -----------------------------------------------------------------------------
+    def record_fill(self, fill: FillRecord) -> bool:
+        """Write a fill once; True if new. A correction (same stem) replaces it in place."""
+        row = asdict(fill) | {"exec_stem": exec_stem(fill.exec_id), "journaled_at": _utcnow()}
+        with self._tx() as db:
+            if _insert(db, "fills", row, "INSERT OR IGNORE").rowcount == 1:
                 return True
-            if fill.commission is not None:
+            old = db.execute("SELECT * FROM fills WHERE exec_stem=?",
+                             (row["exec_stem"],)).fetchone()
+            if old is not None and old["exec_id"] != fill.exec_id and _is_later(
+                    fill.exec_id, old["exec_id"]):
                 db.execute(
-                    "UPDATE fills SET commission=? WHERE exec_id=? AND commission IS NULL",
-                    (fill.commission, fill.exec_id),
-                )
+                    "INSERT INTO fill_corrections VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row["exec_stem"], old["exec_id"], fill.exec_id, old["quantity"],
+                     old["price"], fill.quantity, fill.price, _utcnow()))
+                sets = ", ".join(f"{k}=:{k}" for k in row if k != "exec_stem")
+                db.execute(f"UPDATE fills SET {sets} WHERE exec_stem=:exec_stem", row)
+            elif fill.commission is not None:
+                db.execute("UPDATE fills SET commission=? WHERE exec_id=? AND commission IS NULL",
+                           (fill.commission, fill.exec_id))
             return False
+
+    def record_fills(self, fills: Iterable[FillRecord]) -> int:
+        """Many fills in one transaction (bulk loads, benchmarks); duplicates ignored."""
+        n = 0
+        with self._tx() as db:
+            for fill in fills:
+                row = asdict(fill) | {"exec_stem": exec_stem(fill.exec_id),
+                                      "journaled_at": _utcnow()}
+                n += _insert(db, "fills", row, "INSERT OR IGNORE").rowcount
+        return n
 
     def has_fill(self, exec_id: str) -> bool:
         row = self._db.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone()
@@ -236,7 +393,7 @@ class Journal:
 
     def fills(
         self, *, since: date | None = None, until: date | None = None,
-        symbol: str | None = None, cycle_id: str | None = None,
+        symbol: str | None = None, cycle_id: str | None = None, limit: int | None = None,
     ) -> pd.DataFrame:
         """Fills by trade date range (inclusive), symbol and/or cycle, oldest first."""
         clauses, args = [], []
@@ -253,14 +410,60 @@ class Journal:
             clauses.append("cycle_id = ?")
             args.append(cycle_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        tail = f" LIMIT {int(limit)}" if limit else ""
         return pd.read_sql_query(
-            f"SELECT * FROM fills {where} ORDER BY fill_time, exec_id", self._db, params=args
-        )
+            f"SELECT * FROM fills {where} ORDER BY fill_time, exec_id{tail}", self._db,
+            params=args)
 
-    def dump(self) -> str:
-        """Every row as JSON lines (used by tests and for quick inspection)."""
+    # risk ------------------------------------------------------------------------------
+    def record_risk_decision(self, **row: Any) -> None:
+        with self._tx() as db:
+            _insert(db, "risk_decisions", row)
+
+    def risk_decisions(self, cycle_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT * FROM risk_decisions WHERE cycle_id=? ORDER BY id", (cycle_id,)).fetchall()
         out = []
-        for table in ("orders", "fills"):
-            for row in self._db.execute(f"SELECT * FROM {table}"):
-                out.append(json.dumps({"table": table, **dict(row)}))
-        return "\n".join(out)
+        for r in rows:
+            d = dict(r)
+            d["checks"] = json.loads(d["checks"])
+            out.append(d)
+        return out
+
+    def _state(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM risk_state WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def update_peak_equity(self, equity: float) -> float:
+        """Persisted high-water mark of net liquidation (the drawdown reference)."""
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM risk_state WHERE key='peak_equity'").fetchone()
+            peak = max(float(json.loads(row[0])) if row else equity, equity)
+            db.execute("INSERT OR REPLACE INTO risk_state VALUES ('peak_equity', ?)",
+                       (json.dumps(peak),))
+        return peak
+
+    def trip_breakers(self, trade_date: date, names: Iterable[str]) -> None:
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM risk_state WHERE key='breakers'").fetchone()
+            state = json.loads(row[0]) if row else {}
+            for name in names:
+                state.setdefault(name, trade_date.isoformat())
+                if state[name] < trade_date.isoformat():
+                    state[name] = trade_date.isoformat()
+            db.execute("INSERT OR REPLACE INTO risk_state VALUES ('breakers', ?)",
+                       (json.dumps(state),))
+
+    def breakers_tripped(self, trade_date: date) -> frozenset[str]:
+        """Breakers tripped on this trade date (earlier trips have re-armed)."""
+        state = self._state("breakers") or {}
+        return frozenset(n for n, d in state.items() if d == trade_date.isoformat())
+
+
+def _is_later(new_id: str, old_id: str) -> bool:
+    """A correction's suffix is larger (IB: ...01.01 corrected by ...01.02)."""
+    def suffix(x: str) -> tuple[int, str]:
+        tail = x.rsplit(".", 1)[-1]
+        return (int(tail, 16), tail) if all(c in "0123456789abcdefABCDEF" for c in tail) \
+            else (0, tail)
+    return suffix(new_id) > suffix(old_id)

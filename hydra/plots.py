@@ -32,3 +32,25 @@ def price_signal_fills(sig: SignalResult, fills: pd.DataFrame, days: int = 60) -
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return fig
+
+
+def execution_window(quotes: pd.DataFrame, children: pd.DataFrame, fills: pd.DataFrame
+                     ) -> Figure | None:
+    """Bid/ask as the order manager saw them, the child limits, and the fills."""
+    if not len(quotes):
+        return None
+    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    t = pd.to_datetime(quotes["time"], utc=True)
+    ax.step(t, quotes["bid"], where="post", color="#1b7f3b", lw=1, label="bid")
+    ax.step(t, quotes["ask"], where="post", color="#b00020", lw=1, label="ask")
+    if len(children):
+        ax.scatter(pd.to_datetime(children["sent_at"], utc=True), children["limit_price"],
+                   marker="_", s=300, color="#35618f", label="child limit")
+    if len(fills):
+        ax.scatter(pd.to_datetime(fills["fill_time"], utc=True), fills["price"], marker="o",
+                   s=50, color="black", zorder=4, label="fills")
+    ax.set_title("execution window: quotes seen, child limits and fills (UTC)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return fig

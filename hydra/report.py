@@ -116,6 +116,7 @@ def show_plan(plan: OrderPlan) -> None:
         f"(front {plan.front_position:+d}, other months {plan.other_positions or 'none'}) → "
         f"target **{plan.target_position:+d}**. Decision quote: bid {q.bid} / ask {q.ask}"
         + (f" ({q.data_type}, in session)" if q and q.in_session else " (market not in session)")
+        + f". ADV {plan.adv:,.0f} contracts, daily σ {plan.sigma:.3g} price units."
     ))
     if plan.intents:
         display(plan.intents_frame())
@@ -124,6 +125,11 @@ def show_plan(plan: OrderPlan) -> None:
     if plan.prior_orders:
         display(Markdown("**Already placed for this cycle** (a rerun sends nothing new):"))
         display(plan.prior_frame())
+    if plan.risk:
+        verdict = "ALLOWED" if all(d.allowed for d in plan.risk) else "BLOCKED"
+        display(Markdown(f"**Pre-trade risk gate: {verdict}** (every check, journaled; each "
+                         "child order is checked again when it is sent)"))
+        display(plan.risk_frame())
     for reason in plan.blocked:
         display(Markdown(f"⛔ **Not sent:** {html.escape(reason)}"))
 
@@ -131,7 +137,10 @@ def show_plan(plan: OrderPlan) -> None:
 def show_execution(result: ExecutionResult) -> None:
     display(Markdown(f"**{html.escape(result.note)}**"))
     if result.outcomes:
+        display(Markdown("Parent orders (route, outcome):"))
         display(result.orders_frame())
+        display(Markdown("Child orders sent to the broker (each passed the risk gate):"))
+        display(result.children_frame())
 
 
 def show_fills(fills: pd.DataFrame) -> None:
@@ -143,8 +152,10 @@ def show_fills(fills: pd.DataFrame) -> None:
     display(fills[cols])
 
 
-def show_figure(fig: Figure) -> None:
+def show_figure(fig: Figure | None) -> None:
     """Embed a Figure as PNG: works without pyplot's inline backend being active."""
+    if fig is None:
+        return
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     display(Image(data=buf.getvalue(), format="png"))

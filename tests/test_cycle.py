@@ -127,14 +127,6 @@ def test_live_port_refused_without_both_confirmations(data_dir, monkeypatch):
         cycle.open_cycle(as_of=DAY, data_dir=str(data_dir), broker="ib", port=7496)
 
 
-def test_round_to_tick_per_contract():
-    assert cycle.round_to_tick(320.1, 0.25, "BUY", passive=True) == 320.0
-    assert cycle.round_to_tick(320.1, 0.25, "BUY", passive=False) == 320.25
-    assert cycle.round_to_tick(320.1, 0.25, "SELL", passive=True) == 320.25
-    assert cycle.round_to_tick(85.0126, 0.025, "SELL", passive=False) == 85.0
-    assert cycle.round_to_tick(85.0, 0.025, "BUY", passive=False) == 85.0  # on tick stays
-
-
 def test_signal_ignores_the_trade_dates_own_bar(data_dir):
     cyc = cycle.open_cycle(data_dir=str(data_dir), as_of=DAY)
     try:

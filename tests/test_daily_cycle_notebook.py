@@ -63,7 +63,8 @@ def test_run_writes_indexed_notebook_whose_scraps_match_the_journal(data_dir):
     fills = journal_fills(data_dir)
     assert summary["fills"] == len(fills)
     assert summary["filled_contracts"] == sum(f["quantity"] for f in fills)
-    assert summary["orders_sent"] == len(broker_orders(data_dir))
+    assert summary["orders_sent"] == 1  # one parent order ...
+    assert summary["child_orders"] == len(broker_orders(data_dir))  # ... worked by children
     assert summary["position_after"] == summary["target_position"]
     assert json.loads(row["summary"]) == summary
 
@@ -132,7 +133,7 @@ def test_plain_papermill_runs_the_same_cycle(data_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = sb.read_notebook(str(out)).scraps["summary"].data
     assert summary["as_of"] == TRADE_DATE
-    assert summary["orders_sent"] == len(broker_orders(data_dir))
+    assert summary["child_orders"] == len(broker_orders(data_dir))
     # its rerun through the CLI sees the same cycle and does not trade again
     again = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
     assert again.returncode == 0

@@ -22,8 +22,8 @@ import numbers
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -48,7 +48,10 @@ from hydra.clock import Clock
 from hydra.contracts import contract, contract_from_local_symbol, front_contract
 from hydra.markets import Market, UnknownMarketError, get_market, load_registry
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Share of a minute's traded volume that hits one side of the book (sellers hitting the bid,
+# buyers lifting the offer): what works through the queue in front of a passive order.
+HIT_SHARE = 0.5
 EXPIRY_REF = "SIM-EXPIRY"
 WORKING_STATES = ("PreSubmitted", "Submitted")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -81,7 +84,9 @@ _SCHEMA = (
         avg_fill_price REAL,
         submitted_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
-        message TEXT NOT NULL DEFAULT '')""",
+        message TEXT NOT NULL DEFAULT '',
+        queue_ahead REAL,
+        queue_at TEXT)""",
     "CREATE INDEX IF NOT EXISTS orders_status ON orders(status)",
     "CREATE INDEX IF NOT EXISTS orders_ref ON orders(order_ref)",
     """CREATE TABLE IF NOT EXISTS executions (
@@ -170,6 +175,36 @@ def match_order(
     return [Fill(take, float(limit_price))] if take > 0 else []
 
 
+def queue_fill(
+    side: str,
+    remaining: int,
+    limit_price: float,
+    quote: MinuteQuote,
+    queue_ahead: float | None,
+    tick: float,
+) -> tuple[int, float | None]:
+    """A passive limit at (or inside) the touch: the queue model. Returns (fill, queue left).
+
+    Joining the best bid (BUY) puts the displayed size ahead of us; improving the bid puts us
+    first. Each minute HIT_SHARE of the traded volume hits our side and works through the
+    queue; what is left after the queue fills us, at our limit. Behind the touch there is no
+    queue position (None): the order joins at the back when the touch comes to its price.
+    """
+    eps = tick * 1e-6
+    buy = side == "BUY"
+    touch, touch_size = (quote.bid, quote.bid_size) if buy else (quote.ask, quote.ask_size)
+    behind = limit_price < touch - eps if buy else limit_price > touch + eps
+    if behind or remaining <= 0:
+        return 0, None
+    if queue_ahead is None:
+        at_touch = abs(limit_price - touch) <= eps
+        queue_ahead = float(touch_size) if at_touch else 0.0
+    left = queue_ahead - HIT_SHARE * quote.volume
+    if left >= 0:
+        return 0, left
+    return min(remaining, int(-left)), 0.0
+
+
 def _candidate_minutes(
     path: DayPath, live: list[_Order], first: int, stop: int, tick: float
 ) -> np.ndarray:
@@ -185,10 +220,10 @@ def _candidate_minutes(
     for o in live:
         if o.order_type == "MKT" or o.status == "PreSubmitted" or o.limit_price is None:
             mask[0] = True  # arriving orders act at their first minute
-        elif o.side == "BUY":
-            mask |= path.ask[first:stop] <= o.limit_price + eps
+        elif o.side == "BUY":  # through the order, or the order at/inside the touch (queue)
+            mask |= path.bid[first:stop] <= o.limit_price + eps
         else:
-            mask |= path.bid[first:stop] >= o.limit_price - eps
+            mask |= path.ask[first:stop] >= o.limit_price - eps
     return first + np.flatnonzero(mask)
 
 
@@ -271,6 +306,8 @@ class _Order:
     avg_fill_price: float | None
     message: str
     fills: int  # executions so far, for the exec_id sequence
+    queue_ahead: float | None = None  # contracts ahead of us at our price, while at the touch
+    queue_at: datetime | None = None  # the minute the queue was last updated
 
     @classmethod
     def from_row(cls, r: sqlite3.Row, fills: int) -> _Order:
@@ -281,7 +318,8 @@ class _Order:
             order_type=r["order_type"], limit_price=r["limit_price"], tif=r["tif"],
             trade_date=date.fromisoformat(r["trade_date"]) if r["trade_date"] else None,
             status=r["status"], filled=r["filled"], avg_fill_price=r["avg_fill_price"],
-            message=r["message"], fills=fills,
+            message=r["message"], fills=fills, queue_ahead=r["queue_ahead"],
+            queue_at=_dt(r["queue_at"]) if r["queue_at"] else None,
         )  # fmt: skip
 
     @property
@@ -614,8 +652,36 @@ class SimBroker(Broker):
             o.status, o.message = "Submitted", ""
         for fill in fills:
             self._record_fill(conn, o, fill, when)
+        if o.working and o.limit_price is not None and o.order_type == "LMT":
+            changed |= self._work_queue(o, quote, arriving, sm.tick, fills, conn, when)
         if fills or changed:
             self._save(conn, o, when)
+
+    def _work_queue(
+        self,
+        o: _Order,
+        quote: MinuteQuote,
+        arriving: bool,
+        tick: float,
+        fills: list[Fill],
+        conn: sqlite3.Connection,
+        when: datetime,
+    ) -> bool:
+        """Advance a resting order's queue position by one minute; True if it changed."""
+        assert o.limit_price is not None
+        gap = o.queue_at is not None and quote.time - o.queue_at > timedelta(seconds=60)
+        queue = None if gap else o.queue_ahead  # it was behind the touch in between
+        if arriving or fills:
+            # just placed (or took liquidity): it joins the queue now, nothing has traded yet
+            _, queue = queue_fill(o.side, o.remaining, o.limit_price,
+                                  replace(quote, volume=0), queue, tick)
+        else:
+            qty, queue = queue_fill(o.side, o.remaining, o.limit_price, quote, queue, tick)
+            if qty > 0:
+                self._record_fill(conn, o, Fill(qty, float(o.limit_price)), when)
+        old = (o.queue_ahead, o.queue_at)
+        o.queue_ahead, o.queue_at = queue, quote.time
+        return (o.queue_ahead, o.queue_at) != old
 
     def _record_fill(self, conn: sqlite3.Connection, o: _Order, fill: Fill, when: datetime) -> None:
         o.fills += 1
@@ -634,8 +700,9 @@ class SimBroker(Broker):
     def _save(self, conn: sqlite3.Connection, o: _Order, when: datetime) -> None:
         conn.execute(
             "UPDATE orders SET status = ?, filled = ?, avg_fill_price = ?, message = ?, "
-            "updated_at = ? WHERE order_id = ?",
-            (o.status, o.filled, o.avg_fill_price, o.message, _ts(when), o.order_id),
+            "updated_at = ?, queue_ahead = ?, queue_at = ? WHERE order_id = ?",
+            (o.status, o.filled, o.avg_fill_price, o.message, _ts(when), o.queue_ahead,
+             _ts(o.queue_at) if o.queue_at else None, o.order_id),
         )
 
     def _end_of_day(

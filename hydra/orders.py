@@ -1,0 +1,297 @@
+"""The order manager: limit-patience and TWAP, written against a clock.
+
+The simulator's clock jumps and IB's wall clock waits, so the same code runs instantly in
+replays and tests and in real time against IB. Every child order goes through the risk gate,
+carries an orderRef naming cycle, parent, slice and attempt (HYD-ZO-20261124-1-s2-a1), and is
+journaled before it is sent. A child is always cancelled (and the cancel confirmed) before its
+replacement is sent, and the replacement is sized from the parent's confirmed fills, so a
+parent can never be over-filled. Rejected or externally cancelled children stop the parent at
+once instead of waiting out the patience.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from hydra.broker.base import Broker, ContractDetails, OrderRequest, OrderStatus, Quote, Side
+from hydra.clock import Clock
+from hydra.config import ExecutionConfig
+from hydra.journal import ChildRecord, Journal
+from hydra.risk import RiskGate
+
+LIMIT_PATIENCE = "limit-patience"
+TWAP = "twap"
+
+
+# ------------------------------------------------------------------------------ pure maths
+def choose_route(quantity: int, adv: float, threshold: float) -> str:
+    """Participation (size / ADV) at or above the threshold is sliced; below it is not."""
+    if adv <= 0:
+        return TWAP
+    return TWAP if quantity / adv >= threshold else LIMIT_PATIENCE
+
+
+def twap_sizes(quantity: int, slices: int) -> list[int]:
+    """Split into at most `slices` parts that differ by at most one; never a zero slice."""
+    if quantity <= 0:
+        return []
+    n = max(1, min(slices, quantity))
+    base, extra = divmod(quantity, n)
+    return [base + (1 if i < extra else 0) for i in range(n)]
+
+
+def round_price(price: float, tick: float, side: Side) -> float:
+    """Nearest tick of the contract's own grid; an exact tie goes to the passive side."""
+    units = price / tick
+    lower = math.floor(units + 1e-9)
+    frac = units - lower
+    if abs(frac - 0.5) < 1e-9:
+        n = lower if side == "BUY" else lower + 1  # BUY rounds down, SELL up: passive
+    else:
+        n = lower + (1 if frac > 0.5 else 0)
+    decimals = max(0, -math.floor(math.log10(tick)) + 2)
+    return round(n * tick, decimals)
+
+
+def limit_for_step(quote: Quote, side: Side, tick: float, start: str, step: int,
+                   reprice_ticks: int) -> float:
+    """Step 0 is passive (mid or near touch); each step moves whole ticks toward the far
+    touch, never beyond it."""
+    assert quote.bid is not None and quote.ask is not None
+    buy = side == "BUY"
+    near, far = (quote.bid, quote.ask) if buy else (quote.ask, quote.bid)
+    base = round_price((quote.bid + quote.ask) / 2, tick, side) if start == "mid" else near
+    moved = base + (1 if buy else -1) * step * reprice_ticks * tick
+    capped = min(moved, far) if buy else max(moved, far)
+    return round_price(capped, tick, side)
+
+
+def far_touch(quote: Quote, side: Side) -> float:
+    assert quote.bid is not None and quote.ask is not None
+    return quote.ask if side == "BUY" else quote.bid
+
+
+# ------------------------------------------------------------------------------ outcomes
+@dataclass(frozen=True)
+class ParentOrder:
+    order_ref: str
+    purpose: str
+    contract: ContractDetails
+    side: Side
+    quantity: int
+
+
+@dataclass(frozen=True)
+class QuoteSample:
+    time: datetime
+    bid: float | None
+    ask: float | None
+
+
+@dataclass
+class ChildOutcome:
+    child_ref: str
+    slice: int
+    attempt: int
+    quantity: int
+    limit_price: float
+    sent_at: datetime
+    status: str
+    filled: int = 0
+    avg_fill_price: float | None = None
+    message: str = ""
+
+
+@dataclass
+class ParentOutcome:
+    parent: ParentOrder
+    route: str
+    participation: float
+    started_at: datetime
+    children: list[ChildOutcome] = field(default_factory=list)
+    quotes: list[QuoteSample] = field(default_factory=list)
+    status: str = "working"  # filled | partial | unfilled | blocked | rejected | error
+    message: str = ""
+    ended_at: datetime | None = None
+
+    @property
+    def filled(self) -> int:
+        return sum(c.filled for c in self.children)
+
+    @property
+    def avg_fill_price(self) -> float | None:
+        n = self.filled
+        if not n:
+            return None
+        return sum((c.avg_fill_price or 0.0) * c.filled for c in self.children) / n
+
+
+class _Stop(Exception):
+    """Stop working this parent (blocked, rejected, or a cancel that was not confirmed)."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+# ------------------------------------------------------------------------------ manager
+class OrderManager:
+    def __init__(self, broker: Broker, gate: RiskGate, journal: Journal, clock: Clock,
+                 cfg: ExecutionConfig, cycle_id: str, on_poll: Callable[[], object],
+                 session_end: datetime | None) -> None:
+        self.broker, self.gate, self.journal, self.clock = broker, gate, journal, clock
+        self.cfg, self.cycle_id, self.on_poll = cfg, cycle_id, on_poll
+        self.session_end = session_end
+
+    # time ------------------------------------------------------------------------------
+    def _hard_stop(self) -> datetime:
+        """Orders stop being worked this long before the session closes."""
+        far = self.clock.now() + timedelta(days=1)
+        if self.session_end is None:
+            return far
+        return self.session_end - timedelta(seconds=self.cfg.close_buffer_seconds)
+
+    def _sleep_until(self, when: datetime) -> None:
+        left = (when - self.clock.now()).total_seconds()
+        if left > 0:
+            self.clock.sleep(left)
+
+    # the parent ------------------------------------------------------------------------
+    def work(self, parent: ParentOrder, adv: float) -> ParentOutcome:
+        route = choose_route(parent.quantity, adv, self.cfg.twap_participation)
+        outcome = ParentOutcome(parent, route, parent.quantity / adv if adv > 0 else math.inf,
+                                self.clock.now())
+        try:
+            if route == TWAP:
+                self._twap(parent, outcome)
+            else:
+                end = min(self._hard_stop(), self.clock.now() + timedelta(
+                    seconds=self.cfg.wait_seconds * (self.cfg.max_reprices + 1)
+                    + self.cfg.cross_wait_seconds))
+                self._limit_patience(parent, outcome, parent.quantity, 1, end,
+                                     self.cfg.wait_seconds)
+            filled = outcome.filled
+            outcome.status = ("filled" if filled >= parent.quantity else
+                              "partial" if filled else "unfilled")
+            if filled < parent.quantity and not outcome.message:
+                outcome.message = (f"{parent.quantity - filled} of {parent.quantity} not filled "
+                                   "by the end of the window; leftovers cancelled")
+        except _Stop as stop:
+            outcome.status = stop.status if not outcome.filled else f"partial ({stop.status})"
+            outcome.message = stop.message
+        self.on_poll()
+        outcome.ended_at = self.clock.now()
+        return outcome
+
+    def _twap(self, parent: ParentOrder, outcome: ParentOutcome) -> None:
+        sizes = twap_sizes(parent.quantity, self.cfg.twap_slices)
+        start = self.clock.now()
+        end = min(self._hard_stop(), start + timedelta(seconds=self.cfg.twap_window_seconds))
+        if end <= start:
+            raise _Stop("unfilled", "no time left in the session to work a TWAP")
+        interval = (end - start) / len(sizes)
+        per_step = min(self.cfg.wait_seconds,
+                       interval.total_seconds() / (self.cfg.max_reprices + 2))
+        target = 0
+        for k, size in enumerate(sizes, start=1):
+            target += size
+            self._sleep_until(start + interval * (k - 1))
+            qty = target - outcome.filled  # carries an earlier slice's shortfall forward
+            if qty <= 0:
+                continue
+            self._limit_patience(parent, outcome, qty, k, start + interval * k, per_step)
+
+    def _limit_patience(self, parent: ParentOrder, outcome: ParentOutcome, quantity: int,
+                        slice_no: int, deadline: datetime, wait: float) -> None:
+        """Passive first, reprice toward the far touch on fresh quotes, cross or cancel."""
+        c, side, cfg = parent.contract, parent.side, self.cfg
+        goal = outcome.filled + quantity
+        cross_reserve = timedelta(seconds=cfg.cross_wait_seconds if cfg.at_end == "cross" else 0)
+        for step in range(cfg.max_reprices + 1):
+            remaining = goal - outcome.filled
+            now = self.clock.now()
+            if remaining <= 0 or now >= deadline - cross_reserve:
+                break
+            quote = self._quote(parent, outcome)
+            price = limit_for_step(quote, side, c.tick, cfg.start, step, cfg.reprice_ticks)
+            until = min(now + timedelta(seconds=wait), deadline - cross_reserve)
+            self._child(parent, outcome, slice_no, remaining, price, quote, until)
+        remaining = goal - outcome.filled
+        if remaining > 0 and cfg.at_end == "cross" and self.clock.now() < deadline:
+            quote = self._quote(parent, outcome)
+            until = min(self.clock.now() + timedelta(seconds=cfg.cross_wait_seconds), deadline)
+            self._child(parent, outcome, slice_no, remaining, far_touch(quote, side), quote,
+                        until)
+
+    # one child order -------------------------------------------------------------------
+    def _quote(self, parent: ParentOrder, outcome: ParentOutcome) -> Quote:
+        q = self.broker.quote(parent.contract)
+        outcome.quotes.append(QuoteSample(self.clock.now(), q.bid, q.ask))
+        if q.mid is None:
+            raise _Stop("unfilled", f"no usable quote for {parent.contract.local_symbol} "
+                        f"(bid {q.bid}, ask {q.ask}); nothing more sent")
+        return q
+
+    def _child(self, parent: ParentOrder, outcome: ParentOutcome, slice_no: int,
+               quantity: int, price: float, quote: Quote, until: datetime) -> None:
+        attempt = 1 + sum(1 for ch in outcome.children if ch.slice == slice_no)
+        ref = f"{parent.order_ref}-s{slice_no}-a{attempt}"
+        request = OrderRequest(contract=parent.contract, side=parent.side, quantity=quantity,
+                               order_type="LMT", limit_price=price, order_ref=ref)
+        decision = self.gate.decide(request, parent.order_ref)
+        if not decision.allowed:
+            raise _Stop("blocked", f"risk gate blocked {ref}: " + "; ".join(decision.reasons))
+        now = self.clock.now()
+        self.journal.record_child(ChildRecord(
+            child_ref=ref, parent_ref=parent.order_ref, cycle_id=self.cycle_id, slice=slice_no,
+            attempt=attempt, side=parent.side, quantity=quantity, limit_price=price,
+            bid=quote.bid, ask=quote.ask, mid=quote.mid, broker_order_id=None,
+            status="PendingSubmit", filled=0, avg_fill_price=None, sent_at=now.isoformat(),
+            updated_at=now.isoformat()))
+        child = ChildOutcome(ref, slice_no, attempt, quantity, price, now, "PendingSubmit")
+        outcome.children.append(child)
+        status = self.gate.send(request, decision)
+        self._note(child, status)
+        status = self._await(status, until, parent, outcome)
+        self._note(child, status)
+        if status.status == "Inactive":
+            raise _Stop("rejected", f"broker rejected {ref}: {status.message}")
+        if not status.is_done:
+            status = self._cancel(status, parent, outcome)
+            self._note(child, status)
+        elif status.status in ("Cancelled", "ApiCancelled") and status.remaining > 0:
+            raise _Stop("cancelled", f"{ref} was cancelled outside Hydra: {status.message}")
+
+    def _note(self, child: ChildOutcome, status: OrderStatus) -> None:
+        child.status, child.filled = status.status, status.filled
+        child.avg_fill_price, child.message = status.avg_fill_price, status.message
+        self.journal.update_child(child.child_ref, status=status.status, filled=status.filled,
+                                  avg_fill_price=status.avg_fill_price, message=status.message,
+                                  broker_order_id=status.order_id)
+
+    def _await(self, status: OrderStatus, until: datetime, parent: ParentOrder,
+               outcome: ParentOutcome) -> OrderStatus:
+        """Poll until done or `until`; fills are journaled on every poll."""
+        while not status.is_done and self.clock.now() < until:
+            step = min(self.cfg.poll_seconds, (until - self.clock.now()).total_seconds())
+            self.clock.sleep(max(step, 0.001))
+            status = self.broker.order_status(status.order_id)
+            self.on_poll()
+            q = self.broker.quote(parent.contract)
+            outcome.quotes.append(QuoteSample(self.clock.now(), q.bid, q.ask))
+        return status
+
+    def _cancel(self, status: OrderStatus, parent: ParentOrder, outcome: ParentOutcome
+                ) -> OrderStatus:
+        """Cancel and wait (bounded) for the broker to confirm; fills during it still count."""
+        status = self.gate.cancel(status.order_id)
+        deadline = self.clock.now() + timedelta(seconds=self.cfg.cancel_timeout_seconds)
+        status = self._await(status, deadline, parent, outcome)
+        if not status.is_done:
+            raise _Stop("error", f"cancel of {status.order_ref} not confirmed within "
+                        f"{self.cfg.cancel_timeout_seconds:g} s (status {status.status}); "
+                        "not sending more for this order: check it at the broker")
+        return status
