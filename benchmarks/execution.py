@@ -61,13 +61,13 @@ def year_of_cycles(days: int, root: Path) -> None:
           "orders)")
 
 
-def zo_start(days: int):  # noqa: ANN201
+def zo_start(days: int):
     from datetime import date, timedelta
 
     return date(2026, 11, 25) - timedelta(days=int(days * 1.6) + 10)
 
 
-def zo_end():  # noqa: ANN201
+def zo_end():
     from datetime import date
 
     return date(2026, 11, 25)

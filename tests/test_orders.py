@@ -129,7 +129,7 @@ def test_partial_fill_at_the_touch_then_leftovers_cancelled(roomy):
 
 
 def test_twap_slices_are_worked_separately_and_never_overfill(roomy):
-    out, working, execs, fills, started, ended = work(roomy, 7, side="SELL",
+    out, working, execs, _fills, started, ended = work(roomy, 7, side="SELL",
                                                       twap_participation=0.001)
     assert out.route == TWAP
     slices = sorted({c.slice for c in out.children})
