@@ -31,7 +31,7 @@ from hydra.clock import Clock
 from hydra.config import Config, load_config
 from hydra.journal import Journal, OrderRecord
 from hydra.markets import Market, UnknownMarketError, get_market
-from hydra.model.baseline import Signal, momentum_signal
+from hydra.model.baseline import Signal
 from hydra.orders import OrderManager, ParentOrder, ParentOutcome, choose_route, limit_for_step
 from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
 from hydra.risk import RiskDecision, RiskGate
@@ -238,6 +238,7 @@ class AccountCheck:
     account: AccountState
     positions: list[Position]
     synced_fills: int  # executions of this cycle found at the broker and journaled now
+    safety: SafetyVerdict
 
     def positions_frame(self) -> pd.DataFrame:
         cols = ["local_symbol", "quantity", "avg_price", "market_price", "unrealized_pnl",
@@ -263,6 +264,7 @@ def check_account(cyc: Cycle) -> AccountCheck:
         account=account,
         positions=b.positions(),
         synced_fills=synced,
+        safety=cyc.safety,
     )
 
 
@@ -271,19 +273,19 @@ def check_account(cyc: Cycle) -> AccountCheck:
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ModelStatus:
-    model: str
-    action: str
+    model: str  # the champion that trades this cycle (after any promotion or rollback)
+    action: str  # initial | none | promoted | retrained_rejected | rolled_back | skipped | ...
     detail: str
+    outcome: Any = None  # hydra.agent.loop.LoopOutcome: health, drift, candidates, watch
 
 
 def maintain_model(cyc: Cycle) -> ModelStatus:
-    """The self-healing loop's slot in the cycle; this version trades a fixed baseline."""
-    return ModelStatus(
-        model="momentum-baseline-v1",
-        action="none",
-        detail="baseline momentum model; no maintenance loop in this version (no drift "
-        "checks, retraining or promotion yet), so the traded model never changes",
-    )
+    """The self-healing loop (hydra.agent.loop): observe, diagnose, retrain, promote, roll back."""
+    from hydra.agent.loop import maintain
+
+    out = maintain(cyc.broker, cyc.market, cyc.params.as_of, cyc.config, cyc.paths.root,
+                   cyc.cycle_id)
+    return ModelStatus(model=out.champion_id, action=out.action, detail=out.detail, outcome=out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,12 +311,14 @@ def _bars_before(cyc: Cycle, contract: ContractDetails, n: int) -> list[Bar]:
 
 
 def compute_signal(cyc: Cycle) -> SignalResult:
-    cfg = cyc.config.model
+    """The registry's champion on point-in-time bars from the bar store (hydra.model.signal)."""
+    from hydra.model.signal import model_signal
+
     contract = cyc.broker.contract_details(cyc.market.symbol, cyc.params.as_of)
-    bars = _bars_before(cyc, contract, cfg.history_days)
-    sig = momentum_signal(bars, as_of=cyc.params.as_of, market=cyc.market.symbol,
-                          lookback_days=cfg.lookback_days, entry_z=cfg.entry_z)
-    return SignalResult(sig, contract, bars, target_position=sig.direction * cyc.params.contracts)
+    bars = _bars_before(cyc, contract, cyc.config.model.history_days)
+    sig, target = model_signal(cyc.broker, contract, cyc.market, cyc.params.as_of, cyc.config,
+                               cyc.paths.root, cyc.params.contracts, cyc.cycle_id)
+    return SignalResult(sig, contract, bars, target_position=target)
 
 
 # --------------------------------------------------------------------------------------------
@@ -623,6 +627,8 @@ def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalRe
         "run_id": cyc.params.run_id,
         "broker": cyc.broker.kind,
         "account_id": check.account_id,
+        "mode": cyc.safety.mode,
+        "safety": cyc.safety.reason,
         "status": status,
         "signal": sig.signal.label,
         "signal_score": float(sig.signal.score),

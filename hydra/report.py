@@ -38,6 +38,7 @@ def _banner(summary: dict[str, Any] | None) -> dict[str, str]:
             ("Trade date / market", f"{summary['as_of']} {summary['market']} "
                                     f"({summary['contract']}), broker {summary['broker']} "
                                     f"account {summary['account_id']}"),
+            ("Mode", f"{summary.get('mode', '?').upper()}: {summary.get('safety', '')}"),
             ("Signal", f"{summary['signal']} (score {summary['signal_score']:+.2f}, "
                        f"{summary['model']})"),
             ("Position", f"before {summary['position_before']:+d}, target "
@@ -80,6 +81,7 @@ def show_summary(summary: dict[str, Any], handle: DisplayHandle | None = None) -
 def show_account(check: AccountCheck) -> None:
     a = check.account
     lines = [
+        f"**Safety verdict** {check.safety.mode.upper()}: {check.safety.reason}",
         f"**Broker** `{check.broker}`, account `{check.account_id}`, broker time "
         f"{check.broker_time:%Y-%m-%d %H:%M:%S %Z}",
         f"**Trade date** {'is a trading day' if check.trading_day else check.non_trading_reason}"
