@@ -253,7 +253,9 @@ def check_account(cyc: Cycle) -> AccountCheck:
         raise RuntimeError(f"the {b.kind} broker is not connected")
     now = b.now()
     account = b.account_state()
-    synced = sync_fills(cyc)
+    # every Hydra execution the broker reports (IB: the day's), not only this cycle's: a fill
+    # that arrived after an earlier cycle's window is journaled here
+    synced = fillsync.sync_fills(b, cyc.journal, fillsync.HYDRA_PREFIX)
     return AccountCheck(
         broker=b.kind,
         account_id=account.account_id,

@@ -135,3 +135,30 @@ def test_signal_ignores_the_trade_dates_own_bar(data_dir):
         cyc.close()
     assert sig.signal.last_bar_date < date.fromisoformat(DAY)
     assert all(b.date < date.fromisoformat(DAY) for b in sig.bars)
+
+
+def test_a_fill_after_an_earlier_cycles_window_is_journaled_by_the_next_cycle(data_dir):
+    from hydra.broker.base import OrderRequest
+
+    cyc = cycle.open_cycle(data_dir=str(data_dir), as_of="2026-11-23")
+    try:
+        sig = cycle.compute_signal(cyc)
+        q = cyc.broker.quote(sig.contract)
+        # a resting GTC order of an earlier cycle, left working at the broker, fills later on
+        cyc.broker.place_order(OrderRequest(sig.contract, "BUY", 1, "LMT", q.bid - 10 * 0.25,
+                                            "HYD-ZO-20261123-7-s1-a1", tif="GTC"))
+        assert cyc.journal.fills().empty
+    finally:
+        cyc.close()
+    later = cycle.open_cycle(data_dir=str(data_dir), as_of="2026-11-25")
+    try:
+        late = [e for e in later.broker.executions("HYD-ZO-20261123-7")]
+        check = cycle.check_account(later)
+        journaled = later.journal.fills()
+    finally:
+        later.close()
+    assert late, "the seeded market trades 2.5 cents lower within two days"
+    assert check.synced_fills >= 1
+    assert set(e.exec_id for e in late) <= set(journaled["exec_id"])
+    assert set(journaled[journaled.order_ref == "HYD-ZO-20261123-7-s1-a1"]["cycle_id"]) == {
+        "ZO-20261123"}
