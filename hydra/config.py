@@ -38,6 +38,7 @@ class ModelConfig:
     history_days: int
     entry_z: float
     backfill_days: int
+    features: list[str]
     train_days: int
     l2_c: float
     prob_band: float
@@ -108,6 +109,33 @@ class SlippageConfig:
 
 
 @dataclass(frozen=True)
+class ReconcileConfig:
+    """The reconciliation report's gates (documented in data/defaults.toml [reconcile])."""
+
+    min_fills: int
+    bias_green_ticks: float
+    bias_yellow_ticks: float
+    pessimism_warn: float
+    calibrated_max_bias_ticks: float
+    calibrated_min_correlation: float
+    price_tolerance_ticks: float
+    commission_tolerance_usd: float
+
+
+@dataclass(frozen=True)
+class IBConfig:
+    """Interactive Brokers connection settings (documented in data/defaults.toml [ib])."""
+
+    connect_timeout_seconds: float
+    connect_attempts: int
+    retry_backoff_seconds: float
+    request_timeout_seconds: float
+    market_data_type: int
+    quote_wait_seconds: float
+    account: str
+
+
+@dataclass(frozen=True)
 class Config:
     sim: SimConfig
     model: ModelConfig
@@ -115,6 +143,8 @@ class Config:
     risk: RiskConfig
     slippage: SlippageConfig
     agent: AgentConfig
+    reconcile: ReconcileConfig
+    ib: IBConfig
     source: str
 
 
@@ -125,6 +155,8 @@ _SECTIONS: dict[str, type] = {
     "risk": RiskConfig,
     "slippage": SlippageConfig,
     "agent": AgentConfig,
+    "reconcile": ReconcileConfig,
+    "ib": IBConfig,
 }
 
 
@@ -205,6 +237,7 @@ def _check(cfg: Config) -> None:
     if cfg.model.history_days < cfg.model.lookback_days + 2:
         raise ConfigError("model.history_days must exceed model.lookback_days by at least 2")
     _check_model_agent(cfg)
+    _check_reconcile(cfg.reconcile)
     ex = cfg.execution
     if ex.start not in ("mid", "near"):
         raise ConfigError(f"execution.start must be 'mid' or 'near', got {ex.start!r}")
@@ -243,3 +276,21 @@ def _check_model_agent(cfg: Config) -> None:
 
 def config_fields(section: str) -> list[str]:
     return [f.name for f in fields(_SECTIONS[section])]
+
+
+def _check_reconcile(r: ReconcileConfig) -> None:
+    if r.min_fills < 2:
+        raise ConfigError(f"reconcile.min_fills must be >= 2 (a correlation needs two fills), "
+                          f"got {r.min_fills}")
+    if not 0 < r.bias_green_ticks <= r.bias_yellow_ticks:
+        raise ConfigError("reconcile.bias_green_ticks must be > 0 and <= "
+                          "reconcile.bias_yellow_ticks")
+    if r.pessimism_warn <= 0 or r.calibrated_max_bias_ticks < 0:
+        raise ConfigError("reconcile.pessimism_warn must be > 0 and "
+                          "reconcile.calibrated_max_bias_ticks >= 0")
+    if not -1 <= r.calibrated_min_correlation <= 1:
+        raise ConfigError("reconcile.calibrated_min_correlation must be within [-1, 1], got "
+                          f"{r.calibrated_min_correlation}")
+    if r.price_tolerance_ticks < 0 or r.commission_tolerance_usd < 0:
+        raise ConfigError("reconcile.price_tolerance_ticks and reconcile.commission_tolerance_usd "
+                          "must be >= 0")

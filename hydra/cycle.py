@@ -220,6 +220,8 @@ def open_cycle(**raw: Any) -> Cycle:
     except BaseException:
         journal.close()
         raise
+    # the IB adapter re-checks after connecting (paper account id): show that verdict
+    verdict = getattr(broker, "verdict", None) or verdict
     return Cycle(params, config, market, paths, verdict, clock, broker, journal,
                  started_at=clock.now())
 
@@ -635,6 +637,7 @@ def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalRe
         "signal": sig.signal.label,
         "signal_score": float(sig.signal.score),
         "model": sig.signal.model,
+        "model_action": model.action,
         "target_position": int(plan.target_position),
         "position_before": int(plan.position_before),
         "position_after": int(after),

@@ -97,15 +97,28 @@ def show_account(check: AccountCheck) -> None:
 
 
 def show_model(status: ModelStatus) -> None:
-    display(Markdown(f"**Model** `{status.model}` · action: **{status.action}** · "
-                     f"{status.detail}"))
+    """The loop's decision, the champion's health, the drift report and any candidates."""
+    from hydra.agent import display as loop_display
+
+    out = status.outcome
+    if out is None:
+        display(Markdown(f"**Model** `{status.model}` · action: **{status.action}** · "
+                         f"{status.detail}"))
+        return
+    display(Markdown("\n\n".join(loop_display.outcome_lines(out))))
+    if out.drift.features:
+        display(loop_display.drift_frame(out))
+    if out.candidates:
+        display(loop_display.candidates_frame(out))
 
 
 def show_signal(sig: SignalResult) -> None:
     s = sig.signal
+    how = (f"P(up) {s.probability:.3f}, score {s.score:+.3f}" if s.probability is not None
+           else f"score {s.score:+.3f} over {s.lookback_days} days")
     display(Markdown(
-        f"**{s.label}** for {s.as_of} (momentum z-score {s.score:+.3f} over {s.lookback_days} "
-        f"days, last bar {s.last_bar_date} close {s.last_close:g}) → target position "
+        f"**{s.label}** for {s.as_of} from model `{s.model}` ({how}; last completed bar "
+        f"{s.last_bar_date}, close {s.last_close:g}) → target position "
         f"**{sig.target_position:+d}** in `{sig.contract.local_symbol}` "
         f"(tick {sig.contract.tick:g}, ${sig.contract.tick_value:,.2f}/tick, "
         f"multiplier {sig.contract.multiplier:g})"))

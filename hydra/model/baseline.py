@@ -1,4 +1,4 @@
-"""An honest baseline: time-series momentum on completed daily bars.
+"""The Signal every model emits, and the original momentum baseline (kept for comparison).
 
 Direction is the sign of the lookback return scaled by its own volatility (a z-score); inside
 the entry band the signal is FLAT. It uses only bars dated before the trade date, so the signal
@@ -24,10 +24,11 @@ class Signal:
     market: str
     model: str
     direction: int  # +1 long, -1 short, 0 flat
-    score: float  # momentum z-score
+    score: float  # momentum z-score, or 2 * P(up) - 1 for the classifier
     lookback_days: int
     last_bar_date: date
     last_close: float
+    probability: float | None = None  # P(next close > last close), for probabilistic models
 
     @property
     def label(self) -> str:

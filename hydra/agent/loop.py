@@ -1,0 +1,491 @@
+"""The self-healing loop, run once per cycle before the signal: it acts on the model that trades.
+
+observe   the champion's live health (its days after its training window only: hit rate,
+          Sharpe and drawdown of its net signal returns, Brier skill) and feature drift
+          (PSI, KS) of recent features against its training window;
+watch     a freshly promoted champion against the one it replaced, on the same live days:
+          degraded periods with hysteresis, then a rollback (and a cooldown);
+diagnose  which causes hold (performance flags, drift);
+retrain   if degraded and the weekly experiment budget allows: candidates from a small playbook
+          (refresh on recent data, shorter / longer window, more regularisation, returns only);
+evaluate  candidate and champion on the same walk-forward windows (see hydra.model.evaluate);
+promote   only a candidate that wins a majority of windows and more money overall.
+
+Every step is written to the agent journal; the decision is written last, and a rerun of the
+same cycle finds it and does nothing twice. When healthy the loop only reads and scores
+(milliseconds); training is bounded by `agent.experiments_per_week` and
+`agent.candidates_per_cycle`, and each fit is one small logistic regression.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hydra.agent.drift import DriftReport, drift_report
+from hydra.agent.journal import AgentJournal, Event, agent_db_path
+from hydra.broker.base import Broker
+from hydra.config import AgentConfig, Config
+from hydra.markets import Market
+from hydra.model.classifier import MIN_TRAIN_ROWS, FittedModel, Recipe, fit
+from hydra.model.evaluate import (
+    Comparison,
+    CostModel,
+    Metrics,
+    compare,
+    deployed_for_fold,
+    make_folds,
+    refit_for_fold,
+    score,
+)
+from hydra.model.features import FEATURES
+from hydra.model.registry import ModelRecord, Registry
+from hydra.model.signal import ModelData, cost_model, load_data, sync_store
+from hydra.model.store import BarStore, bar_store_path
+
+DRIFT_ALWAYS = ("vol_20",)  # watched for drift whatever the model uses: the volatility regime
+
+
+def base_recipe(config: Config) -> Recipe:
+    unknown = [f for f in config.model.features if f not in FEATURES]
+    if unknown or not config.model.features:
+        raise ValueError(f"model.features must be a non-empty list drawn from "
+                         f"{', '.join(FEATURES)}; unknown: {', '.join(unknown) or 'none'}")
+    return Recipe(features=tuple(config.model.features), C=config.model.l2_c,
+                  train_days=config.model.train_days, note="baseline")
+
+
+def models_dir(root: Path) -> Path:
+    return Path(root) / "models"  # == DataPaths(root).models_dir
+
+
+# ------------------------------------------------------------------------------- observe
+@dataclass(frozen=True)
+class Health:
+    live_days: int  # labelled days after the champion's training window
+    judged: bool  # enough live days to judge performance
+    metrics: Metrics | None  # over the last observe_days live days
+    flags: list[str]
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.flags)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"live_days": self.live_days, "judged": self.judged, "flags": self.flags,
+                "metrics": self.metrics.as_dict() if self.metrics else None}
+
+
+def _live_mask(model: FittedModel, data: ModelData) -> np.ndarray:
+    end = date.fromisoformat(model.train_end)
+    return np.array([d > end for d in data.X.index], dtype=bool)
+
+
+def observe_health(model: FittedModel, data: ModelData, cost: CostModel, band: float,
+                   cfg: AgentConfig) -> Health:
+    live = _live_mask(model, data)
+    n_live = int(live.sum())
+    X = data.X[live].tail(cfg.observe_days)
+    if not len(X):
+        return Health(0, False, None, [])
+    s = score(model, X, data.up.loc[X.index], data.fwd.loc[X.index], data.close, cost, band)
+    m = s.metrics
+    judged = n_live >= cfg.min_live_days
+    flags: list[str] = []
+    if judged:
+        if m.hit_rate is not None and m.hit_rate < cfg.hit_rate_min:
+            flags.append(f"hit_rate {m.hit_rate:.2f} < {cfg.hit_rate_min:.2f}")
+        if m.sharpe is not None and m.sharpe < cfg.sharpe_min:
+            flags.append(f"sharpe {m.sharpe:+.2f} < {cfg.sharpe_min:+.2f}")
+        if m.max_drawdown < -cfg.drawdown_max:
+            flags.append(f"drawdown {m.max_drawdown:.1%} beyond -{cfg.drawdown_max:.0%}")
+        if m.brier_skill is not None and m.brier_skill < cfg.brier_skill_min:
+            flags.append(f"brier_skill {m.brier_skill:+.3f} < {cfg.brier_skill_min:+.3f}")
+    return Health(n_live, judged, m, flags)
+
+
+def observe_drift(model: FittedModel, data: ModelData, cfg: AgentConfig) -> DriftReport:
+    start, end = date.fromisoformat(model.train_start), date.fromisoformat(model.train_end)
+    cols = [f for f in FEATURES if f in model.recipe.features or f in DRIFT_ALWAYS]
+    feats = data.all_features[cols]
+    ref = feats[[start <= d <= end for d in feats.index]]
+    cur = feats.tail(cfg.drift_days)
+    return drift_report(ref, cur, psi_threshold=cfg.psi_threshold, ks_pvalue=cfg.ks_pvalue,
+                        min_features=cfg.drift_min_features)
+
+
+# --------------------------------------------------------------------- rollback watch
+@dataclass(frozen=True)
+class WatchState:
+    """Hysteresis of one promoted champion: degraded until it recovers above the exit level."""
+
+    champion: str | None = None
+    degraded: bool = False
+    streak: int = 0  # consecutive degraded periods
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def step_watch(state: WatchState, t: float | None, *, enter: float, exit: float,
+               periods: int) -> tuple[WatchState, bool]:
+    """One period of the rollback watch; returns the new state and whether to roll back.
+
+    Enter the degraded state when t < enter; stay in it (counting periods) until t > exit;
+    roll back after `periods` consecutive degraded periods. No evidence (t None) changes nothing.
+    """
+    if t is None:
+        return state, False
+    if state.degraded:
+        new = (WatchState(state.champion, False, 0) if t > exit
+               else WatchState(state.champion, True, state.streak + 1))
+    elif t < enter:
+        new = WatchState(state.champion, True, 1)
+    else:
+        new = state
+    return new, new.degraded and new.streak >= periods
+
+
+def paired_t(champion: FittedModel, previous: FittedModel, data: ModelData, cost: CostModel,
+             band: float, max_days: int) -> tuple[float | None, int]:
+    """t-statistic of the daily (champion - previous) net returns on the champion's live days."""
+    X = data.X[_live_mask(champion, data)].tail(max_days)
+    if len(X) < 2:
+        return None, len(X)
+    up, fwd = data.up.loc[X.index], data.fwd.loc[X.index]
+    a = score(champion, X, up, fwd, data.close, cost, band).rets
+    b = score(previous, X, up, fwd, data.close, cost, band).rets
+    d = a - b
+    sd = float(np.std(d, ddof=1))
+    if sd == 0:
+        return 0.0, len(X)
+    return float(np.mean(d) / (sd / math.sqrt(len(d)))), len(X)
+
+
+# ------------------------------------------------------------------------------ playbook
+def playbook(champion: Recipe, causes: list[str], base: Recipe,
+             tried: dict[str, int] | None = None) -> list[tuple[str, Recipe]]:
+    """Candidate recipes for the causes found, least tried (for this champion) first."""
+    window = champion.train_days or 250
+    entries: dict[str, Recipe] = {
+        "refresh": champion.variant(note="refresh: same recipe, retrained on data to date"),
+        "short_window": champion.variant(train_days=max(30, window * 2 // 3),
+                                         note="shorter training window"),
+        "long_window": champion.variant(train_days=min(500, window * 3 // 2),
+                                        note="longer training window"),
+        "regularize": champion.variant(C=champion.C / 4, note="stronger L2 regularisation"),
+        "returns_only": champion.variant(
+            features=tuple(f for f in FEATURES if f.startswith("ret_")),
+            note="return features only"),
+        "all_features": champion.variant(features=FEATURES, note="every feature"),
+        "baseline": base.variant(note="configured baseline recipe"),
+    }
+    drift_only = all(c.startswith("drift") for c in causes)
+    order = (["refresh", "short_window", "regularize"] if drift_only else
+             ["refresh", "short_window", "long_window", "regularize", "returns_only",
+              "all_features", "baseline"])
+    out: list[tuple[str, Recipe]] = []
+    for name in order:
+        r = entries[name]
+        same = (r.features, r.C, r.train_days) == (champion.features, champion.C,
+                                                   champion.train_days)
+        if name != "refresh" and same:
+            continue
+        out.append((name, r))
+    counts = tried or {}
+    return sorted(out, key=lambda e: counts.get(e[0], 0))  # stable: ties keep the order
+
+
+# ------------------------------------------------------------------------------ outcome
+@dataclass(frozen=True)
+class CandidateResult:
+    candidate_id: str
+    playbook: str
+    recipe: dict[str, Any]
+    comparison: dict[str, Any]
+    won: bool
+
+
+@dataclass
+class LoopOutcome:
+    market: str
+    as_of: date
+    cycle_id: str
+    action: str  # initial | none | promoted | retrained_rejected | rolled_back | skipped |
+    #              already_done
+    detail: str
+    champion_id: str
+    champion_train: tuple[str, str]
+    previous_id: str | None
+    health: Health
+    drift: DriftReport
+    causes: list[str] = field(default_factory=list)
+    candidates: list[CandidateResult] = field(default_factory=list)
+    watch: dict[str, Any] = field(default_factory=dict)
+    elapsed_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "market": self.market, "as_of": self.as_of.isoformat(), "cycle_id": self.cycle_id,
+            "action": self.action, "detail": self.detail, "champion_id": self.champion_id,
+            "champion_train": list(self.champion_train), "previous_id": self.previous_id,
+            "health": self.health.as_dict(), "drift": self.drift.as_dict(),
+            "causes": self.causes, "candidates": [asdict(c) for c in self.candidates],
+            "watch": self.watch, "elapsed_seconds": self.elapsed_seconds,
+        }
+
+
+# ------------------------------------------------------------------------------ the loop
+def ensure_champion(root: Path, market: Market, as_of: date, config: Config, data: ModelData,
+                    journal: AgentJournal, *, at: datetime, cycle_id: str) -> ModelRecord:
+    """The champion; on a fresh data dir, train the first one from the stored history."""
+    reg = Registry(models_dir(root), market.symbol)
+    current = reg.champion()
+    if current is not None:
+        return current
+    recipe = base_recipe(config)
+    model = fit(recipe, data.X, data.up)
+    cost = cost_model(market, config)
+    a = config.agent
+    folds = make_folds(len(data.X), a.wf_folds, a.wf_fold_days, a.wf_embargo_days,
+                       MIN_TRAIN_ROWS)
+    wf = compare(refit_for_fold(recipe, data.X, data.up), refit_for_fold(recipe, data.X, data.up),
+                 folds, data.X, data.up, data.fwd, data.close, cost, config.model.prob_band,
+                 a.promote_min_wins)
+    model_id = reg.save(model, {"created_as_of": as_of.isoformat(), "created_at": at.isoformat(),
+                                "reason": "initial champion, trained on the stored history",
+                                "playbook": "initial", "parent": None,
+                                "walk_forward": [asdict(f) for f in wf.folds],
+                                "walk_forward_total": wf.champion_total})
+    reg.promote(model_id, at=as_of.isoformat(), reason="initial champion")
+    journal.record(at=at, as_of=as_of, market=market.symbol, cycle_id=cycle_id, step="initial",
+                   outcome="promoted", model_id=model_id,
+                   detail=f"no champion yet: trained {model_id} on {model.n_train} days "
+                          f"{model.train_start}..{model.train_end} and made it the champion",
+                   data={"recipe": recipe.to_dict(), "walk_forward_total": wf.champion_total})
+    return reg.load(model_id)
+
+
+def _budget_used(journal: AgentJournal, market: str, as_of: date) -> int:
+    return len(journal.experiments_between(market, as_of - timedelta(days=6), as_of))
+
+
+def _cycles_since(data: ModelData, day: date) -> int:
+    """Completed trading days from `day` up to the trade date (how many cycles have passed)."""
+    return int(sum(1 for d in data.bars.index if d >= day))
+
+
+def maintain(broker: Broker, market: Market, as_of: date, config: Config, root: Path,
+             cycle_id: str) -> LoopOutcome:
+    """Run the loop for one cycle (see the module docstring)."""
+    t0 = time.perf_counter()
+    root = Path(root)
+    contract = broker.contract_details(market.symbol, as_of)
+    with BarStore(bar_store_path(root)) as store, AgentJournal(agent_db_path(root)) as journal:
+        sync_store(broker, contract, store, as_of, config.model.backfill_days)
+        data = load_data(store, market.symbol, as_of, config.model.backfill_days)
+        out = run_loop(market, as_of, config, root, data, journal, at=broker.now(),
+                       cycle_id=cycle_id)
+    out.elapsed_seconds = round(time.perf_counter() - t0, 4)
+    return out
+
+
+def run_loop(market: Market, as_of: date, config: Config, root: Path, data: ModelData,
+             journal: AgentJournal, *, at: datetime, cycle_id: str,
+             act: bool = True) -> LoopOutcome:
+    """The loop on prepared data; `act=False` observes and diagnoses only (nothing written)."""
+    sym, a, band = market.symbol, config.agent, config.model.prob_band
+    reg = Registry(models_dir(root), sym)
+    cost = cost_model(market, config)
+    fresh = reg.champion() is None
+    if fresh and not act:
+        raise LookupError(f"no champion model for {sym} yet: the first cycle trains one")
+    champ = ensure_champion(root, market, as_of, config, data, journal, at=at, cycle_id=cycle_id)
+
+    def rec(step: str, outcome: str, detail: str, **kw: Any) -> None:
+        if act:
+            journal.record(at=at, as_of=as_of, market=sym, cycle_id=cycle_id, step=step,
+                           outcome=outcome, detail=detail, **kw)
+
+    health = observe_health(champ.model, data, cost, band, a)
+    drift = observe_drift(champ.model, data, a)
+    out = LoopOutcome(sym, as_of, cycle_id, "none", "", champ.model_id,
+                      (champ.train_start, champ.train_end), reg.previous_id(), health, drift)
+    if fresh:
+        out.action = "initial"
+        out.detail = (f"first cycle: trained the initial champion {champ.model_id} on "
+                      f"{champ.model.n_train} days {champ.train_start}..{champ.train_end}")
+        rec("decision", "initial", out.detail, model_id=champ.model_id)
+        return out
+    prior = journal.decision(cycle_id) if act else None
+    if prior is not None:
+        out.action = "already_done"
+        out.detail = (f"the loop already ran for {cycle_id}: {prior.outcome} ({prior.detail}); "
+                      "nothing is done twice")
+        return out
+
+    obs_outcome = ("not_judged" if not health.judged else
+                   "degraded" if health.degraded else "healthy")
+    rec("observe", obs_outcome,
+        f"{health.live_days} live days; " + (", ".join(health.flags) or "no flags")
+        + f"; drifted features: {', '.join(drift.drifted) or 'none'}",
+        model_id=champ.model_id, data={"health": health.as_dict(), "drift": drift.as_dict()})
+
+    # ---- rollback watch over a freshly promoted champion
+    state = journal.get_state(sym) if act else {}
+    watch = WatchState(**state.get("watch", {}))
+    if watch.champion != champ.model_id:
+        watch = WatchState(champ.model_id)
+    last = reg.last_change()
+    prev_id = reg.previous_id()
+    if (last and last["action"] == "promote" and last["model_id"] == champ.model_id
+            and prev_id and health.live_days <= a.probation_days):
+        prev = reg.load(prev_id)
+        t, n = paired_t(champ.model, prev.model, data, cost, band, a.probation_days)
+        if n < a.min_live_days:
+            t = None
+        watch, fire = step_watch(watch, t, enter=a.rollback_enter_t, exit=a.rollback_exit_t,
+                                 periods=a.rollback_periods)
+        out.watch = {"t": t, "days": n, "previous": prev_id, **watch.as_dict()}
+        rec("watch", "degraded" if watch.degraded else "watching",
+            f"{champ.model_id} vs previous {prev_id} over {n} live days: paired t "
+            + ("n/a" if t is None else f"{t:+.2f}")
+            + f"; degraded periods in a row {watch.streak}/{a.rollback_periods}",
+            model_id=champ.model_id, candidate_id=prev_id, data=out.watch)
+        if fire and act:
+            restored, retired = reg.rollback(at=as_of.isoformat(),
+                                             reason=f"degraded {watch.streak} periods in a row")
+            reg.update_meta(retired, status="rolled_back", rolled_back_as_of=as_of.isoformat())
+            state = {"watch": WatchState(restored).as_dict(), "cooldown_since": as_of.isoformat()}
+            journal.put_state(sym, state)
+            out.action = "rolled_back"
+            out.champion_id, out.previous_id = restored, reg.previous_id()
+            out.detail = (f"rolled back: {retired} trailed {restored} for {watch.streak} "
+                          f"periods in a row (paired t {t:+.2f}); {restored} trades from now; "
+                          f"no promotion for {a.cooldown_days} cycles")
+            rec("rollback", "rolled_back", out.detail, model_id=restored, candidate_id=retired)
+            rec("decision", "rolled_back", out.detail, model_id=restored)
+            return out
+    if act:
+        state["watch"] = watch.as_dict()
+        journal.put_state(sym, state)
+
+    # ---- diagnose
+    causes = [f"performance: {f}" for f in health.flags]
+    if drift.is_drifted:
+        causes.append(f"drift: {', '.join(drift.drifted)}")
+    out.causes = causes
+    rec("diagnose", "degraded" if health.flags else "drifted" if causes else "healthy",
+        "; ".join(causes) or "healthy: no performance flag, inputs not drifted",
+        model_id=champ.model_id, data={"causes": causes})
+    if not causes:
+        out.detail = (f"healthy: {champ.model_id} keeps trading"
+                      + ("" if health.judged else f" ({health.live_days} live days, "
+                         f"performance judged from {a.min_live_days})"))
+        rec("decision", "healthy", out.detail, model_id=champ.model_id)
+        return out
+    if not act:
+        out.action = "would_retrain"
+        out.detail = "degraded: the next cycle would try candidates (budget permitting)"
+        return out
+
+    # ---- cooldown and budget
+    since = state.get("cooldown_since")
+    if since and _cycles_since(data, date.fromisoformat(since)) < a.cooldown_days:
+        out.action = "skipped"
+        out.detail = (f"degraded ({'; '.join(causes)}) but in cooldown after the rollback on "
+                      f"{since}: no experiment for {a.cooldown_days} cycles")
+        rec("decision", "skipped", out.detail, model_id=champ.model_id)
+        return out
+    room = min(a.candidates_per_cycle, a.experiments_per_week - _budget_used(journal, sym, as_of))
+    if room <= 0:
+        out.action = "skipped"
+        out.detail = (f"degraded ({'; '.join(causes)}) but the experiment budget "
+                      f"({a.experiments_per_week} per week) is spent")
+        rec("decision", "skipped", out.detail, model_id=champ.model_id)
+        return out
+
+    # ---- retrain and evaluate on the same walk-forward windows
+    folds = make_folds(len(data.X), a.wf_folds, a.wf_fold_days, a.wf_embargo_days,
+                       MIN_TRAIN_ROWS)
+    champion_fn = deployed_for_fold(champ.model, data.X, data.up)
+    best: tuple[CandidateResult, Comparison] | None = None
+    tried: dict[str, int] = {}
+    for e in journal.events(market=sym, step="train", model_id=champ.model_id):
+        tried[e.data.get("playbook", "")] = tried.get(e.data.get("playbook", ""), 0) + 1
+    entries = playbook(champ.model.recipe, causes, base_recipe(config), tried)
+    for name, recipe in entries[:room]:
+        model = fit(recipe, data.X, data.up)
+        cmp = compare(champion_fn, refit_for_fold(recipe, data.X, data.up), folds, data.X,
+                      data.up, data.fwd, data.close, cost, band, a.promote_min_wins)
+        cid = reg.save(model, {"created_as_of": as_of.isoformat(), "created_at": at.isoformat(),
+                               "reason": "; ".join(causes), "playbook": name,
+                               "parent": champ.model_id, "walk_forward": cmp.as_dict(),
+                               "status": "candidate"})
+        rec("train", "trained",
+            f"{name}: {recipe.note}; {model.n_train} days {model.train_start}..{model.train_end}",
+            model_id=champ.model_id, candidate_id=cid,
+            data={"playbook": name, "recipe": recipe.to_dict()})
+        won = cmp.candidate_wins
+        rec("evaluate", "won" if won else "lost",
+            f"{cid} vs {champ.model_id}: won {cmp.wins}, lost {cmp.losses}, tied {cmp.ties} of "
+            f"{len(cmp.folds)} windows (needs {a.promote_min_wins}); net return "
+            f"{cmp.candidate_total:+.2%} vs {cmp.champion_total:+.2%}",
+            model_id=champ.model_id, candidate_id=cid, data=cmp.as_dict())
+        result = CandidateResult(cid, name, recipe.to_dict(), cmp.as_dict(), won)
+        out.candidates.append(result)
+        if won and (best is None or cmp.candidate_total > best[1].candidate_total):
+            best = (result, cmp)
+    if best is None:
+        for c in out.candidates:
+            reg.update_meta(c.candidate_id, status="rejected")
+        out.action = "retrained_rejected"
+        out.detail = (f"degraded ({'; '.join(causes)}); {len(out.candidates)} candidate(s) "
+                      f"lost on the walk-forward windows: {champ.model_id} keeps trading")
+        rec("decision", "rejected", out.detail, model_id=champ.model_id)
+        return out
+    winner, cmp = best
+    reg.promote(winner.candidate_id, at=as_of.isoformat(),
+                reason=f"{winner.playbook} won {cmp.wins}/{len(cmp.folds)} windows")
+    reg.update_meta(winner.candidate_id, status="champion", promoted_as_of=as_of.isoformat())
+    for c in out.candidates:
+        if c.candidate_id != winner.candidate_id:
+            reg.update_meta(c.candidate_id, status="rejected")
+    journal.put_state(sym, {**state, "watch": WatchState(winner.candidate_id).as_dict()})
+    out.action = "promoted"
+    out.previous_id = champ.model_id
+    out.champion_id = winner.candidate_id
+    new = reg.load(winner.candidate_id)
+    out.champion_train = (new.train_start, new.train_end)
+    out.detail = (f"degraded ({'; '.join(causes)}); promoted {winner.candidate_id} "
+                  f"({winner.playbook}: won {cmp.wins}/{len(cmp.folds)} windows, "
+                  f"{cmp.candidate_total:+.2%} vs {cmp.champion_total:+.2%}); it trades from "
+                  f"this cycle, {champ.model_id} is the rollback target")
+    rec("promote", "promoted", out.detail, model_id=winner.candidate_id,
+        candidate_id=champ.model_id, data=cmp.as_dict())
+    rec("decision", "promoted", out.detail, model_id=winner.candidate_id)
+    return out
+
+
+def observe_only(root: Path, market: Market, as_of: date, config: Config) -> LoopOutcome:
+    """Observe and diagnose from the bar store, without a broker and without acting."""
+    root = Path(root)
+    with BarStore(bar_store_path(root)) as store, AgentJournal(agent_db_path(root)) as journal:
+        data = load_data(store, market.symbol, as_of, config.model.backfill_days)
+        t0 = time.perf_counter()
+        out = run_loop(market, as_of, config, root, data, journal,
+                       at=datetime.combine(as_of, datetime.min.time()), cycle_id="diagnose",
+                       act=False)
+    out.elapsed_seconds = round(time.perf_counter() - t0, 4)
+    return out
+
+
+def journal_events(root: Path, **filters: Any) -> list[Event]:
+    with AgentJournal(agent_db_path(root)) as journal:
+        return journal.events(**filters)

@@ -1,0 +1,137 @@
+"""Replay: the daily cycle in-process over a range of simulated trading days.
+
+Each day runs `hydra.cycle.run_in_process` exactly as a daily run would (same loop, same
+execution, same fill journal), so a replay builds real history: bars in the store, models in
+the registry, agent-journal entries, orders and fills. The simulated account's clock only moves
+forward, so a replay into a data dir whose account is already past the start is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from hydra.agent.journal import AgentJournal, agent_db_path
+from hydra.config import load_config
+from hydra.markets import get_market
+from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
+from hydra.sessions import trading_days
+
+
+class ReplayError(ValueError):
+    """The replay cannot run as asked; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class ReplayDay:
+    as_of: date
+    status: str
+    signal: str
+    model: str
+    target: int
+    position_after: int
+    net_liquidation: float
+    action: str  # the loop's decision outcome for the day
+    detail: str
+
+
+@dataclass
+class ReplayResult:
+    market: str
+    start: date
+    end: date
+    days: list[ReplayDay] = field(default_factory=list)
+    start_equity: float = 0.0
+    elapsed_seconds: float = 0.0
+    steps: Counter[str] = field(default_factory=Counter)  # "step:outcome" counts
+    drift_days: int = 0  # cycles whose observe step found the inputs drifted
+
+    @property
+    def end_equity(self) -> float:
+        return self.days[-1].net_liquidation if self.days else self.start_equity
+
+    @property
+    def pnl(self) -> float:
+        return self.end_equity - self.start_equity
+
+    def count(self, step: str, outcome: str | None = None) -> int:
+        return sum(n for k, n in self.steps.items()
+                   if k.split(":")[0] == step and (outcome is None or k.endswith(":" + outcome)))
+
+    @property
+    def notable(self) -> list[ReplayDay]:
+        """Days on which the loop did something other than keep a healthy champion."""
+        return [d for d in self.days if d.action not in ("healthy", "")]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "market": self.market, "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "days": len(self.days), "start_equity": self.start_equity,
+            "end_equity": self.end_equity, "pnl": self.pnl,
+            "drift_days": self.drift_days, "degraded_days": self.count("diagnose", "degraded"),
+            "candidates_trained": self.count("train"),
+            "promotions": self.count("promote"), "rollbacks": self.count("rollback"),
+            "elapsed_seconds": self.elapsed_seconds,
+        }
+
+
+def check_start(root: Path, market: str, start: date) -> None:
+    """Refuse when the persistent simulated account is already past the replay's start."""
+    from hydra.broker.sim import SimBroker
+    from hydra.cycle import cycle_start_time
+
+    config = load_config(root)
+    clock = SimBroker.last_processed(DataPaths(root).sim_db)
+    first = cycle_start_time(get_market(market), start, config)
+    if clock is not None and clock > first:
+        raise ReplayError(
+            f"the simulated account in {root} is already at {clock:%Y-%m-%d %H:%M} UTC and its "
+            f"clock only moves forward, so it cannot trade {start} again; replay into a fresh "
+            f"data dir (--data-dir NEW_DIR), or start after {clock:%Y-%m-%d}")
+
+
+def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
+           data_dir: str | Path | None = None, seed: int | None = None,
+           on_day: Callable[[ReplayDay], None] | None = None) -> ReplayResult:
+    """Run the cycle for every trading day in [start, end]; returns what happened."""
+    from hydra import cycle
+
+    if end < start:
+        raise ReplayError(f"--end {end} is before --start {start}")
+    mkt = get_market(market)
+    root = ensure_writable(resolve_data_dir(data_dir))
+    days = trading_days(mkt, start, end)
+    if not days:
+        raise ReplayError(f"no {mkt.symbol} trading days between {start} and {end}")
+    check_start(root, mkt.symbol, days[0])
+    result = ReplayResult(mkt.symbol, days[0], days[-1])
+    t0 = time.perf_counter()
+    with AgentJournal(agent_db_path(root)) as journal:
+        first_id = journal.events(limit=1, newest_first=True)
+        after = first_id[0].id if first_id else 0
+    for i, day in enumerate(days):
+        s = cycle.run_in_process(as_of=day, market=mkt.symbol, contracts=contracts,
+                                 data_dir=str(root), seed=-1 if seed is None else seed)
+        if i == 0:
+            result.start_equity = float(s["net_liquidation"]) - float(s["daily_pnl"])
+        with AgentJournal(agent_db_path(root)) as journal:
+            decision = journal.decision(s["cycle_id"])
+        rd = ReplayDay(day, s["status"], s["signal"], s["model"], int(s["target_position"]),
+                       int(s["position_after"]), float(s["net_liquidation"]),
+                       decision.outcome if decision else "", decision.detail if decision else "")
+        result.days.append(rd)
+        if on_day is not None:
+            on_day(rd)
+    with AgentJournal(agent_db_path(root)) as journal:
+        events = [e for e in journal.events(market=mkt.symbol, since=days[0], until=days[-1])
+                  if e.id > after]
+    result.steps = Counter(f"{e.step}:{e.outcome}" for e in events)
+    result.drift_days = sum(1 for e in events
+                            if e.step == "observe" and e.data.get("drift", {}).get("is_drifted"))
+    result.elapsed_seconds = round(time.perf_counter() - t0, 2)
+    return result

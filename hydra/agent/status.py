@@ -1,0 +1,110 @@
+"""One-call health summary of the champion(s), for `hydra status` and dashboards.
+
+Reads the registry, the agent journal and the bar store only: no broker connection, no writes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from hydra.agent.journal import AgentJournal, agent_db_path
+from hydra.model.registry import Registry
+from hydra.paths import DataPaths
+
+
+def _markets(root: Path) -> list[str]:
+    models = DataPaths(root).models_dir
+    if not models.is_dir():
+        return []
+    return sorted(p.name for p in models.iterdir() if (p / "champion.json").is_file())
+
+
+def health_summary(data_dir: str | Path, market: str | None = None) -> dict[str, Any]:
+    """{market: {...}} for every market with a champion (or just `market`).
+
+    Per market: champion id, its training window and recipe, the previous champion (rollback
+    target), the last observe step's health metrics and drift, and the last loop decision.
+    An empty dict means no cycle has run in this data dir yet.
+    """
+    root = Path(data_dir)
+    out: dict[str, Any] = {}
+    markets = [market] if market else _markets(root)
+    db = agent_db_path(root)
+    journal = AgentJournal(db) if db.exists() else None
+    try:
+        for sym in markets:
+            reg = Registry(DataPaths(root).models_dir, sym)
+            champ = reg.champion()
+            if champ is None:
+                continue
+            entry: dict[str, Any] = {
+                "champion": champ.model_id,
+                "trained_from": champ.train_start,
+                "trained_to": champ.train_end,
+                "recipe": champ.meta.get("recipe"),
+                "playbook": champ.meta.get("playbook"),
+                "previous": reg.previous_id(),
+                "last_change": reg.last_change(),
+                "health": None,
+                "drift": None,
+                "last_decision": None,
+            }
+            if journal is not None:
+                obs = journal.events(market=sym, step="observe", limit=1, newest_first=True)
+                if obs:
+                    entry["health"] = {"as_of": obs[0].as_of, "outcome": obs[0].outcome,
+                                       **obs[0].data.get("health", {})}
+                    drift = obs[0].data.get("drift", {})
+                    entry["drift"] = {"drifted": drift.get("drifted", []),
+                                      "is_drifted": drift.get("is_drifted", False)}
+                dec = journal.last_decision(sym)
+                if dec is not None:
+                    entry["last_decision"] = {"as_of": dec.as_of, "outcome": dec.outcome,
+                                              "detail": dec.detail}
+            out[sym] = entry
+    finally:
+        if journal is not None:
+            journal.close()
+    return out
+
+
+def status_line(entry: dict[str, Any]) -> str:
+    """One line per market, e.g. for `hydra status`."""
+    h = entry.get("health") or {}
+    m = h.get("metrics") or {}
+
+    def fmt(value: Any, spec: str) -> str:
+        return "n/a" if value is None else format(value, spec)
+
+    dec = entry.get("last_decision") or {}
+    drift = entry.get("drift") or {}
+    return (f"champion {entry['champion']} (trained {entry['trained_from']}..{entry['trained_to']})"
+            f"  health {h.get('outcome', 'n/a')}: hit {fmt(m.get('hit_rate'), '.2f')}, "
+            f"sharpe {fmt(m.get('sharpe'), '+.2f')}, dd {fmt(m.get('max_drawdown'), '.1%')} over "
+            f"{m.get('days', 0)} live days"
+            f"  drift: {', '.join(drift.get('drifted', [])) or 'none'}"
+            f"  last decision {dec.get('as_of', 'n/a')}: {dec.get('outcome', 'n/a')}")
+
+
+def next_trade_date_after(root: Path, market: str) -> date | None:
+    """The trade date after the store's last bar (what the next cycle would trade)."""
+    from hydra.markets import get_market
+    from hydra.model.store import BarStore, bar_store_path
+    from hydra.sessions import next_trading_day
+
+    path = bar_store_path(root)
+    if not path.exists():
+        return None
+    with BarStore(path) as store:
+        last = store.last_date(market)
+    return next_trading_day(get_market(market), last) if last else None
+
+
+def model_line(data_dir: str | Path) -> str | None:
+    """Every market's status line joined, or None before the first cycle (`hydra status`)."""
+    summary = health_summary(data_dir)
+    if not summary:
+        return None
+    return "\n".join(f"{sym}: {status_line(entry)}" for sym, entry in summary.items())

@@ -1,0 +1,1048 @@
+"""The Interactive Brokers broker: the Broker interface over ib_insync (IB Gateway or TWS).
+
+How it behaves, and why:
+- ib_insync runs on a private event loop thread (hydra.broker.ib_loop): every call below is
+  synchronous for the caller, bounded by a timeout, and works the same from a script, the
+  CLI, a papermill kernel and JupyterLab. A failed connect stops that thread: nothing lingers.
+- connect: bounded attempts with backoff; the error names host, port and client id and says
+  what is most likely wrong. Then the safety verdict is asked again with the connected
+  account: paper mode on a non-paper ("DU...") account stops here, before any order.
+- a dropped connection is noticed on the next call, which reconnects (same client id) and lets
+  ib_insync's start-up sync reload positions, open and completed orders and the day's
+  executions before the call proceeds. Fills are also kept in this object, so a fill seen
+  before a drop is never forgotten by it.
+- contracts: the dated FUT (never CONTFUT) Hydra's roll rule picks, from reqContractDetails;
+  tick = minTick x priceMagnifier (IB reports grains' minTick as 0.0025 dollars with
+  priceMagnifier 100 for prices in cents); any disagreement with hydra/data/markets.toml
+  (tick, multiplier, magnifier, last trade date) is an error, not a guess.
+- quotes: streaming subscriptions kept open per contract (repeat quotes are instant); NaN,
+  -1 and 0 mean "no price"; Quote.data_type says live / delayed / frozen.
+- orders carry orderRef; their id for Hydra is IB's permId (stable across sessions). Order
+  status, execDetails and commissionReport arrive as events (see `events`); executions() also
+  sweeps reqExecutions, so fills that arrived late or while disconnected are found.
+- now() is IB's clock (reqCurrentTime, advanced with a monotonic clock, re-read every few
+  second): against `hydra sim-gateway` the cycle sees the simulated time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+from hydra.broker.base import (
+    DONE_STATES,
+    AccountState,
+    Bar,
+    Broker,
+    BrokerError,
+    ContractDetails,
+    Execution,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    Quote,
+)
+from hydra.broker.ib_loop import LoopThread
+from hydra.config import IBConfig, load_config
+from hydra.contracts import contract as hydra_contract
+from hydra.contracts import contract_from_local_symbol, front_contract
+from hydra.markets import Market, UnknownMarketError, get_market, load_registry
+from hydra.safety import SafetyVerdict, safety_verdict
+from hydra.sessions import current_trade_date, in_session
+
+T = TypeVar("T")
+
+UNSET_DOUBLE = 1.7976931348623157e308
+TIME_RESYNC_SECONDS = 1.0
+CANCEL_WAIT_SECONDS = 5.0
+PNL_WAIT_SECONDS = 5.0
+# IB message codes (https://interactivebrokers.github.io/tws-api/message_codes.html)
+LINK_DOWN = {1100, 2110}
+LINK_UP = {1101, 1102}
+NOT_REJECTIONS = {161, 202, 399, 404, 434, 492, 10167} | LINK_DOWN | LINK_UP
+READ_ONLY_HINT = ("IB Gateway's API is read-only: set ReadOnlyApi=no in IBC's config.ini (or "
+                  "untick 'Read-Only API' under Configure > Settings > API in the gateway)")
+DATA_TYPES = {1: "live", 2: "frozen", 3: "delayed", 4: "frozen"}
+STATUS_MAP = {"ApiPending": "PendingSubmit", "ValidationError": "Inactive"}
+
+
+# ------------------------------------------------------------------------------ snapshots
+@dataclass
+class _FillRec:
+    """An execution as read from ib_insync on its loop thread (plain values only)."""
+
+    exec_id: str
+    perm_id: int
+    order_ref: str
+    account: str
+    con_id: int
+    symbol: str
+    ib_local_symbol: str
+    side: str  # BOT | SLD
+    shares: float
+    price: float
+    time: datetime
+    commission: float | None
+    currency: str
+
+
+@dataclass
+class _OrderMeta:
+    """What the adapter itself knows about an order it placed (survives reconnects)."""
+
+    order_ref: str
+    submitted_at: datetime
+    client_id: int
+    order_id: int
+    perm_id: int = 0
+    cancel_requested: bool = False
+    rejection: str = ""
+    updated_at: datetime | None = None
+
+
+@dataclass
+class _TradeSnap:
+    perm_id: int
+    client_id: int
+    order_id: int
+    order_ref: str
+    con_id: int
+    action: str
+    quantity: float
+    order_type: str
+    limit_price: float
+    status: str
+    filled: float
+    avg_fill_price: float
+    log_message: str
+
+
+def _fill_rec(fill: Any) -> _FillRec:
+    ex, c, cr = fill.execution, fill.contract, fill.commissionReport
+    commission = float(cr.commission) if getattr(cr, "execId", "") else None
+    when = ex.time if isinstance(ex.time, datetime) else fill.time
+    return _FillRec(
+        exec_id=ex.execId, perm_id=int(ex.permId or 0), order_ref=ex.orderRef or "",
+        account=ex.acctNumber, con_id=int(c.conId), symbol=c.symbol,
+        ib_local_symbol=c.localSymbol, side=ex.side, shares=float(ex.shares),
+        price=float(ex.price), time=when.astimezone(UTC), commission=commission,
+        currency=(cr.currency if getattr(cr, "execId", "") else "") or c.currency or "USD",
+    )
+
+
+def _trade_snap(trade: Any) -> _TradeSnap:
+    o, s = trade.order, trade.orderStatus
+    filled = float(s.filled or 0)
+    fq = getattr(o, "filledQuantity", UNSET_DOUBLE)
+    if fq is not None and float(fq) < UNSET_DOUBLE:
+        filled = max(filled, float(fq))
+    message = ""
+    for entry in reversed(trade.log):
+        if entry.message:
+            message = entry.message
+            break
+    return _TradeSnap(
+        perm_id=int(o.permId or s.permId or 0), client_id=int(o.clientId or 0),
+        order_id=int(o.orderId or 0), order_ref=o.orderRef or "", con_id=int(trade.contract.conId),
+        action=o.action, quantity=float(o.totalQuantity), order_type=o.orderType,
+        limit_price=float(o.lmtPrice), status=s.status, filled=filled,
+        avg_fill_price=float(s.avgFillPrice or 0.0), log_message=message,
+    )
+
+
+def _price(value: Any) -> float | None:
+    """IB's "no price": NaN, -1 (no data) or 0 (nothing on that side)."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(x) or x == -1.0 or x == 0.0 or math.isinf(x):
+        return None
+    return x
+
+
+def _size(value: Any) -> int:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(x) if math.isfinite(x) and x > 0 else 0
+
+
+def _market_for_local(local: str) -> Market:
+    key = local.strip().upper()
+    matches = [m for s, m in load_registry().items()
+               if key.startswith(s) and len(key) == len(s) + 2]
+    if not matches:
+        raise BrokerError(f"{local!r} is not a local symbol of a known market (like ZOZ6); "
+                          f"known markets are {', '.join(sorted(load_registry()))}")
+    return max(matches, key=lambda m: len(m.symbol))
+
+
+# ---------------------------------------------------------------------------------- broker
+class IBBroker(Broker):
+    """Interactive Brokers through ib_insync (see the module docstring)."""
+
+    kind: ClassVar[str] = "ib"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 4002, client_id: int = 17, *,
+                 confirm_live: bool = False, settings: IBConfig | None = None) -> None:
+        self.host, self.port, self.client_id = host, int(port), int(client_id)
+        self.confirm_live = bool(confirm_live)
+        self.settings = settings or load_config().ib
+        s = self.settings
+        if s.connect_attempts < 1 or s.connect_timeout_seconds <= 0 \
+                or s.request_timeout_seconds <= 0 or s.quote_wait_seconds < 0:
+            raise BrokerError(f"invalid [ib] settings {s}: attempts must be >= 1 and timeouts "
+                              "positive")
+        if s.market_data_type not in (1, 2, 3, 4):
+            raise BrokerError(f"[ib] market_data_type must be 1, 2, 3 or 4, not "
+                              f"{s.market_data_type}")
+        self.verdict: SafetyVerdict = safety_verdict("ib", self.port, self.confirm_live)
+        self.account_id: str | None = None
+        self.events: deque[tuple[str, str, str]] = deque(maxlen=2000)  # (event, ref, detail)
+        self._loop: LoopThread | None = None
+        self._ib: Any = None
+        self._closing = False
+        self._lock = threading.RLock()
+        self._fills: dict[str, _FillRec] = {}
+        self._orders: dict[int, _OrderMeta] = {}  # permId -> meta
+        self._pending: dict[tuple[int, int], _OrderMeta] = {}  # (clientId, orderId) -> meta
+        self._order_errors: dict[int, str] = {}  # orderId -> IB error text (this session)
+        self._md_errors: dict[int, str] = {}  # market data reqId -> IB error text
+        self._connect_errors: list[str] = []
+        self._contracts: dict[int, ContractDetails] = {}
+        self._sec_types: dict[int, str] = {}
+        self._by_local: dict[str, ContractDetails] = {}
+        self._tickers: dict[int, Any] = {}
+        self._pnl: Any = None
+        self._anchor: tuple[datetime, float] | None = None
+        self._last_now: datetime | None = None
+        self._link_down = ""
+
+    # ------------------------------------------------------------------------ plumbing
+    def _require(self) -> tuple[LoopThread, Any]:
+        if self._loop is None or self._ib is None or not self._loop.alive:
+            raise BrokerError(f"the IB broker ({self.host}:{self.port}, client id "
+                              f"{self.client_id}) is not connected: call connect() first")
+        return self._loop, self._ib
+
+    def _run(self, make: Callable[[], Awaitable[T]], what: str,
+             timeout: float | None = None) -> T:
+        """One request on the loop; errors become BrokerErrors that say what failed."""
+        loop, _ = self._require()
+        timeout = self.settings.request_timeout_seconds if timeout is None else timeout
+        lib = _lib()
+        for attempt in (1, 2):
+            try:
+                return loop.run(make, timeout)
+            except TimeoutError:
+                raise BrokerError(f"IB did not answer {what} within {timeout:g} s "
+                                  f"({self.host}:{self.port}, client id {self.client_id})"
+                                  ) from None
+            except lib.RequestError as exc:
+                hint = f": {READ_ONLY_HINT}" if exc.code == 321 and "Read-Only" in exc.message \
+                    else ""
+                raise BrokerError(f"IB refused {what}: error {exc.code}: {exc.message}{hint}") \
+                    from None
+            except ConnectionError as exc:
+                if attempt == 2 or self._closing:
+                    raise BrokerError(f"the connection to IB broke during {what}: {exc}") \
+                        from None
+                self._ensure()  # the drop happened mid-request: reconnect, resync, ask again
+        raise AssertionError("unreachable")
+
+    def _call(self, fn: Callable[[], T], timeout: float = 30.0) -> T:
+        loop, _ = self._require()
+        return loop.call(fn, timeout)
+
+    def _ensure(self) -> Any:
+        """The IB object, connected: reconnect (and resync) first if the connection dropped."""
+        _, ib = self._require()
+        if ib.isConnected():
+            return ib
+        self.events.append(("reconnecting", "", f"{self.host}:{self.port}"))
+        try:
+            self._open_session(first=False)
+        except BrokerError as exc:
+            raise BrokerError(f"the connection to IB at {self.host}:{self.port} (client id "
+                              f"{self.client_id}) was lost and could not be re-established: "
+                              f"{exc}") from None
+        self.events.append(("reconnected", "", f"{self.host}:{self.port}"))
+        return self._ib
+
+    # ------------------------------------------------------------------- connection
+    def connect(self) -> None:
+        if self.is_connected():
+            return
+        if not self.verdict.allowed:
+            raise BrokerError(f"refused before connecting to {self.host}:{self.port}: "
+                              f"{self.verdict.reason}")
+        self._closing = False
+        self._loop = LoopThread()
+        self._loop.start()
+        try:
+            self._ib = self._loop.call(self._make_ib)
+            self._open_session(first=True)
+        except BaseException:
+            self._teardown()
+            raise
+
+    def _make_ib(self) -> Any:
+        ib = _lib().IB()
+        ib.RaiseRequestErrors = True
+        ib.execDetailsEvent += self._on_exec
+        ib.commissionReportEvent += self._on_commission
+        ib.orderStatusEvent += self._on_status
+        ib.errorEvent += self._on_error
+        ib.disconnectedEvent += self._on_disconnected
+        return ib
+
+    def _open_session(self, first: bool) -> None:
+        self._connect_with_retries()
+        try:
+            self._after_connect(first)
+        except BaseException:
+            self._call(self._ib.disconnect, 10)
+            raise
+
+    def _connect_with_retries(self) -> None:
+        s = self.settings
+        assert self._loop is not None
+        delay, reason = s.retry_backoff_seconds, ""
+        for attempt in range(1, s.connect_attempts + 1):
+            self._connect_errors.clear()
+            try:
+                self._loop.run(lambda: self._ib.connectAsync(
+                    self.host, self.port, self.client_id, timeout=s.connect_timeout_seconds,
+                    account=s.account), 4 * s.connect_timeout_seconds + 5)
+                return
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    self._loop.call(self._ib.disconnect, 10)
+                reason = self._explain(exc)
+                self.events.append(("connect-failed", "", reason))
+            if attempt < s.connect_attempts:
+                time.sleep(delay)
+                delay = min(2 * delay, 30.0)
+        raise BrokerError(f"could not connect to IB at {self.host}:{self.port} with client id "
+                          f"{self.client_id} after {s.connect_attempts} attempt(s): {reason}")
+
+    def _explain(self, exc: BaseException) -> str:
+        said = f"; IB said: {' | '.join(self._connect_errors)}" if self._connect_errors else ""
+        t = self.settings.connect_timeout_seconds
+        if isinstance(exc, ConnectionRefusedError):
+            return (f"nothing is listening on {self.host}:{self.port} (connection refused): "
+                    f"start IB Gateway or TWS with API socket connections enabled on port "
+                    f"{self.port}, or `hydra sim-gateway --port {self.port}` to rehearse")
+        if isinstance(exc, TimeoutError):
+            return (f"{self.host}:{self.port} accepted the connection but the API session did "
+                    f"not start within {t:g} s: the gateway may be waiting at its login, "
+                    f"two-factor or 'existing session' dialog, or client id {self.client_id} "
+                    f"is already in use by another connection{said}")
+        return f"{type(exc).__name__}: {exc}{said}"
+
+    def _after_connect(self, first: bool) -> None:
+        ib = self._ib
+        accounts = self._call(lambda: list(ib.managedAccounts()))
+        wanted = self.settings.account
+        if wanted and wanted not in accounts:
+            raise BrokerError(f"[ib] account {wanted} is not managed by this IB login "
+                              f"(it manages {', '.join(accounts) or 'none'})")
+        if not wanted and len(accounts) != 1:
+            raise BrokerError(f"this IB login manages {len(accounts)} accounts "
+                              f"({', '.join(accounts)}): set [ib] account in hydra.toml to the "
+                              "one Hydra trades")
+        account = wanted or accounts[0]
+        if not first and account != self.account_id:
+            raise BrokerError(f"reconnected to account {account}, not {self.account_id}")
+        verdict = safety_verdict("ib", self.port, self.confirm_live, account=account)
+        if not verdict.allowed:
+            raise BrokerError(f"connected to {self.host}:{self.port} but refused before any "
+                              f"order: {verdict.reason}")
+        self.verdict, self.account_id = verdict, account
+        with self._lock:
+            self._tickers.clear()
+            self._md_errors.clear()
+        self._call(lambda: ib.reqMarketDataType(self.settings.market_data_type))
+        self._pnl = self._call(lambda: ib.reqPnL(account))
+        self._sync_time()
+        self._collect_fills()
+        self.events.append(("connected", account, f"{self.host}:{self.port} "
+                                                  f"client {self.client_id}"))
+
+    def close(self) -> None:
+        self._closing = True
+        self._teardown()
+
+    def _teardown(self) -> None:
+        loop, ib = self._loop, self._ib
+        if loop is not None and loop.alive and ib is not None:
+            def shutdown() -> None:
+                if ib.isConnected():
+                    for ticker in list(self._tickers.values()):
+                        with contextlib.suppress(Exception):
+                            ib.cancelMktData(ticker.contract)
+                    if self.account_id and self._pnl is not None:
+                        with contextlib.suppress(Exception):
+                            ib.cancelPnL(self.account_id)
+                ib.disconnect()
+            with contextlib.suppress(Exception):
+                loop.call(shutdown, 10)
+        if loop is not None:
+            loop.stop()
+        self._loop, self._ib, self._pnl = None, None, None
+        self._tickers.clear()
+        self._anchor = None
+
+    def is_connected(self) -> bool:
+        return self._ib is not None and self._loop is not None and self._loop.alive \
+            and self._ib.isConnected()
+
+    # ---------------------------------------------------------------- events (loop thread)
+    def _on_exec(self, trade: Any, fill: Any) -> None:
+        rec = _fill_rec(fill)
+        self._store_fill(rec)
+        self.events.append(("execDetails", rec.order_ref,
+                            f"{rec.side} {rec.shares:g} @ {rec.price:g} ({rec.exec_id})"))
+
+    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        rec = _fill_rec(fill)
+        self._store_fill(rec)
+        self.events.append(("commissionReport", rec.order_ref,
+                            f"{report.commission:g} {report.currency} ({rec.exec_id})"))
+
+    def _on_status(self, trade: Any) -> None:
+        snap = _trade_snap(trade)
+        with self._lock:
+            meta = self._pending.get((snap.client_id, snap.order_id))
+            if meta is not None and snap.perm_id:
+                meta.perm_id = snap.perm_id
+                self._orders[snap.perm_id] = meta
+            meta = meta or self._orders.get(snap.perm_id)
+            if meta is not None:
+                meta.updated_at = self._estimate_now()
+        self.events.append(("orderStatus", snap.order_ref,
+                            f"{snap.status} filled {snap.filled:g}/{snap.quantity:g}"))
+
+    def _on_error(self, req_id: int, code: int, text: str, contract: Any) -> None:
+        if code in LINK_DOWN:
+            self._link_down = f"error {code}: {text}"
+        elif code in LINK_UP:
+            self._link_down = ""
+        if req_id == -1 and not (2100 <= code < 2200):
+            self._connect_errors.append(f"{code}: {text}")
+        if req_id > 0 and code not in NOT_REJECTIONS and not (2100 <= code < 2200):
+            hint = f" ({READ_ONLY_HINT})" if code == 321 and "Read-Only" in text else ""
+            with self._lock:
+                self._order_errors[req_id] = f"IB error {code}: {text}{hint}"
+                self._md_errors[req_id] = f"IB error {code}: {text}"
+        self.events.append(("error", str(req_id), f"{code}: {text}"))
+
+    def _on_disconnected(self) -> None:
+        if not self._closing:
+            self.events.append(("disconnected", "", f"{self.host}:{self.port}"))
+
+    def _store_fill(self, rec: _FillRec) -> None:
+        with self._lock:
+            old = self._fills.get(rec.exec_id)
+            if old is not None and rec.commission is None:
+                rec.commission, rec.currency = old.commission, old.currency
+            self._fills[rec.exec_id] = rec
+
+    def _collect_fills(self) -> None:
+        """Copy every fill ib_insync holds (live and swept) into this object's own store."""
+        _, ib = self._require()
+        for rec in self._call(lambda: [_fill_rec(f) for f in ib.fills()]):
+            self._store_fill(rec)
+
+    # ------------------------------------------------------------------------------ time
+    def _sync_time(self) -> None:
+        _, ib = self._require()
+        t0 = time.monotonic()
+        server = self._run(ib.reqCurrentTimeAsync, "reqCurrentTime")
+        t1 = time.monotonic()
+        # IB reports whole seconds: the true time is on average half a second later
+        self._anchor = (server.astimezone(UTC) + timedelta(seconds=0.5), (t0 + t1) / 2)
+
+    def _estimate_now(self) -> datetime:
+        if self._anchor is None:
+            return datetime.now(UTC)
+        base, mono = self._anchor
+        return base + timedelta(seconds=time.monotonic() - mono)
+
+    def now(self) -> datetime:
+        """IB's current time (the simulated time against `hydra sim-gateway`)."""
+        if self._anchor is None or time.monotonic() - self._anchor[1] > TIME_RESYNC_SECONDS:
+            self._ensure()
+            self._sync_time()
+        t = self._estimate_now()
+        with self._lock:
+            if self._last_now is not None and t < self._last_now:
+                t = self._last_now
+            self._last_now = t
+        return t
+
+    # ------------------------------------------------------------------ account & positions
+    def account_state(self) -> AccountState:
+        ib = self._ensure()
+        account = self.account_id
+        values = self._call(lambda: [(v.tag, v.value, v.currency)
+                                     for v in ib.accountValues(account)])
+
+        def pick(tag: str, required: bool = True) -> float:
+            found = {cur: val for t, val, cur in values if t == tag}
+            for cur in ("USD", "BASE", ""):
+                if cur in found:
+                    try:
+                        return float(found[cur])
+                    except ValueError:
+                        break
+            if required:
+                raise BrokerError(f"IB reported no {tag} for account {account} (got tags "
+                                  f"{sorted({t for t, _, _ in values})[:12]})")
+            return 0.0
+
+        daily = self._daily_pnl()
+        return AccountState(
+            account_id=account or "", currency="USD",
+            net_liquidation=pick("NetLiquidation"), cash=pick("TotalCashValue"),
+            realized_pnl=pick("RealizedPnL", False), unrealized_pnl=pick("UnrealizedPnL", False),
+            daily_pnl=daily, time=self.now(),
+        )
+
+    def _daily_pnl(self) -> float:
+        pnl = self._pnl
+
+        async def wait() -> float:
+            deadline = time.monotonic() + PNL_WAIT_SECONDS
+            while math.isnan(float(pnl.dailyPnL)) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            return float(pnl.dailyPnL)
+
+        value = self._run(wait, "reqPnL", PNL_WAIT_SECONDS + 5)
+        if math.isnan(value):
+            raise BrokerError(f"IB did not report the daily P&L (reqPnL) for account "
+                              f"{self.account_id} within {PNL_WAIT_SECONDS:g} s")
+        return value
+
+    def positions(self) -> list[Position]:
+        ib = self._ensure()
+        account = self.account_id
+
+        def read() -> tuple[list[tuple[int, float, float]], dict[int, tuple[float, ...]]]:
+            pos = [(int(p.contract.conId), float(p.position), float(p.avgCost))
+                   for p in ib.positions(account)]
+            port = {int(i.contract.conId): (float(i.marketPrice), float(i.unrealizedPNL),
+                                            float(i.realizedPNL)) for i in ib.portfolio(account)}
+            return pos, port
+
+        rows, portfolio = self._call(read)
+        out = []
+        for con_id, qty, avg_cost in rows:
+            if qty == 0:
+                continue
+            c = self._contract_by_con_id(con_id)
+            mark, unrealized, realized = portfolio.get(con_id, (math.nan, math.nan, 0.0))
+            avg_price = avg_cost / c.point_value  # IB's avgCost is per contract, in dollars
+            if math.isnan(unrealized) and not math.isnan(mark):
+                unrealized = (mark - avg_price) * qty * c.point_value
+            out.append(Position(account_id=account or "", symbol=c.symbol,
+                                local_symbol=c.local_symbol, con_id=con_id, quantity=int(qty),
+                                avg_price=avg_price, market_price=mark,
+                                point_value=c.point_value, unrealized_pnl=unrealized,
+                                realized_pnl=realized))
+        return out
+
+    # ------------------------------------------------------------------------ contracts
+    def _details(self, contract: Any, what: str) -> list[Any]:
+        ib = self._ensure()
+        try:
+            return list(self._run(lambda: ib.reqContractDetailsAsync(contract), what))
+        except BrokerError as exc:
+            if "error 200" in str(exc):  # "No security definition has been found"
+                return []
+            raise
+
+    def contract_details(self, symbol: str, as_of: date) -> ContractDetails:
+        try:
+            market = get_market(symbol)
+        except UnknownMarketError as exc:
+            raise BrokerError(str(exc)) from exc
+        want = front_contract(market, as_of)
+        lib = _lib()
+        raw = self._details(lib.Future(symbol=market.symbol, exchange=market.exchange,
+                                       currency=market.currency),
+                            f"contract details for {market.symbol} futures")
+        futs = [d for d in raw if d.contract.secType == "FUT"]
+        if not futs:
+            raise BrokerError(f"IB has no FUT contracts for {market.symbol} on "
+                              f"{market.exchange} ({market.currency}); check the symbol and "
+                              "exchange in hydra/data/markets.toml (hogs trade on CME, grains "
+                              "on CBOT)")
+        hits = [d for d in futs if _month_of(d) == want.contract_month]
+        if len(hits) != 1:
+            offered = ", ".join(sorted({_month_of(d) for d in futs}))
+            raise BrokerError(f"IB lists {market.symbol} contract months {offered}; Hydra's "
+                              f"roll rule wants {want.contract_month} ({want.local_symbol}) on "
+                              f"{as_of} and found {len(hits)} matching contract(s)")
+        return self._adopt(market, hits[0])
+
+    def _adopt(self, market: Market, d: Any) -> ContractDetails:
+        """A Hydra contract from IB's details, cross-checked against the registry."""
+        c = d.contract
+        magnifier = int(d.priceMagnifier or 1)
+        tick = round(float(d.minTick) * magnifier, 10)
+        multiplier = float(c.multiplier or 0)
+        month = _month_of(d)
+        ours = hydra_contract(market, int(month[:4]), int(month[4:6]))
+        ltd = _ib_date(d.realExpirationDate or c.lastTradeDateOrContractMonth)
+        problems = []
+        if not math.isclose(tick, market.tick, rel_tol=1e-9):
+            problems.append(f"minTick {d.minTick} x priceMagnifier {magnifier} = {tick:g}, but "
+                            f"the registry's tick is {market.tick:g}")
+        if multiplier != market.multiplier:
+            problems.append(f"multiplier {c.multiplier}, registry {market.multiplier:g}")
+        if magnifier != market.price_magnifier:
+            problems.append(f"priceMagnifier {magnifier}, registry {market.price_magnifier}")
+        if ltd is not None and ltd != ours.last_trade_date:
+            problems.append(f"last trade date {ltd}, but the registry rule "
+                            f"({market.last_trade_rule}) gives {ours.last_trade_date}")
+        if problems:
+            raise BrokerError(f"IB's {c.localSymbol or market.symbol} (conId {c.conId}) "
+                              f"disagrees with hydra/data/markets.toml: {'; '.join(problems)}. "
+                              "Fix the registry before trading: refusing rather than pricing "
+                              "orders on the wrong grid or rolling on the wrong day")
+        hc = ContractDetails(
+            symbol=market.symbol, local_symbol=ours.local_symbol, contract_month=month,
+            con_id=int(c.conId), exchange=c.exchange or market.exchange,
+            currency=c.currency or market.currency, multiplier=multiplier,
+            price_magnifier=magnifier, tick=tick, last_trade_date=ltd or ours.last_trade_date,
+            first_notice_date=ours.first_notice_date, timezone=market.timezone,
+        )
+        with self._lock:
+            self._contracts[hc.con_id] = hc
+            self._sec_types[hc.con_id] = c.secType
+            self._by_local[hc.local_symbol] = hc
+        return hc
+
+    def contract_by_local_symbol(self, local_symbol: str) -> ContractDetails:
+        local = local_symbol.strip().upper()
+        with self._lock:
+            if local in self._by_local:
+                return self._by_local[local]
+        market = _market_for_local(local)
+        try:
+            template = contract_from_local_symbol(market, local)
+        except ValueError as exc:
+            raise BrokerError(str(exc)) from exc
+        lib = _lib()
+        raw = self._details(lib.Future(symbol=market.symbol,
+                                       lastTradeDateOrContractMonth=template.contract_month,
+                                       exchange=market.exchange, currency=market.currency,
+                                       includeExpired=True), f"contract details for {local}")
+        hits = [d for d in raw if d.contract.secType == "FUT"
+                and _month_of(d) == template.contract_month]
+        if len(hits) != 1:
+            raise BrokerError(f"IB has {len(hits)} FUT contracts for {local} "
+                              f"({market.symbol} {template.contract_month}); expected one")
+        return self._adopt(market, hits[0])
+
+    def _contract_by_con_id(self, con_id: int) -> ContractDetails:
+        with self._lock:
+            if con_id in self._contracts:
+                return self._contracts[con_id]
+        raw = self._details(_lib().Contract(conId=con_id), f"contract details for conId {con_id}")
+        if len(raw) != 1:
+            raise BrokerError(f"IB returned {len(raw)} contracts for conId {con_id}")
+        d = raw[0]
+        try:
+            return self._adopt(get_market(d.contract.symbol), d)
+        except UnknownMarketError:
+            c = d.contract
+            magnifier = int(d.priceMagnifier or 1)
+            hc = ContractDetails(
+                symbol=c.symbol, local_symbol=c.localSymbol, contract_month=_month_of(d),
+                con_id=con_id, exchange=c.exchange, currency=c.currency,
+                multiplier=float(c.multiplier or 1), price_magnifier=magnifier,
+                tick=round(float(d.minTick) * magnifier, 10),
+                last_trade_date=_ib_date(c.lastTradeDateOrContractMonth) or date.max,
+                first_notice_date=None, timezone=d.timeZoneId or "UTC")
+            with self._lock:
+                self._contracts[con_id] = hc
+                self._sec_types[con_id] = c.secType
+            return hc
+
+    def _ib_contract(self, c: ContractDetails) -> Any:
+        """The IB contract to trade or quote: the dated FUT by conId (never CONTFUT)."""
+        with self._lock:
+            sec_type = self._sec_types.get(c.con_id)
+        if sec_type is None:
+            self._contract_by_con_id(c.con_id)
+            with self._lock:
+                sec_type = self._sec_types.get(c.con_id)
+        if sec_type != "FUT":
+            raise BrokerError(f"{c.local_symbol} (conId {c.con_id}) is a {sec_type} contract at "
+                              "IB; orders and quotes use the dated FUT contract")
+        return _lib().Contract(secType="FUT", conId=c.con_id, symbol=c.symbol,
+                               exchange=c.exchange, currency=c.currency)
+
+    # ------------------------------------------------------------------ market data
+    def quote(self, contract: ContractDetails) -> Quote:
+        ib = self._ensure()
+        ib_c = self._ib_contract(contract)
+        wait = self.settings.quote_wait_seconds
+        tickers, md_errors, lock = self._tickers, self._md_errors, self._lock
+
+        async def read() -> tuple[Any, ...]:
+            with lock:
+                ticker = tickers.get(contract.con_id)
+            if ticker is None:
+                ticker = ib.reqMktData(ib_c, "", False, False)
+                with lock:
+                    tickers[contract.con_id] = ticker
+            req_id = ib.wrapper.ticker2ReqId["mktData"].get(ticker, 0)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and req_id not in md_errors and (
+                    math.isnan(float(ticker.bid)) or math.isnan(float(ticker.ask))):
+                await asyncio.sleep(0.02)
+            return (ticker.bid, ticker.ask, ticker.bidSize, ticker.askSize, ticker.last,
+                    ticker.close, int(ticker.marketDataType or 1), md_errors.get(req_id, ""))
+
+        bid, ask, bid_size, ask_size, last, close, mdt, error = self._run(
+            read, f"a quote for {contract.local_symbol}", wait + 10)
+        if error and _price(bid) is None and _price(ask) is None and _price(last) is None:
+            raise BrokerError(f"no market data for {contract.local_symbol}: {error}. Without a "
+                              "market data subscription use [ib] market_data_type = 3 "
+                              "(delayed)")
+        now = self.now()
+        try:
+            live_session = in_session(get_market(contract.symbol), now)
+        except UnknownMarketError:
+            live_session = _price(bid) is not None and _price(ask) is not None
+        return Quote(con_id=contract.con_id, local_symbol=contract.local_symbol, time=now,
+                     bid=_price(bid), ask=_price(ask), bid_size=_size(bid_size),
+                     ask_size=_size(ask_size), last=_price(last) or _price(close),
+                     data_type=DATA_TYPES.get(mdt, "live"),  # type: ignore[arg-type]
+                     in_session=live_session)
+
+    def daily_bars(self, contract: ContractDetails, days: int) -> list[Bar]:
+        """The last `days` completed daily bars (IB's bar for a session in progress dropped)."""
+        if days <= 0:
+            return []
+        ib = self._ensure()
+        ib_c = self._ib_contract(contract)
+        calendar_days = math.ceil(days * 7 / 5) + 10
+        duration = (f"{calendar_days} D" if calendar_days <= 365
+                    else f"{math.ceil(calendar_days / 365)} Y")
+        raw = self._run(lambda: ib.reqHistoricalDataAsync(
+            ib_c, "", duration, "1 day", "TRADES", True, 1, False, [], timeout=0),
+            f"daily bars for {contract.local_symbol}")
+        bars = []
+        for b in raw:
+            day = b.date.date() if isinstance(b.date, datetime) else b.date
+            bars.append(Bar(date=day, open=float(b.open), high=float(b.high), low=float(b.low),
+                            close=float(b.close), volume=_size(b.volume)))
+        try:
+            open_day = current_trade_date(get_market(contract.symbol), self.now())
+        except UnknownMarketError:
+            open_day = None
+        complete = [b for b in bars if open_day is None or b.date < open_day]
+        return complete[-days:]
+
+    # --------------------------------------------------------------------------- orders
+    def place_order(self, request: OrderRequest) -> OrderStatus:
+        c = request.contract
+        problem = _invalid(request)
+        if problem:
+            raise BrokerError(f"order {request.order_ref} not sent: {problem}")
+        ib = self._ensure()
+        if self._link_down:
+            raise BrokerError(f"order {request.order_ref} not sent: IB Gateway has lost its "
+                              f"connection to IB's servers ({self._link_down}); wait for "
+                              "'connectivity restored' and retry")
+        ib_c = self._ib_contract(c)
+        lib = _lib()
+        kwargs = {"orderRef": request.order_ref, "tif": request.tif,
+                  "account": self.account_id or ""}
+        order = (lib.LimitOrder(request.side, request.quantity, float(request.limit_price),
+                                **kwargs) if request.order_type == "LMT"
+                 else lib.MarketOrder(request.side, request.quantity, **kwargs))
+        submitted = self.now()
+        pending, lock, client_id = self._pending, self._lock, self.client_id
+
+        def submit() -> int:
+            trade = ib.placeOrder(ib_c, order)
+            oid = int(trade.order.orderId)
+            with lock:
+                pending[(client_id, oid)] = _OrderMeta(request.order_ref, submitted, client_id,
+                                                       oid)
+            return oid
+
+        oid = self._call(submit)
+        self.events.append(("placeOrder", request.order_ref,
+                            f"{request.side} {request.quantity} {request.order_type} "
+                            f"{request.limit_price if request.limit_price is not None else ''}"))
+
+        async def acked() -> None:
+            deadline = time.monotonic() + self.settings.request_timeout_seconds
+            while time.monotonic() < deadline:
+                trade = ib.wrapper.trades.get((client_id, oid))
+                if trade is None or trade.order.permId or trade.orderStatus.permId \
+                        or trade.orderStatus.status in DONE_STATES \
+                        or oid in self._order_errors:
+                    return
+                await asyncio.sleep(0.01)
+
+        self._run(acked, f"the acknowledgement of {request.order_ref}",
+                  self.settings.request_timeout_seconds + 5)
+        return self._status_of(f"{client_id}/{oid}")
+
+    def _find(self, order_id: str) -> _TradeSnap | None:
+        ib = self._ib
+
+        def find() -> _TradeSnap | None:
+            trades = ib.wrapper.trades
+            if "/" in order_id:
+                cid, oid = (int(x) for x in order_id.split("/", 1))
+                trade = trades.get((cid, oid))
+                return _trade_snap(trade) if trade is not None else None
+            perm = int(order_id)
+            trade = ib.wrapper.permId2Trade.get(perm)
+            if trade is None:
+                trade = next((t for t in trades.values()
+                              if t.order.permId == perm or t.orderStatus.permId == perm), None)
+            return _trade_snap(trade) if trade is not None else None
+
+        return self._call(find)
+
+    def _status_of(self, order_id: str, refresh: bool = True) -> OrderStatus:
+        if not (order_id.isdigit() or "/" in order_id):
+            raise BrokerError(f"{order_id!r} is not an IB order id (a permId like 123456789)")
+        self._ensure()
+        snap = self._find(order_id)
+        if snap is None and refresh:
+            self._refresh_orders()
+            snap = self._find(order_id)
+        if snap is None:
+            raise BrokerError(f"IB does not know order {order_id} (not open, and not among "
+                              "today's completed orders)")
+        return self._to_status(snap)
+
+    def _to_status(self, snap: _TradeSnap) -> OrderStatus:
+        with self._lock:
+            meta = self._orders.get(snap.perm_id) or self._pending.get(
+                (snap.client_id, snap.order_id))
+            if meta is not None and snap.perm_id and not meta.perm_id:
+                meta.perm_id = snap.perm_id
+                self._orders[snap.perm_id] = meta
+            error = self._order_errors.get(snap.order_id, "") if snap.order_id and \
+                snap.client_id == self.client_id else ""
+            fills = [f for f in self._fills.values() if snap.perm_id and f.perm_id == snap.perm_id]
+        status = STATUS_MAP.get(snap.status, snap.status)
+        cancelled_by_us = meta is not None and meta.cancel_requested
+        message = snap.log_message
+        if error and status in ("Cancelled", "ApiCancelled", "Inactive", "PendingSubmit") \
+                and not cancelled_by_us:
+            status, message = "Inactive", error  # rejected by IB, not cancelled by anyone
+        elif error and not message:
+            message = error
+        filled = int(snap.filled)
+        avg = snap.avg_fill_price or None
+        if fills and (avg is None or filled < sum(f.shares for f in fills)):
+            qty = sum(f.shares for f in fills)
+            filled = max(filled, int(qty))
+            avg = sum(f.shares * f.price for f in fills) / qty
+        now = self._estimate_now()
+        local = self._local_symbol_of(snap.con_id)
+        if status not in ("PendingSubmit", "PreSubmitted", "Submitted", "PendingCancel",
+                          "Cancelled", "ApiCancelled", "Filled", "Inactive"):
+            message = f"IB status {status}; {message}".strip("; ")
+            status = "Submitted"
+        return OrderStatus(
+            order_id=str(snap.perm_id) if snap.perm_id else f"{snap.client_id}/{snap.order_id}",
+            order_ref=snap.order_ref, con_id=snap.con_id, local_symbol=local,
+            side=snap.action,  # type: ignore[arg-type]
+            quantity=int(snap.quantity),
+            order_type=snap.order_type,  # type: ignore[arg-type]
+            limit_price=snap.limit_price if 0 < snap.limit_price < UNSET_DOUBLE else None,
+            status=status,  # type: ignore[arg-type]
+            filled=filled, avg_fill_price=avg if filled else None,
+            submitted_at=meta.submitted_at if meta else (
+                min(f.time for f in fills) if fills else now),
+            updated_at=max([(meta.updated_at or meta.submitted_at) if meta else now]
+                           + [f.time for f in fills]),
+            message=message,
+        )
+
+    def _local_symbol_of(self, con_id: int) -> str:
+        try:
+            return self._contract_by_con_id(con_id).local_symbol
+        except BrokerError:
+            return str(con_id)
+
+    def _refresh_orders(self) -> None:
+        ib = self._ensure()
+
+        async def both() -> None:
+            await ib.reqAllOpenOrdersAsync()
+            await ib.reqCompletedOrdersAsync(False)
+
+        self._run(both, "open and completed orders")
+
+    def order_status(self, order_id: str) -> OrderStatus:
+        return self._status_of(str(order_id).strip())
+
+    def cancel_order(self, order_id: str) -> OrderStatus:
+        status = self._status_of(str(order_id).strip())
+        if status.is_done:
+            note = f"order {order_id} is already {status.status}; nothing to cancel"
+            return OrderStatus(**{**status.__dict__, "message": note})
+        ib = self._ensure()
+        key = status.order_id
+
+        def cancel() -> None:
+            if key.isdigit():
+                meta = self._orders.get(int(key))
+                trade = ib.wrapper.permId2Trade.get(int(key)) or next(
+                    (t for t in ib.wrapper.trades.values() if t.order.permId == int(key)), None)
+            else:
+                cid, oid = (int(x) for x in key.split("/", 1))
+                meta = self._pending.get((cid, oid))
+                trade = ib.wrapper.trades.get((cid, oid))
+            if trade is None:
+                raise BrokerError(f"IB does not know order {key}")
+            if meta is not None:
+                with self._lock:
+                    meta.cancel_requested = True
+            ib.cancelOrder(trade.order)
+
+        self._call(cancel)
+        self.events.append(("cancelOrder", status.order_ref, key))
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            status = self._status_of(key)
+            if status.is_done:
+                break
+            time.sleep(0.02)
+        return status
+
+    def orders(self, order_ref_prefix: str | None = None) -> list[OrderStatus]:
+        self._refresh_orders()
+        ib = self._ib
+        snaps = self._call(lambda: [_trade_snap(t) for t in ib.trades()])
+        out: dict[str, OrderStatus] = {}
+        for snap in snaps:
+            if order_ref_prefix and not snap.order_ref.startswith(order_ref_prefix):
+                continue
+            st = self._to_status(snap)
+            out[st.order_id] = st
+        return sorted(out.values(), key=lambda s: (s.submitted_at, s.order_id))
+
+    # ------------------------------------------------------------------------ executions
+    def executions(self, order_ref_prefix: str | None = None,
+                   since: datetime | None = None) -> list[Execution]:
+        """Every fill IB reports today (reqExecutions sweep) plus every fill seen by events."""
+        if since is not None and since.tzinfo is None:
+            raise BrokerError(f"executions(since=...) needs a timezone-aware time, got {since}")
+        ib = self._ensure()
+        lib = _lib()
+        self._run(lambda: ib.reqExecutionsAsync(lib.ExecutionFilter()), "reqExecutions")
+        self._collect_fills()
+        with self._lock:
+            recs = list(self._fills.values())
+        out = []
+        for r in recs:
+            if self.account_id and r.account and r.account != self.account_id:
+                continue
+            if order_ref_prefix and not r.order_ref.startswith(order_ref_prefix):
+                continue
+            if since is not None and r.time < since:
+                continue
+            out.append(self._to_execution(r))
+        return sorted(out, key=lambda e: (e.time, e.exec_id))
+
+    def _to_execution(self, r: _FillRec) -> Execution:
+        try:
+            c = self._contract_by_con_id(r.con_id)
+            symbol, local = c.symbol, c.local_symbol
+        except BrokerError:
+            symbol, local = r.symbol, r.ib_local_symbol
+        return Execution(
+            exec_id=r.exec_id, order_id=str(r.perm_id), order_ref=r.order_ref,
+            account_id=r.account, symbol=symbol, local_symbol=local, con_id=r.con_id,
+            side="BUY" if r.side in ("BOT", "BUY") else "SELL", quantity=int(r.shares),
+            price=r.price, time=r.time, commission=r.commission, currency=r.currency or "USD",
+        )
+
+
+class IBClock:
+    """The cycle's clock against IB: IB's time, slept through in wall seconds.
+
+    Against a real gateway this is the wall clock. Against `hydra sim-gateway` it is the
+    simulated time, so the order manager's deadlines and the session times it compares them
+    with come from the same clock (a plain WallClock there would be days away from it).
+    """
+
+    def __init__(self, broker: IBBroker) -> None:
+        self.broker = broker
+
+    def now(self) -> datetime:
+        return self.broker.now()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
+
+
+# ------------------------------------------------------------------------------ helpers
+def _lib() -> Any:
+    from hydra.broker import ibapi  # imported lazily: the sim path never loads ib_insync
+
+    return ibapi
+
+
+def _month_of(d: Any) -> str:
+    month = (getattr(d, "contractMonth", "") or "")[:6]
+    return month or str(d.contract.lastTradeDateOrContractMonth)[:6]
+
+
+def _ib_date(text: str | None) -> date | None:
+    text = (text or "").strip()[:8]
+    if len(text) != 8 or not text.isdigit():
+        return None
+    return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
+def _invalid(r: OrderRequest) -> str:
+    """Why this order must not be sent (bad input caught before IB sees it), or ''."""
+    q = r.quantity
+    if isinstance(q, bool) or not isinstance(q, int) or q <= 0:
+        return f"quantity must be a positive whole number of contracts, not {q!r}"
+    if r.side not in ("BUY", "SELL"):
+        return f"side must be BUY or SELL, not {r.side!r}"
+    if r.order_type not in ("LMT", "MKT"):
+        return f"order type must be LMT or MKT, not {r.order_type!r}"
+    if r.tif not in ("DAY", "GTC"):
+        return f"time in force must be DAY or GTC, not {r.tif!r}"
+    if not r.order_ref:
+        return "every Hydra order needs an orderRef"
+    if r.order_type == "LMT":
+        lp = r.limit_price
+        if lp is None or not math.isfinite(float(lp)):
+            return f"a LMT order needs a finite limit price, got {lp!r}"
+        steps = float(lp) / r.contract.tick
+        if abs(steps - round(steps)) > 1e-6:
+            return (f"limit {lp} is not on {r.contract.local_symbol}'s tick grid "
+                    f"({r.contract.tick:g}); IB would reject it as an invalid price")
+    return ""
+
+
+__all__ = ["IBBroker", "IBClock"]

@@ -1,0 +1,203 @@
+"""Scoring a model by what its signal would have earned, after trading costs.
+
+The loop judges models on the slippage-adjusted daily returns of their signal: the position
+taken at d's close (+1, 0 or -1 contract) times the close-to-close return to d+1, minus a cost
+per contract traded whenever the position changes (`cost_ticks` ticks plus commission, as a
+fraction of the price). It never looks at execution slippage, which says how well orders were
+worked, not whether the model was right.
+
+Walk-forward: the last `n_folds * fold_days` labelled rows are cut into consecutive test folds;
+each fold's model is trained only on rows ending `embargo_days` before the fold starts
+(an expanding window, optionally capped by the recipe's `train_days`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hydra.model.classifier import FittedModel, Recipe, fit
+
+TRADING_DAYS = 252
+
+
+@dataclass(frozen=True)
+class CostModel:
+    tick: float
+    point_value: float  # dollars per 1.0 of price
+    cost_ticks: float  # per contract per side
+    commission: float  # USD per contract per side
+
+    @property
+    def cost_price(self) -> float:
+        """Cost of trading one contract once, in price units."""
+        return self.cost_ticks * self.tick + self.commission / self.point_value
+
+
+def directions(proba: np.ndarray, band: float) -> np.ndarray:
+    """+1 above 0.5 + band, -1 below 0.5 - band, else 0 (flat)."""
+    return np.where(proba > 0.5 + band, 1, np.where(proba < 0.5 - band, -1, 0))
+
+
+def net_returns(pos: np.ndarray, fwd: np.ndarray, close: np.ndarray, cost: CostModel,
+                start_pos: int = 0) -> np.ndarray:
+    """Daily returns of holding `pos` over each next day, net of the cost of getting there."""
+    prev = np.concatenate(([start_pos], pos[:-1]))
+    traded = np.abs(pos - prev)
+    return pos * fwd - traded * cost.cost_price / close
+
+
+@dataclass(frozen=True)
+class Metrics:
+    days: int
+    active_days: int
+    hit_rate: float | None  # share of non-flat days whose direction was right
+    sharpe: float | None  # annualised, net of costs
+    total_return: float
+    max_drawdown: float  # <= 0, of the cumulative net return
+    brier: float | None
+    brier_skill: float | None  # 1 - brier / 0.25 (a coin's Brier score); < 0 is worse
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def metrics(proba: np.ndarray, up: np.ndarray, rets: np.ndarray, pos: np.ndarray) -> Metrics:
+    n = len(rets)
+    active = pos != 0
+    hit = None
+    if active.any():
+        hit = float(np.mean((pos[active] > 0) == (up[active] == 1)))
+    sd = float(np.std(rets, ddof=1)) if n > 1 else 0.0
+    sharpe = float(np.mean(rets) / sd * math.sqrt(TRADING_DAYS)) if sd > 0 else None
+    cum = np.cumsum(rets) if n else np.zeros(1)
+    dd = float(np.min(cum - np.maximum.accumulate(np.maximum(cum, 0.0)))) if n else 0.0
+    brier = float(np.mean((proba - up) ** 2)) if n else None
+    return Metrics(
+        days=n,
+        active_days=int(active.sum()),
+        hit_rate=hit,
+        sharpe=sharpe,
+        total_return=float(np.sum(rets)) if n else 0.0,
+        max_drawdown=min(0.0, dd),
+        brier=brier,
+        brier_skill=None if brier is None else 1.0 - brier / 0.25,
+    )
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's signal over some rows: positions, net returns, and their metrics."""
+
+    proba: np.ndarray
+    pos: np.ndarray
+    rets: np.ndarray
+    metrics: Metrics
+
+
+def score(model: FittedModel, X: pd.DataFrame, up: pd.Series, fwd: pd.Series,
+          close: pd.Series, cost: CostModel, band: float) -> Scored:
+    proba = model.proba_up(X) if len(X) else np.zeros(0)
+    pos = directions(proba, band)
+    rets = net_returns(pos, fwd.to_numpy(), close.reindex(X.index).to_numpy(), cost)
+    return Scored(proba, pos, rets, metrics(proba, up.to_numpy(), rets, pos))
+
+
+@dataclass(frozen=True)
+class Fold:
+    start: int  # row index of the first test row
+    end: int  # one past the last test row
+    train_end: int  # one past the last training row (start - embargo)
+
+
+def make_folds(n_rows: int, n_folds: int, fold_days: int, embargo_days: int,
+               min_train_rows: int) -> list[Fold]:
+    """The last n_folds * fold_days rows as consecutive test folds (fewer if history is short)."""
+    out: list[Fold] = []
+    for k in range(n_folds):
+        start = n_rows - (n_folds - k) * fold_days
+        train_end = start - embargo_days
+        if train_end < min_train_rows:
+            continue
+        out.append(Fold(start, start + fold_days, train_end))
+    return out
+
+
+@dataclass(frozen=True)
+class FoldScore:
+    start: str
+    end: str
+    champion: float  # net return over the fold
+    candidate: float
+    winner: str  # "candidate" | "champion" | "tie"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    folds: list[FoldScore]
+    wins: int
+    losses: int
+    ties: int
+    min_wins: int
+    champion_total: float
+    candidate_total: float
+
+    @property
+    def candidate_wins(self) -> bool:
+        """A majority of windows (at least min_wins) and more money overall."""
+        return (self.wins >= self.min_wins and self.wins > self.losses
+                and self.candidate_total > self.champion_total)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["candidate_wins"] = self.candidate_wins
+        return d
+
+
+ModelForFold = Callable[[Fold], FittedModel]
+
+
+def refit_for_fold(recipe: Recipe, X: pd.DataFrame, up: pd.Series) -> ModelForFold:
+    """The recipe trained on every row before the fold's embargo (its own window cap applies)."""
+    return lambda f: fit(recipe, X.iloc[: f.train_end], up.iloc[: f.train_end])
+
+
+def deployed_for_fold(model: FittedModel, X: pd.DataFrame, up: pd.Series) -> ModelForFold:
+    """What the deployed model would have traded in a fold: itself once its training ended
+    before the fold, else its recipe retrained as of the fold (never scored in-sample)."""
+    refit = refit_for_fold(model.recipe, X, up)
+
+    def pick(f: Fold) -> FittedModel:
+        if model.train_end < str(X.index[f.start]):
+            return model
+        return refit(f)
+
+    return pick
+
+
+def compare(champion: ModelForFold, candidate: ModelForFold, folds: list[Fold],
+            X: pd.DataFrame, up: pd.Series, fwd: pd.Series, close: pd.Series,
+            cost: CostModel, band: float, min_wins: int) -> Comparison:
+    """Both models on the same test folds; the candidate wins a fold by earning more."""
+    rows: list[FoldScore] = []
+    for f in folds:
+        sl = slice(f.start, f.end)
+        a = score(champion(f), X.iloc[sl], up.iloc[sl], fwd.iloc[sl], close, cost, band)
+        b = score(candidate(f), X.iloc[sl], up.iloc[sl], fwd.iloc[sl], close, cost, band)
+        ca, cb = a.metrics.total_return, b.metrics.total_return
+        winner = "tie" if abs(cb - ca) < 1e-12 else ("candidate" if cb > ca else "champion")
+        rows.append(FoldScore(str(X.index[f.start]), str(X.index[f.end - 1]), ca, cb, winner))
+    return Comparison(
+        folds=rows,
+        wins=sum(r.winner == "candidate" for r in rows),
+        losses=sum(r.winner == "champion" for r in rows),
+        ties=sum(r.winner == "tie" for r in rows),
+        min_wins=min_wins,
+        champion_total=float(sum(r.champion for r in rows)),
+        candidate_total=float(sum(r.candidate for r in rows)),
+    )

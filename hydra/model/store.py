@@ -1,0 +1,164 @@
+"""The local bar store: daily bars kept append-only in SQLite, read point-in-time.
+
+Why a store and not the broker each time: the model must be trained, scored and audited on
+exactly the bars it could have seen. A bar, once stored, is never rewritten (a differing
+re-delivery is kept aside in `bar_revisions` for review), and every query takes the trade date
+it predicts for: only bars dated strictly before that date come back, so a prediction for day T
+cannot see T's own bar or anything later.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from hydra.broker.base import Bar
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bars (
+    market TEXT NOT NULL,
+    date TEXT NOT NULL,
+    open REAL NOT NULL,
+    high REAL NOT NULL,
+    low REAL NOT NULL,
+    close REAL NOT NULL,
+    volume INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (market, date)
+);
+CREATE TABLE IF NOT EXISTS bar_revisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    market TEXT NOT NULL,
+    date TEXT NOT NULL,
+    open REAL NOT NULL,
+    high REAL NOT NULL,
+    low REAL NOT NULL,
+    close REAL NOT NULL,
+    volume INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS bars_no_update BEFORE UPDATE ON bars
+BEGIN SELECT RAISE(ABORT, 'the bar store is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS bars_no_delete BEFORE DELETE ON bars
+BEGIN SELECT RAISE(ABORT, 'the bar store is append-only'); END;
+"""
+
+COLUMNS = ["open", "high", "low", "close", "volume"]
+
+
+def bar_store_path(root: Path) -> Path:
+    """Where the store lives inside a data directory."""
+    return Path(root) / "bars" / "bars.sqlite"
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    added: int
+    unchanged: int
+    revisions: int  # re-delivered bars that differ from the stored ones (kept aside)
+
+
+class BarStore:
+    """Append-only daily bars per market, in one SQLite file (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> BarStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def append(self, market: str, bars: Iterable[Bar], recorded_at: datetime) -> AppendResult:
+        """Store bars not yet held; a differing re-delivery goes to `bar_revisions` only."""
+        added = unchanged = revised = 0
+        stamp = recorded_at.isoformat()
+        with self._tx() as conn:
+            for b in bars:
+                row = conn.execute(
+                    "SELECT open, high, low, close, volume FROM bars WHERE market=? AND date=?",
+                    (market, b.date.isoformat()),
+                ).fetchone()
+                values = (b.open, b.high, b.low, b.close, int(b.volume))
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO bars VALUES (?,?,?,?,?,?,?,?)",
+                        (market, b.date.isoformat(), *values, stamp),
+                    )
+                    added += 1
+                elif tuple(row) == values:
+                    unchanged += 1
+                else:
+                    conn.execute(
+                        "INSERT INTO bar_revisions (market, date, open, high, low, close, "
+                        "volume, recorded_at) VALUES (?,?,?,?,?,?,?,?)",
+                        (market, b.date.isoformat(), *values, stamp),
+                    )
+                    revised += 1
+        return AppendResult(added, unchanged, revised)
+
+    def last_date(self, market: str) -> date | None:
+        row = self._conn.execute("SELECT MAX(date) FROM bars WHERE market=?", (market,)).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def count(self, market: str) -> int:
+        return int(
+            self._conn.execute("SELECT COUNT(*) FROM bars WHERE market=?", (market,)).fetchone()[0]
+        )
+
+    def bars_before(self, market: str, as_of: date, limit: int | None = None) -> pd.DataFrame:
+        """Bars dated strictly before `as_of` (what a cycle on `as_of` may know), oldest first.
+
+        `limit` keeps the most recent `limit` of them. Indexed by date (datetime.date).
+        """
+        sql = "SELECT date, open, high, low, close, volume FROM bars WHERE market=? AND date<?"
+        args: list[object] = [market, as_of.isoformat()]
+        sql += " ORDER BY date DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        rows = self._conn.execute(sql, args).fetchall()[::-1]
+        frame = pd.DataFrame(rows, columns=["date", *COLUMNS])
+        frame["date"] = [date.fromisoformat(d) for d in frame["date"]]
+        return frame.set_index("date")
+
+    def revisions(self, market: str) -> pd.DataFrame:
+        rows = self._conn.execute(
+            "SELECT date, open, high, low, close, volume, recorded_at FROM bar_revisions "
+            "WHERE market=? ORDER BY id", (market,)).fetchall()
+        return pd.DataFrame(rows, columns=["date", *COLUMNS, "recorded_at"])
+
+
+def frame_to_bars(frame: pd.DataFrame) -> list[Bar]:
+    return [Bar(d, float(r.open), float(r.high), float(r.low), float(r.close), int(r.volume))
+            for d, r in zip(frame.index, frame.itertuples(index=False), strict=True)]
+
+
+def bars_to_frame(bars: Sequence[Bar]) -> pd.DataFrame:
+    frame = pd.DataFrame([[b.date, b.open, b.high, b.low, b.close, b.volume] for b in bars],
+                         columns=["date", *COLUMNS])
+    return frame.set_index("date")

@@ -1,0 +1,76 @@
+"""`hydra replay`: a year of simulated days through the real cycle, and what the loop did."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from hydra.agent.journal import AgentJournal, agent_db_path
+from hydra.agent.replay import ReplayError, replay
+from hydra.broker.market_sim import sim_market
+from hydra.markets import get_market
+from hydra.sessions import trading_days
+from tests.conftest import run_hydra
+
+
+def test_a_year_of_replay_detects_a_regime_change_and_promotes_a_retrained_model(data_dir):
+    result = replay(start=date(2025, 6, 2), end=date(2026, 6, 1), market="ZO",
+                    data_dir=data_dir)
+    assert len(result.days) >= 250
+    assert result.count("initial") == 1
+    assert result.drift_days > 0 and result.count("diagnose", "degraded") > 0
+    assert result.count("train") > 0 and result.count("promote") > 0
+    # the simulator's regime starts (seed 7) inside the replay
+    zo = get_market("ZO")
+    starts = [r.start for r in sim_market("ZO", 7).regimes
+              if date(2025, 6, 2) < r.start < date(2026, 6, 1)]
+    assert starts
+    with AgentJournal(agent_db_path(data_dir)) as j:
+        promotions = j.events(market="ZO", step="promote")
+        diagnosed = {e.as_of: e for e in j.events(market="ZO", step="diagnose")}
+    detected = []
+    for p in promotions:
+        day = date.fromisoformat(p.as_of)
+        cause = diagnosed[p.as_of].data["causes"]
+        assert cause, "a promotion always follows a diagnosed problem"
+        for s in starts:
+            if s <= day and len(trading_days(zo, s, day)) <= 30:
+                detected.append((s, day, cause))
+    assert detected, f"no promotion within 30 trading days of a regime change {starts}"
+    # every promotion changed what the next cycle traded
+    by_day = {d.as_of: d for d in result.days}
+    days = [d.as_of for d in result.days]
+    for p in promotions:
+        i = days.index(date.fromisoformat(p.as_of))
+        if i + 1 < len(days):
+            nxt = by_day[days[i + 1]]
+            assert nxt.model == p.model_id or nxt.action in ("promoted", "rolled_back")
+    # P&L is what the account says
+    assert result.pnl == pytest.approx(result.days[-1].net_liquidation - result.start_equity)
+    assert result.start_equity == 100_000.0
+
+
+def test_replay_refuses_a_start_behind_the_account_clock(data_dir):
+    replay(start=date(2026, 3, 2), end=date(2026, 3, 3), data_dir=data_dir)
+    with pytest.raises(ReplayError, match=r"clock only moves forward.*fresh data dir"):
+        replay(start=date(2026, 3, 2), end=date(2026, 3, 10), data_dir=data_dir)
+    later = replay(start=date(2026, 3, 4), end=date(2026, 3, 4), data_dir=data_dir)
+    assert [d.as_of for d in later.days] == [date(2026, 3, 4)]
+
+
+def test_replay_cli_prints_the_loop_and_the_pnl(data_dir):
+    res = run_hydra("replay", "--start", "2026-03-02", "--end", "2026-03-06", data_dir=data_dir)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "initial" in out and "replay ZO 2026-03-02..2026-03-06: 5 cycles" in out
+    assert "promotion(s)" in out and "P&L: net liquidation 100,000.00 ->" in out
+    again = run_hydra("replay", "--start", "2026-03-02", "--end", "2026-03-03",
+                      data_dir=data_dir)
+    assert again.returncode == 2
+    assert "only moves forward" in again.stderr
+    journal = run_hydra("journal", "--step", "decision", "--limit", "3", data_dir=data_dir)
+    assert journal.returncode == 0 and "2026-03-06" in journal.stdout
+    diag = run_hydra("diagnose", data_dir=data_dir)
+    assert diag.returncode == 0, diag.stderr
+    assert "feature drift" in diag.stdout and "vol_20" in diag.stdout

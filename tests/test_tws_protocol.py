@@ -1,0 +1,161 @@
+"""The TWS wire format the simulated gateway speaks, checked against ib_insync's own codec.
+
+ib_insync's Client writes requests and its Decoder reads replies; if the gateway's layouts
+drift from what a real IB client sends and expects, these fail before any socket is opened.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from ib_insync import ContFuture, Future, LimitOrder, MarketOrder
+from ib_insync.client import Client
+from ib_insync.decoder import Decoder
+
+from hydra.broker import tws_messages as m
+from hydra.broker.tws_protocol import (
+    SERVER_VERSION,
+    ProtocolError,
+    decode,
+    duration_days,
+    encode,
+    field,
+    negotiate,
+    parse_place_order,
+    parse_version_range,
+)
+
+ZO = m.IbContract(740454548, "ZO", "FUT", "20270312", "5000", "CBOT", "USD", "ZO   MAR 27", "ZO",
+                  "202703", 0.0025, 100, "CBOT Oats H2027", "US/Central")
+
+
+class _Capture(Client):
+    """ib_insync's real request encoder, with the socket replaced by a list."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.sent: list[list[str]] = []
+
+    def isConnected(self) -> bool:
+        return True
+
+    def serverVersion(self) -> int:
+        return SERVER_VERSION
+
+    def sendMsg(self, msg: str) -> None:
+        self.sent.append(msg.split("\0")[:-1])
+
+
+class _Recorder:
+    """A wrapper that records every callback ib_insync's Decoder makes."""
+
+    class ib:
+        TimezoneTWS = ""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+
+    def __getattr__(self, name: str):
+        return lambda *args: self.calls.append((name, args))
+
+
+def _decode_with_ib_insync(*messages: list[object]) -> list[tuple[str, tuple]]:
+    rec = _Recorder()
+    decoder = Decoder(rec, SERVER_VERSION)
+    logging.getLogger("ib_insync.Decoder").disabled = True
+    try:
+        for message in messages:
+            fields = decode(encode(message)[4:])
+            decoder.interpret(fields)
+    finally:
+        logging.getLogger("ib_insync.Decoder").disabled = False
+    return rec.calls
+
+
+def test_framing_round_trip_and_ib_value_conventions():
+    frame = encode([3, 7, "BUY", 1.0, 440.25, True, None, 1.7976931348623157e308])
+    assert int.from_bytes(frame[:4], "big") == len(frame) - 4
+    assert decode(frame[4:]) == ["3", "7", "BUY", "1", "440.25", "1", "", ""]
+    assert field(float("nan")) == "" and field(False) == "0"
+    with pytest.raises(ProtocolError):
+        decode(b"no terminator")
+
+
+def test_version_negotiation_picks_the_highest_common_version():
+    assert parse_version_range("v157..176") == (157, 176)
+    assert parse_version_range("v100..187 +PACEAPI") == (100, 187)
+    assert negotiate(157, 187) == SERVER_VERSION
+    assert negotiate(157, 170) == 170
+    with pytest.raises(ProtocolError, match="do not overlap"):
+        negotiate(180, 190)
+    with pytest.raises(ProtocolError):
+        parse_version_range("hello")
+
+
+def test_place_order_as_ib_insync_writes_it_is_read_back_exactly():
+    client = _Capture()
+    order = LimitOrder("SELL", 3, 512.5, orderRef="HYD-ZO-20261124-2-s1-a1", tif="GTC",
+                       account="DU123")
+    client.placeOrder(41, Future("ZO", "202703", "CBOT", conId=740454548), order)
+    w = parse_place_order(client.sent[0])
+    assert (w.order_id, w.contract.con_id, w.contract.exchange) == (41, 740454548, "CBOT")
+    assert (w.action, w.quantity, w.order_type, w.limit_price) == ("SELL", 3, "LMT", 512.5)
+    assert (w.tif, w.account, w.order_ref) == ("GTC", "DU123", "HYD-ZO-20261124-2-s1-a1")
+    assert w.transmit and not w.what_if and not w.unsupported
+
+    client.placeOrder(42, Future("ZO", "202703", "CBOT"), MarketOrder("BUY", 1, whatIf=True))
+    what_if = parse_place_order(client.sent[1])
+    assert what_if.what_if and what_if.limit_price is None
+
+    algo = LimitOrder("BUY", 1, 500.0, algoStrategy="Adaptive")
+    client.placeOrder(43, ContFuture("ZO", "CBOT"), algo)
+    assert "algos" in parse_place_order(client.sent[2]).unsupported
+
+
+def test_every_reply_the_gateway_sends_decodes_in_ib_insync():
+    order = m.OrderView(5, 17, 1001, "BUY", 2, "LMT", 440.25, "DAY", "DU1", "HYD-1",
+                        "Submitted", 1, 440.25, 440.25)
+    done = m.OrderView(0, 0, 1002, "SELL", 1, "MKT", None, "DAY", "DU1", "HYD-2", "Filled", 1,
+                       441.0, 441.0, "20261124 10:05:00 America/Chicago")
+    ex = m.ExecView("SIM.00000001.01.01", 5, 17, 1001,
+                    datetime(2026, 11, 24, 16, 0, 5, tzinfo=UTC), "DU1", "CBOT", "BOT", 1,
+                    440.25, 1, 440.25, "HYD-1")
+    calls = _decode_with_ib_insync(
+        m.contract_data(3, ZO), m.open_order(order, ZO), m.completed_order(done, ZO),
+        m.order_status(order), m.exec_details(-1, ex, ZO),
+        m.commission_report(ex.exec_id, 2.35, "USD", None),
+        m.position("DU1", ZO, 2, 22012.5),
+        m.portfolio_value(ZO, 2, 440.0, 44000.0, 22012.5, -25.0, 0.0, "DU1"),
+        m.pnl(9, -12.5, -25.0, 0.0), m.tick_price(5, 66, 440.0, 10),
+        m.historical_data(6, "a", "b", [("20261123", 1.0, 2.0, 0.5, 1.5, 100)]),
+        m.error(7, 110, "The price does not conform"), m.current_time(1795536000),
+    )
+    names = [name for name, _ in calls]
+    assert names == ["contractDetails", "openOrder", "completedOrder", "orderStatus",
+                     "execDetails", "commissionReport", "position", "updatePortfolio", "pnl",
+                     "priceSizeTick", "historicalData", "historicalDataEnd", "error",
+                     "currentTime"]
+    got = dict(calls)
+    details = got["contractDetails"][1]
+    assert (details.minTick * details.priceMagnifier, details.contract.multiplier) == \
+        (0.25, "5000")
+    assert (details.contractMonth, details.contract.secType) == ("202703", "FUT")
+    _, _, o, state = got["openOrder"]
+    assert (o.orderRef, o.permId, o.lmtPrice, state.status) == ("HYD-1", 1001, 440.25,
+                                                                  "Submitted")
+    _, c_order, c_state = got["completedOrder"]
+    assert (c_order.permId, c_order.filledQuantity, c_state.status) == (1002, 1.0, "Filled")
+    _, _, execution = got["execDetails"]
+    assert execution.time == ex.time and execution.orderRef == "HYD-1"
+    assert got["commissionReport"][0].commission == 2.35
+    assert got["error"][:2] == (7, 110)
+
+
+def test_duration_strings():
+    assert duration_days("30 D") == 30
+    assert duration_days("2 Y") == 732
+    assert duration_days("3600 S") == 1
+    with pytest.raises(ValueError):
+        duration_days("ten days")

@@ -1,0 +1,92 @@
+"""The simulated gateway behaves like IB Gateway where a client would notice the difference.
+
+Driven with plain ib_insync (no Hydra adapter), on its own event loop thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from ib_insync import IB, ContFuture, Contract, Future, LimitOrder, StopOrder
+
+from hydra.broker.ib_loop import LoopThread
+from hydra.broker.sim import SimBroker
+from hydra.broker.tws_server import GatewayOptions, TwsServer, ib_local_symbol
+from hydra.clock import SimClock
+from hydra.contracts import front_contract
+from hydra.markets import get_market
+
+START = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[TwsServer]:
+    sim = SimBroker(tmp_path / "sim.sqlite", SimClock(START), seed=7)
+    with TwsServer(sim, options=GatewayOptions(poll_seconds=0.05)) as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(gateway: TwsServer) -> Iterator[tuple[LoopThread, Any]]:
+    loop = LoopThread("test-ib-client")
+    loop.start()
+    ib = loop.call(IB)
+    loop.run(lambda: ib.connectAsync("127.0.0.1", gateway.port, clientId=3, timeout=5), 10)
+    logging.getLogger("ib_insync").setLevel(logging.CRITICAL)
+    yield loop, ib
+    loop.call(ib.disconnect)
+    loop.stop()
+    logging.getLogger("ib_insync").setLevel(logging.NOTSET)
+
+
+def test_only_loopback_is_served(tmp_path: Path):
+    sim = SimBroker(tmp_path / "sim.sqlite", SimClock(START), seed=7)
+    with pytest.raises(ValueError, match="loopback"):
+        TwsServer(sim, host="0.0.0.0")
+
+
+def test_contract_lookups_answer_like_ib(client: tuple[LoopThread, Any]):
+    loop, ib = client
+    details = loop.run(lambda: ib.reqContractDetailsAsync(Future("ZO", exchange="CBOT")), 10)
+    front = front_contract(get_market("ZO"), START.date())
+    assert all(d.contract.secType == "FUT" for d in details) and len(details) >= 8
+    by_month = {d.contractMonth: d for d in details}
+    d = by_month[front.contract_month]
+    assert (d.contract.conId, d.contract.localSymbol) == (front.con_id, ib_local_symbol(front))
+    assert (d.minTick, d.priceMagnifier, d.contract.multiplier) == (0.0025, 100, "5000")
+    cont = loop.run(lambda: ib.reqContractDetailsAsync(ContFuture("ZO", "CBOT")), 10)
+    assert [c.contract.secType for c in cont] == ["CONTFUT"]
+    globex = loop.run(lambda: ib.reqContractDetailsAsync(Future("HE", exchange="GLOBEX")), 10)
+    assert globex == [], "hogs are on CME at IB, not GLOBEX"
+
+
+def test_orders_on_contfut_or_unsimulated_types_are_rejected(client: tuple[LoopThread, Any],
+                                                             gateway: TwsServer):
+    loop, ib = client
+    [cont] = loop.run(lambda: ib.reqContractDetailsAsync(ContFuture("ZO", "CBOT")), 10)
+    contfut = Contract(secType="CONTFUT", conId=cont.contract.conId, exchange="CBOT")
+    trades = [loop.call(lambda: ib.placeOrder(contfut, LimitOrder("BUY", 1, 500.0))),
+              loop.call(lambda: ib.placeOrder(Future(conId=cont.contract.conId,
+                                                     exchange="CBOT"), StopOrder("BUY", 1, 600)))]
+    errors: list[tuple[int, int, str]] = []
+    loop.call(lambda: ib.errorEvent.connect(lambda r, c, m, _: errors.append((r, c, m))))
+    gateway.sync()
+
+    async def settle() -> None:
+        import asyncio
+        for _ in range(100):
+            if len(errors) >= 2 or all(t.isDone() for t in trades):
+                return
+            await asyncio.sleep(0.02)
+
+    loop.run(settle, 5)
+    assert gateway.call(lambda: gateway.sim.orders()) == [], "nothing reached the simulator"
+    assert all(t.orderStatus.status == "Cancelled" for t in trades)
+    messages = " ".join(entry.message for t in trades for entry in t.log)
+    assert "data only" in messages and "Unsupported order type STP" in messages
