@@ -4,52 +4,59 @@ Every run writes a new executed notebook under <data_dir>/runs/<job>/YYYY/MM/DD/
 date) named <UTC start>-<run id>.ipynb, never over an existing file, and is recorded in an
 SQLite index with its parameters, outcome, sha256 and code version. Papermill marks only cell
 errors in the notebook; a timeout or a dead kernel is marked here, so every failed record says
-so on its first screen. This module stays free of the trading core's imports (cron runs it).
+so on its first screen. A scheduled run on a closed exchange day is indexed as SKIPPED with no
+notebook. One run of a job at a time: a lock file per job (flock, released by the kernel when
+the process dies, so a crash never leaves it stuck). This module stays free of the trading
+core's imports (cron runs it): papermill, pandas and the calendar load inside functions.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
+import socket
 import sqlite3
 import stat
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from hydra import __version__
 from hydra.paths import NOTEBOOKS_DIR, REPO_DIR, DataPaths, ensure_writable
+from hydra.schedule import JOBS, Job, ScheduleError, closed_reason, due_slot
+
+__all__ = ["JOBS", "NOTEBOOKS_DIR", "Job", "RunError", "RunIndex", "RunRecord", "execute",
+           "get_job", "run_job", "verify"]
+
+STATUSES = ("running", "succeeded", "failed", "skipped")
 
 
 class RunError(RuntimeError):
     """A run could not start (bad job, parameter name, or data directory); nothing ran."""
 
 
-@dataclass(frozen=True)
-class Job:
-    name: str
-    notebook: str
-    folder: str
-    timezone: str = "America/Chicago"
-
-
-JOBS: dict[str, Job] = {
-    "daily-cycle": Job("daily-cycle", "daily_cycle.ipynb", "daily_cycle"),
-}
+class JobBusyError(RunError):
+    """The same job is already running; this run did not start."""
 
 
 def get_job(name: str) -> Job:
-    if name not in JOBS:
-        raise RunError(f"unknown job {name!r}; jobs are: {', '.join(sorted(JOBS))}")
-    return JOBS[name]
+    """A job from the jobs file (schedules/jobs.toml), or a clear error naming the known ones."""
+    try:
+        if name in JOBS:
+            return JOBS[name]
+        known = ", ".join(sorted(JOBS))
+    except ScheduleError as exc:
+        raise RunError(str(exc)) from None
+    raise RunError(f"unknown job {name!r}; jobs are: {known} (defined in {JOBS.path})")
 
 
 @dataclass
@@ -61,17 +68,28 @@ class RunRecord:
     parameters: dict[str, Any]
     started_at: str
     ended_at: str | None
-    status: str  # running | succeeded | failed
+    status: str  # running | succeeded | failed | skipped
     reason: str
-    output_path: str  # relative to the data directory
+    output_path: str | None  # relative to the data directory; None: no notebook (skipped)
     sha256: str | None
     hydra_version: str
     git_commit: str | None
     summary: dict[str, Any] | None
+    scheduled_for: str | None = None  # the schedule slot (UTC) a cron firing ran for
+
+    @property
+    def short_outcome(self) -> str:
+        s = self.summary or {}
+        if not s:
+            return self.reason
+        if "headline" in s:
+            return f"{s.get('status', '')}: {s['headline']}"
+        return (f"{s.get('status', '')} {s.get('signal', '')} pos {s.get('position_before', '')}"
+                f"→{s.get('position_after', '')} fills {s.get('fills', '')}")
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
+SCHEMA_VERSION = 1
+_COLUMNS = """
     run_id TEXT PRIMARY KEY,
     job TEXT NOT NULL,
     notebook TEXT NOT NULL,
@@ -81,14 +99,20 @@ CREATE TABLE IF NOT EXISTS runs (
     ended_at TEXT,
     status TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
-    output_path TEXT NOT NULL UNIQUE,
+    output_path TEXT UNIQUE,
     sha256 TEXT,
     hydra_version TEXT NOT NULL,
     git_commit TEXT,
-    summary TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_job_started ON runs(job, started_at);
+    summary TEXT,
+    scheduled_for TEXT
 """
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS runs_job_started ON runs(job, started_at);
+CREATE INDEX IF NOT EXISTS runs_job_slot ON runs(job, scheduled_for);
+"""
+# Version 0 (the first release) had output_path NOT NULL and no scheduled_for.
+_V0_COLUMNS = ("run_id, job, notebook, as_of, parameters, started_at, ended_at, status, reason, "
+               "output_path, sha256, hydra_version, git_commit, summary")
 
 
 class RunIndex:
@@ -99,10 +123,32 @@ class RunIndex:
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             raise RunError(f"the run index {path} cannot be opened ({exc}); it was left "
                            "untouched: move it aside or restore it from a backup") from exc
+
+    def _migrate(self) -> None:
+        """Create the index, or bring an older one to this version in one transaction."""
+        with self._tx() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == SCHEMA_VERSION:
+                return
+            if version > SCHEMA_VERSION:
+                raise RunError(f"the run index {self.path} has schema {version}; this Hydra "
+                               f"understands up to {SCHEMA_VERSION}: upgrade Hydra")
+            exists = db.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone()
+            if exists:
+                db.execute(f"CREATE TABLE runs_v1 ({_COLUMNS})")
+                db.execute(f"INSERT INTO runs_v1 ({_V0_COLUMNS}) SELECT {_V0_COLUMNS} FROM runs")
+                db.execute("DROP TABLE runs")
+                db.execute("ALTER TABLE runs_v1 RENAME TO runs")
+            else:
+                db.execute(f"CREATE TABLE runs ({_COLUMNS})")
+            for statement in filter(str.strip, _INDEXES.split(";")):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self._db.close()
@@ -140,6 +186,22 @@ class RunIndex:
         row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return _record(row) if row else None
 
+    def find(self, prefix: str) -> list[RunRecord]:
+        """Runs whose id starts with `prefix` (operators type the first few characters)."""
+        rows = self._db.execute("SELECT * FROM runs WHERE run_id >= ? AND run_id < ? "
+                                "ORDER BY started_at", (prefix, prefix + "\uffff"))
+        return [_record(r) for r in rows]
+
+    def for_slot(self, job: str, slot: str) -> RunRecord | None:
+        row = self._db.execute("SELECT * FROM runs WHERE job=? AND scheduled_for=? "
+                               "ORDER BY started_at DESC LIMIT 1", (job, slot)).fetchone()
+        return _record(row) if row else None
+
+    def last(self, job: str) -> RunRecord | None:
+        row = self._db.execute("SELECT * FROM runs WHERE job=? ORDER BY started_at DESC "
+                               "LIMIT 1", (job,)).fetchone()
+        return _record(row) if row else None
+
     def list(self, *, job: str | None = None, status: str | None = None,
              since: date | None = None, limit: int | None = None) -> list[RunRecord]:
         clauses, args = [], []
@@ -153,7 +215,7 @@ class RunIndex:
             clauses.append("as_of >= ?")
             args.append(since.isoformat())
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC"
+        sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC, rowid DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [_record(r) for r in self._db.execute(sql, args)]
@@ -233,20 +295,12 @@ def sha256_of(path: Path) -> str:
 
 
 def _as_of_for(job: Job, given: str | None, params: dict[str, Any]) -> str:
+    """The trade date: given, else the `as_of` parameter, else today in the job's timezone."""
     if given:
         return given
     if params.get("as_of"):
         return str(params["as_of"])
-    tz = job.timezone
-    market = params.get("market")
-    if market:
-        try:
-            from hydra.markets import get_market
-
-            tz = get_market(str(market)).timezone
-        except ValueError:
-            pass
-    return datetime.now(ZoneInfo(tz)).date().isoformat()
+    return datetime.now(job.tz).date().isoformat()
 
 
 def output_path_for(paths: DataPaths, job: Job, as_of: str, started: datetime,
@@ -262,25 +316,33 @@ def output_path_for(paths: DataPaths, job: Job, as_of: str, started: datetime,
 @dataclass(frozen=True)
 class RunResult:
     record: RunRecord
-    output: Path
+    output: Path | None
 
     @property
     def ok(self) -> bool:
         return self.record.status == "succeeded"
 
 
+JOB_TIMEOUT = "job"  # execute(timeout=JOB_TIMEOUT): the job's own `timeout` from the jobs file
+
+
 def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
-            parameters: dict[str, Any] | None = None, timeout: int | None = 900,
-            kernel_name: str = "python3") -> RunResult:
-    """Run a job's notebook through papermill into the audit trail and index the outcome."""
+            parameters: dict[str, Any] | None = None, timeout: int | str | None = JOB_TIMEOUT,
+            kernel_name: str = "python3", scheduled_for: str | None = None) -> RunResult:
+    """Run a job's notebook through papermill into the audit trail and index the outcome.
+
+    No calendar check and no lock here: `run_job` (what `hydra run` calls) adds both.
+    """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     job = get_job(job_name)
-    source = NOTEBOOKS_DIR / job.notebook
+    source = job.source
     if not source.is_file():
         raise RunError(f"notebook {source} is missing")
+    if timeout == JOB_TIMEOUT:
+        timeout = job.timeout
     ensure_writable(data_dir)
     paths = DataPaths(data_dir)
     params = dict(parameters or {})
@@ -299,10 +361,11 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
 
     index = RunIndex(paths.run_index)
     record = RunRecord(
-        run_id=run_id, job=job.name, notebook=f"notebooks/{job.notebook}", as_of=day,
+        run_id=run_id, job=job.name, notebook=job.notebook_label, as_of=day,
         parameters=params, started_at=started.isoformat(timespec="seconds"), ended_at=None,
         status="running", reason="", output_path=str(output.relative_to(data_dir)),
         sha256=None, hydra_version=__version__, git_commit=git_commit(), summary=None,
+        scheduled_for=scheduled_for,
     )
     index.add(record)
     status, reason = "succeeded", ""
@@ -367,4 +430,326 @@ def read_summary(output: Path) -> dict[str, Any] | None:
         scraps = sb.read_notebook(str(output)).scraps
     except Exception:
         return None
-    return scraps["summary"].data if "summary" in scraps else None
+    if "summary" in scraps:
+        return scraps["summary"].data
+    if "reconciliation" in scraps:  # the reconciliation job's report: its headline and verdict
+        rec = scraps["reconciliation"].data
+        breaks = scraps["breaks"].data if "breaks" in scraps else None
+        return {"status": rec.get("status"), "headline": rec.get("headline"), "breaks": breaks}
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# One run of a job at a time
+# --------------------------------------------------------------------------------------------
+def lock_path(paths: DataPaths, job_name: str) -> Path:
+    return paths.runs_dir / "locks" / f"{job_name}.lock"
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not info:
+        return "holder unknown"
+    return (f"pid {info.get('pid')} on {info.get('host')}, started {info.get('started_at')}"
+            + (f", run {info['run_id']}" if info.get("run_id") else ""))
+
+
+@contextmanager
+def job_lock(paths: DataPaths, job: Job) -> Iterator[int]:
+    """Hold the job's lock for the whole run, or raise JobBusyError at once (never wait).
+
+    flock(2) on a file under <data_dir>/runs/locks: the kernel drops it when the holding process
+    exits, however it exits, so a crash never leaves a stale lock behind. The descriptor is not
+    inherited by the notebook's kernel (PEP 446), which therefore cannot keep it.
+    """
+    path = lock_path(paths, job.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JobBusyError(
+                f"job {job.name} is already running ({_holder(path)}); this run did not start. "
+                f"Let it finish (`hydra runs list --job {job.name} --status running`); the "
+                "lock is released as soon as that process ends.") from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": _now(),
+                "argv": sys.argv}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _note_run_in_lock(fd: int, run_id: str) -> None:
+    try:
+        info = json.loads(os.pread(fd, 65536, 0) or b"{}")
+        info["run_id"] = run_id
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+    except (OSError, ValueError):
+        pass
+
+
+def is_running(paths: DataPaths, job_name: str) -> bool:
+    """Whether some process holds the job's lock now."""
+    path = lock_path(paths, job_name)
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# `hydra run JOB`: the calendar, the lock, the run, the on-failure command
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JobOutcome:
+    kind: str  # "ran" | "skipped" | "not-due" | "already-ran"
+    job: Job
+    message: str
+    result: RunResult | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.kind == "ran" and self.result is not None and not self.result.ok:
+            return 1
+        return 0
+
+
+def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
+            parameters: dict[str, Any] | None = None, timeout: int | None = None,
+            scheduled: bool = False, now: datetime | None = None,
+            even_if_closed: bool = False) -> JobOutcome:
+    """What `hydra run` (and cron) does: decide, lock, run or skip, record.
+
+    scheduled: a cron firing; it runs only if `now` is a scheduled local time of the job (the
+    other DST offset's firing returns "not-due" and records nothing) and at most once per slot.
+    On a closed exchange day a trading-days job records a SKIPPED run and executes nothing.
+    Raises RunError (nothing ran) or JobBusyError (the job is running already).
+    """
+    job = get_job(job_name)
+    now = now or datetime.now(UTC)
+    slot: datetime | None = None
+    if scheduled:
+        if as_of:
+            raise RunError("--scheduled takes the trade date from the clock; drop --as-of")
+        slot = due_slot(job, now)
+        if slot is None:
+            local = now.astimezone(job.tz)
+            return JobOutcome("not-due", job, (
+                f"{local:%Y-%m-%d %H:%M %Z} is not a scheduled time of {job.name} "
+                f"('{job.cron}' in {job.timezone}); this is cron's firing for the other DST "
+                "offset: nothing to do, nothing recorded"))
+    if not job.source.is_file():
+        raise RunError(f"job {job.name}: its notebook {job.notebook} does not exist yet, so the "
+                       f"job cannot run (it is defined in {JOBS.path}); add the notebook, or "
+                       "remove the job and reinstall the schedule")
+    ensure_writable(data_dir)
+    paths = DataPaths(data_dir)
+    params = {**job.parameters, **(parameters or {})}
+    day = slot.date().isoformat() if slot is not None else _as_of_for(job, as_of, params)
+    try:
+        trade_date = date.fromisoformat(day)
+    except ValueError:
+        raise RunError(f"as_of must be a date like 2026-11-27, got {day!r}") from None
+    slot_utc = slot.astimezone(UTC).isoformat(timespec="seconds") if slot else None
+    with job_lock(paths, job) as fd:
+        if slot_utc and paths.run_index.exists():
+            index = RunIndex(paths.run_index)
+            earlier = index.for_slot(job.name, slot_utc)
+            index.close()
+            if earlier is not None:
+                return JobOutcome("already-ran", job, (
+                    f"{job.name} already ran for the slot {slot:%Y-%m-%d %H:%M %Z} "
+                    f"(run {earlier.run_id}, {earlier.status}); nothing to do"))
+        why = None if even_if_closed else closed_reason(job, trade_date)
+        if why:
+            rec = _record_skipped(paths, job, day, params, why, slot_utc)
+            _note_run_in_lock(fd, rec.run_id)
+            return JobOutcome("skipped", job, (
+                f"{job.name} {day}: SKIPPED, {why}; no notebook executed (run {rec.run_id} "
+                "recorded)"), RunResult(rec, None))
+        declared = notebook_parameters(job.source)
+        unknown = [k for k in params if k not in declared]
+        if unknown:
+            raise RunError(f"job {job.name}: parameter(s) {', '.join(unknown)} are not declared "
+                           f"by {job.notebook}; it declares {', '.join(declared)}")
+        result = execute(job.name, data_dir, as_of=day, parameters=params,
+                         timeout=job.timeout if timeout is None else timeout,
+                         scheduled_for=slot_utc)
+        rec = result.record
+        message = f"run {rec.run_id} {rec.status}" + (f": {rec.reason}" if rec.reason else "")
+        return JobOutcome("ran", job, message, result)
+
+
+def _record_skipped(paths: DataPaths, job: Job, day: str, params: dict[str, Any], why: str,
+                    slot_utc: str | None) -> RunRecord:
+    run_id = uuid.uuid4().hex[:10]
+    now = _now()
+    rec = RunRecord(
+        run_id=run_id, job=job.name, notebook=job.notebook_label, as_of=day,
+        parameters={**params, "as_of": day, "data_dir": str(paths.root), "run_id": run_id},
+        started_at=now, ended_at=now, status="skipped", reason=why, output_path=None,
+        sha256=None, hydra_version=__version__, git_commit=git_commit(), summary=None,
+        scheduled_for=slot_utc,
+    )
+    index = RunIndex(paths.run_index)
+    try:
+        index.add(rec)
+    finally:
+        index.close()
+    return rec
+
+
+ON_FAILURE_TIMEOUT = 120  # seconds
+
+
+def run_on_failure(job: Job, data_dir: Path, *, status: str, reason: str,
+                   record: RunRecord | None = None) -> str | None:
+    """Run the job's on_failure command with the run's details; say what became of it.
+
+    The details go in environment variables (never spliced into the command line, so a reason
+    text cannot inject shell syntax). None when the job has no on_failure command.
+    """
+    command = job.on_failure.strip()
+    if not command:
+        return None
+    notebook = str(data_dir / record.output_path) if record and record.output_path else ""
+    env = dict(os.environ, HYDRA_JOB=job.name, HYDRA_RUN_STATUS=status, HYDRA_RUN_REASON=reason,
+               HYDRA_RUN_ID=record.run_id if record else "", HYDRA_RUN_NOTEBOOK=notebook,
+               HYDRA_AS_OF=record.as_of if record else "", HYDRA_DATA_DIR=str(data_dir),
+               HYDRA_RUN_JSON=json.dumps(asdict(record), default=str) if record else "{}")
+    try:
+        proc = subprocess.run(command, shell=True, env=env, cwd=str(data_dir),
+                              capture_output=True, text=True, timeout=ON_FAILURE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return f"on_failure command did not finish within {ON_FAILURE_TIMEOUT} s and was killed"
+    except OSError as exc:
+        return f"on_failure command could not start: {exc}"
+    output = (proc.stdout + proc.stderr).strip()
+    tail = f"; its output: {output[-2000:]}" if output else ""
+    return f"on_failure command exited {proc.returncode}{tail}"
+
+
+# --------------------------------------------------------------------------------------------
+# `hydra runs verify`: the audit trail against its index
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VerifyIssue:
+    kind: str  # "edited" | "missing" | "extra" | "unfinished"
+    path: str  # relative to the data directory
+    run_id: str | None
+    detail: str
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    in_progress: int = 0
+    without_notebook: int = 0
+    issues: list[VerifyIssue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+
+def verify(data_dir: Path) -> VerifyReport:
+    """Every indexed notebook's sha256 against the index, and every notebook against the index.
+
+    Edited (digest differs), missing (indexed, not on disk) and extra (on disk, not indexed)
+    notebooks are issues, and so is a run still marked running whose process is gone.
+    """
+    paths = DataPaths(data_dir)
+    report = VerifyReport()
+    records = []
+    if paths.run_index.exists():
+        index = RunIndex(paths.run_index)
+        records = index.list()
+        index.close()
+    referenced: set[str] = set()
+    busy: dict[str, bool] = {}
+    for rec in records:
+        if rec.output_path is None:
+            report.without_notebook += 1
+            continue
+        referenced.add(rec.output_path)
+        path = data_dir / rec.output_path
+        if rec.status == "running":
+            if busy.setdefault(rec.job, is_running(paths, rec.job)):
+                report.in_progress += 1
+                continue
+            report.issues.append(VerifyIssue(
+                "unfinished", rec.output_path, rec.run_id,
+                f"run {rec.run_id} is indexed as running but no {rec.job} process holds the "
+                "job's lock: it died without recording its end (killed or power loss)"))
+            continue
+        report.checked += 1
+        if not path.exists():
+            report.issues.append(VerifyIssue("missing", rec.output_path, rec.run_id,
+                                             f"run {rec.run_id} ({rec.status}): the executed "
+                                             "notebook is gone"))
+            continue
+        actual = sha256_of(path) if path.stat().st_size else None
+        if actual != rec.sha256:
+            report.issues.append(VerifyIssue(
+                "edited", rec.output_path, rec.run_id,
+                f"run {rec.run_id}: sha256 is {(actual or 'empty')[:16]}, the index recorded "
+                f"{(rec.sha256 or 'none')[:16]}: the notebook changed after the run"))
+    if paths.runs_dir.exists():
+        for nb in sorted(paths.runs_dir.rglob("*.ipynb")):
+            rel = str(nb.relative_to(data_dir))
+            if rel not in referenced:
+                report.issues.append(VerifyIssue("extra", rel, None,
+                                                 "a notebook in the audit trail that no "
+                                                 "indexed run produced"))
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# Reading runs back: scraps and history
+# --------------------------------------------------------------------------------------------
+def read_scraps(output: Path) -> dict[str, Any]:
+    """Every scrap glued in an executed notebook, by name (plain values and DataFrames)."""
+    import scrapbook as sb
+
+    return {name: scrap.data for name, scrap in sb.read_notebook(str(output)).scraps.items()}
+
+
+def history(data_dir: Path, *, job: str = "daily-cycle", since: date | None = None,
+            source: str = "index") -> list[dict[str, Any]]:
+    """One row per finished run with a summary, oldest first: the run's index fields and its
+    glued `summary` scrap, read from the index's copy (fast) or from each notebook ("notebooks",
+    the slow scrapbook scan the index exists to avoid)."""
+    paths = DataPaths(data_dir)
+    if not paths.run_index.exists():
+        return []
+    index = RunIndex(paths.run_index)
+    records = index.list(job=job or None, since=since)
+    index.close()
+    rows: list[dict[str, Any]] = []
+    for rec in reversed(records):
+        if source == "notebooks":
+            if not rec.output_path or not (data_dir / rec.output_path).is_file():
+                continue
+            summary = read_summary(data_dir / rec.output_path)
+        elif source == "index":
+            summary = rec.summary
+        else:
+            raise ValueError(f"source must be 'index' or 'notebooks', got {source!r}")
+        if not summary:
+            continue
+        rows.append({**summary, "run_id": rec.run_id, "job": rec.job, "run_status": rec.status,
+                     "started_at": rec.started_at, "as_of": rec.as_of})
+    return rows

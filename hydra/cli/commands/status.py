@@ -1,0 +1,138 @@
+"""`hydra status`: one screen for the operator: broker, kill switch, model, jobs, position, P&L."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from hydra.cli.commands.schedule import CrontabOpt, SchedulesOpt
+from hydra.cli.common import DataDirOpt, console
+from hydra.paths import DataPaths, resolve_data_dir
+
+_COLOURS = {"succeeded": "green", "failed": "red", "running": "yellow", "skipped": "cyan"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+
+
+def model_line(paths: DataPaths) -> str | None:
+    """The traded model's one-line health (champion, age, drift), or None when not reported.
+
+    Read from the model registry and the agent journal; never connects to a broker.
+    """
+    from hydra.agent.status import model_line as line
+
+    return line(paths.root)
+
+
+def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> None:
+    """Open the broker the daily cycle uses, at its own clock (never moving the sim forward)."""
+    from hydra.broker.base import BrokerError
+    from hydra.broker.factory import BrokerSpec, make_broker
+    from hydra.config import ConfigError, load_config
+
+    p = job.parameters if job is not None else {}
+    kind = str(p.get("broker", "sim"))
+    spec = BrokerSpec(kind=kind, host=str(p.get("host", "127.0.0.1")),
+                      port=int(p.get("port", 4002)), client_id=client_id,
+                      seed=None if int(p.get("seed", -1)) < 0 else int(p["seed"]))
+    if kind == "sim" and not paths.sim_db.exists():
+        console.print(f"broker: sim, [yellow]no simulated account yet[/] ({paths.sim_db}); the "
+                      "first daily-cycle run opens it")
+        return
+    try:
+        config = load_config(paths.root)
+        broker, _clock = make_broker(spec, config, paths, sim_start=None)
+        broker.connect()
+    except (BrokerError, ConfigError, OSError) as exc:
+        console.print(f"broker: {kind}, [bold red]NOT CONNECTED[/]: {escape(str(exc))}")
+        return
+    try:
+        account = broker.account_state()
+        positions = broker.positions()
+        when = broker.now()
+    finally:
+        broker.close()
+    where = f"port {spec.port}" if kind != "sim" else str(paths.sim_db)
+    console.print(f"broker: {kind} ({where}), [green]connected[/]: account {account.account_id}, "
+                  f"broker time {when:%Y-%m-%d %H:%M %Z}")
+    console.print(f"account: net liquidation {account.net_liquidation:,.2f} {account.currency}, "
+                  f"cash {account.cash:,.2f}, day P&L {account.daily_pnl:+,.2f}, realized "
+                  f"{account.realized_pnl:+,.2f}, unrealized {account.unrealized_pnl:+,.2f}")
+    held = [x for x in positions if x.quantity]
+    if not held:
+        console.print("positions: flat")
+        return
+    table = Table(title="positions")
+    for col in ("contract", "quantity", "avg price", "market price", "unrealized P&L",
+                "realized P&L"):
+        table.add_column(col, justify="right")
+    for x in held:
+        table.add_row(x.local_symbol, f"{x.quantity:+d}", f"{x.avg_price:g}",
+                      f"{x.market_price:g}", f"{x.unrealized_pnl:+,.2f}",
+                      f"{x.realized_pnl:+,.2f}")
+    console.print(table)
+
+
+def status(
+    client_id: Annotated[int, typer.Option(help="IB client id for this check (not the "
+                                           "cycle's, so the two never collide).")] = 99,
+    crontab_file: CrontabOpt = None,
+    schedules: SchedulesOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Broker connectivity, paused or not, model, last and next run of each job, position, P&L."""
+    from hydra import runs
+    from hydra import schedule as sch
+    from hydra.killswitch import read_state
+
+    root = resolve_data_dir(data_dir)
+    paths = DataPaths(root)
+    now = datetime.now(UTC)
+    console.rule(f"Hydra status {now:%Y-%m-%d %H:%M} UTC: {root}")
+    try:
+        jobs = sch.load_jobs(sch.jobs_file(schedules))
+    except sch.ScheduleError as exc:
+        console.print(f"[bold red]jobs file error[/]: {escape(str(exc))}")
+        jobs = {}
+    _broker_section(paths, jobs.get("daily-cycle"), client_id)
+
+    ks = read_state(paths)
+    console.print(f"trading: [bold red]PAUSED[/] ({escape(ks.reason)}; since {ks.changed_at})"
+                  if ks.paused else "trading: [bold green]allowed[/] (not paused)")
+    console.print(f"model: {model_line(paths) or 'no health report in this version'}")
+    store = sch.CrontabStore.from_option(crontab_file)
+    try:
+        block = store.installed_block()
+        console.print(f"schedule: {'[green]installed[/]' if block else '[yellow]not installed[/]'}"
+                      f" in {store.describe()}")
+    except sch.ScheduleError as exc:
+        console.print(f"schedule: [red]unknown[/] ({escape(str(exc))})")
+
+    index = runs.RunIndex(paths.run_index) if paths.run_index.exists() else None
+    table = Table(title="jobs")
+    for col in ("job", "last run", "outcome", "next run"):
+        table.add_column(col, overflow="fold")
+    for name, job in sorted(jobs.items()):
+        last = index.last(name) if index else None
+        if last is None:
+            last_text, outcome = "never", ""
+        else:
+            colour = _COLOURS.get(last.status, "white")
+            last_text = (f"{last.started_at.replace('+00:00', 'Z')} for {last.as_of} "
+                         f"([{colour}]{last.status}[/], run {last.run_id})")
+            outcome = escape(last.short_outcome)
+        if runs.is_running(paths, name):
+            last_text = "[yellow]RUNNING NOW[/]; before: " + last_text
+        nxt = sch.next_runs(job, now, 1)
+        next_text = (f"{nxt[0].local:%a %Y-%m-%d %H:%M %Z} ({nxt[0].utc:%H:%M} UTC)"
+                     if nxt else "none in the next year")
+        table.add_row(name, last_text, outcome, next_text)
+    if index:
+        index.close()
+    console.print(table)

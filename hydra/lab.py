@@ -1,0 +1,162 @@
+"""`hydra lab`: JupyterLab for the operator, with the audit trail served read-only.
+
+The server listens on 127.0.0.1 only and requires a token. Its root is a small workspace in the
+data directory that links the source notebooks (notebooks/), the audit trail (runs/) and a
+scratch/ folder for interactive reruns. Executed notebooks are records: JupyterLab has no
+read-only mode and a server running as root ignores file permissions, so the contents manager
+below refuses (403) every save, rename, delete, upload and checkpoint under the audit trail.
+A rerun is saved as a new notebook in scratch/, never over an executed one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from tornado import web
+from traitlets import List, Unicode
+
+from hydra.paths import NOTEBOOKS_DIR, DataPaths
+
+REFUSAL = ("{path} is in the audit trail, which is read-only: executed notebooks are records. "
+           "To rerun one, use File > Save Notebook As... into scratch/ (or `hydra lab --rerun "
+           "RUN_ID`), then run the copy.")
+
+
+class LabError(RuntimeError):
+    pass
+
+
+class ReadOnlyRunsContentsManager(AsyncLargeFileManager):
+    """JupyterLab's default contents manager, refusing every write under `read_only_dirs`."""
+
+    read_only_dirs = List(Unicode(), config=True,
+                          help="Folders (real paths) that are served read-only.")
+
+    def protected(self, path: str) -> bool:
+        """Whether an API path lands (through links, '..' and all) in a read-only folder."""
+        real = Path(os.path.realpath(self._get_os_path(path.strip("/"))))
+        for folder in self.read_only_dirs:
+            root = Path(os.path.realpath(folder))
+            if real == root or root in real.parents:
+                return True
+        return False
+
+    def _refuse(self, path: str) -> None:
+        if self.protected(path):
+            raise web.HTTPError(403, REFUSAL.format(path=path or "/"))
+
+    def is_writable(self, path: str) -> bool:
+        return not self.protected(path) and super().is_writable(path)
+
+    async def save(self, model: dict[str, Any], path: str = "") -> dict[str, Any]:
+        self._refuse(path)
+        return await super().save(model, path)
+
+    async def delete_file(self, path: str) -> None:
+        self._refuse(path)
+        return await super().delete_file(path)
+
+    async def rename_file(self, old_path: str, new_path: str) -> None:
+        self._refuse(old_path)
+        self._refuse(new_path)
+        return await super().rename_file(old_path, new_path)
+
+    async def create_checkpoint(self, path: str) -> dict[str, Any]:
+        self._refuse(path)
+        return await super().create_checkpoint(path)
+
+    async def restore_checkpoint(self, checkpoint_id: str, path: str) -> None:
+        self._refuse(path)
+        return await super().restore_checkpoint(checkpoint_id, path)
+
+    async def delete_checkpoint(self, checkpoint_id: str, path: str) -> None:
+        self._refuse(path)
+        return await super().delete_checkpoint(checkpoint_id, path)
+
+
+_WORKSPACE_README = """# Hydra lab workspace
+
+- `notebooks/`: the source notebooks (a link to the checkout). Open one to run a cycle by hand.
+- `runs/`: the audit trail (a link to the data directory's runs). Executed notebooks are
+  records: this server refuses to save, rename or delete anything here.
+- `scratch/`: your interactive reruns. To rerun an executed notebook, use
+  File > Save Notebook As... into scratch/ (or start the lab with `hydra lab --rerun RUN_ID`).
+  A rerun of a trade date that already traded sends no order.
+"""
+
+
+def _link(link: Path, target: Path) -> None:
+    if link.is_symlink():
+        if Path(os.readlink(link)) == target:
+            return
+        link.unlink()
+    elif link.exists():
+        raise LabError(f"{link} exists and is not a link; move it away and start again")
+    link.symlink_to(target, target_is_directory=True)
+
+
+def prepare_workspace(paths: DataPaths) -> Path:
+    """<data_dir>/lab with notebooks/ and runs/ linked in, and scratch/ for reruns."""
+    ws = paths.root / "lab"
+    (ws / "scratch").mkdir(parents=True, exist_ok=True)
+    paths.runs_dir.mkdir(parents=True, exist_ok=True)
+    _link(ws / "notebooks", NOTEBOOKS_DIR.resolve())
+    _link(ws / "runs", paths.runs_dir.resolve())
+    (ws / "README.md").write_text(_WORKSPACE_README)
+    return ws
+
+
+def copy_for_rerun(paths: DataPaths, output_path: str, run_id: str) -> Path:
+    """A writable copy of an executed notebook in scratch/, to rerun without touching the record."""
+    source = paths.root / output_path
+    if not source.is_file():
+        raise LabError(f"run {run_id}'s notebook {source} does not exist")
+    ws = prepare_workspace(paths)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = ws / "scratch" / f"rerun-{run_id}-{stamp}.ipynb"
+    shutil.copyfile(source, target)
+    target.chmod(stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
+    return target
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def server_argv(workspace: Path, runs_dir: Path, *, port: int, token: str,
+                open_browser: bool = False) -> list[str]:
+    """JupyterLab's command-line settings (they win over any jupyter config file)."""
+    if not token:
+        raise LabError("hydra lab needs a non-empty token (an empty one turns authentication off)")
+    argv = [
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={workspace}",
+        f"--ServerApp.open_browser={open_browser}",
+        "--ServerApp.allow_remote_access=False",
+        "--ServerApp.terminals_enabled=False",  # a shell would bypass the read-only trail
+        "--ServerApp.contents_manager_class=hydra.lab.ReadOnlyRunsContentsManager",
+        f"--ReadOnlyRunsContentsManager.read_only_dirs={runs_dir.resolve()}",
+        f"--IdentityProvider.token={token}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if os.geteuid() == 0:
+        argv.append("--ServerApp.allow_root=True")  # JupyterLab refuses root without it
+    return argv
+
+
+def launch(paths: DataPaths, *, port: int, token: str, open_browser: bool = False) -> None:
+    """Run JupyterLab in this process until it is stopped (Ctrl-C twice, or SIGTERM)."""
+    from jupyterlab.labapp import LabApp
+
+    ws = prepare_workspace(paths)
+    LabApp.launch_instance(argv=server_argv(ws, paths.runs_dir, port=port, token=token,
+                                            open_browser=open_browser))

@@ -1,0 +1,306 @@
+"""Transaction-cost analysis of journaled fills: totals, predicted vs actual slippage, verdicts.
+
+Pure functions over the journal's fills DataFrame (hydra.journal.Journal.fills). Every fill is
+one observation. Slippage is per contract and signed (positive = a cost), in three units:
+ticks and basis points from the journal's per-contract columns, and dollars per contract
+(price units x point value), so a 4-lot and a 1-lot weigh the same. Verdicts are judged in
+TICKS, so the thresholds mean the same for oats and hogs (the original HYDRA compared raw price
+units across contracts). Below the minimum sample a group reports "insufficient data" and no
+numbers: ten fills do not calibrate anything, and fewer than that mislead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from hydra.config import ReconcileConfig
+
+UNITS = ("ticks", "bps", "usd")
+KNOWN_ROUTES = ("limit-patience", "twap")
+INSUFFICIENT = "insufficient data"
+Colour = Literal["green", "yellow", "red", "grey"]
+
+
+# --------------------------------------------------------------------------------- fill totals
+@dataclass(frozen=True)
+class FillTotals:
+    """What a range of fills adds up to (notional = price x point value x contracts)."""
+
+    fills: int
+    contracts: int
+    buys: int  # contracts bought
+    sells: int  # contracts sold
+    notional_usd: float
+    commission_usd: float
+    commission_missing: int  # fills whose commission the broker has not reported yet
+    actual_cost_usd: float | None  # sum of signed actual slippage dollars (positive = cost)
+    predicted_cost_usd: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _sum_or_none(col: pd.Series) -> float | None:
+    col = col.dropna()
+    return float(col.sum()) if len(col) else None
+
+
+def fill_totals(fills: pd.DataFrame) -> FillTotals:
+    if not len(fills):
+        return FillTotals(0, 0, 0, 0, 0.0, 0.0, 0, None, None)
+    qty = fills["quantity"].astype("int64")
+    buy = fills["side"] == "BUY"
+    notional = (fills["price"] * fills["point_value"].fillna(0.0) * qty).sum()
+    return FillTotals(
+        fills=len(fills),
+        contracts=int(qty.sum()),
+        buys=int(qty[buy].sum()),
+        sells=int(qty[~buy].sum()),
+        notional_usd=float(notional),
+        commission_usd=float(fills["commission"].fillna(0.0).sum()),
+        commission_missing=int(fills["commission"].isna().sum()),
+        actual_cost_usd=_sum_or_none(fills["actual_usd"]),
+        predicted_cost_usd=_sum_or_none(fills["predicted_usd"]),
+    )
+
+
+def totals_by(fills: pd.DataFrame, key: str = "local_symbol") -> pd.DataFrame:
+    """Per-contract (or per-route) totals, one row each, for the fill list's footer."""
+    cols = ["fills", "contracts", "notional_usd", "commission_usd", "actual_cost_usd"]
+    if not len(fills):
+        return pd.DataFrame(columns=[key, *cols])
+    rows = [{key: name, **{c: getattr(fill_totals(g), c) for c in cols}}
+            for name, g in fills.groupby(key, sort=True)]
+    return pd.DataFrame(rows, columns=[key, *cols])
+
+
+# --------------------------------------------------------------------------- slippage statistics
+@dataclass(frozen=True)
+class UnitStats:
+    """Predicted vs actual slippage in one unit over n fills (None where undefined)."""
+
+    n: int
+    mean_predicted: float
+    mean_actual: float
+    bias: float  # mean actual - mean predicted
+    rmse: float
+    correlation: float | None  # None when either side does not vary
+    median_predicted: float
+    median_actual: float
+    p95_predicted: float
+    p95_actual: float
+    multiplier: float | None  # pessimism multiplier: mean actual / mean predicted
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _clean(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+Values = Sequence[float | None] | np.ndarray | pd.Series
+
+
+def unit_stats(predicted: Values, actual: Values) -> UnitStats:
+    """Statistics of paired predicted/actual slippage (pairs with a missing side are dropped)."""
+    p = np.asarray(predicted, dtype=float)
+    a = np.asarray(actual, dtype=float)
+    ok = np.isfinite(p) & np.isfinite(a)
+    p, a = p[ok], a[ok]
+    if not len(p):
+        raise ValueError("no fill has both a predicted and an actual slippage")
+    mp, ma = float(p.mean()), float(a.mean())
+    corr: float | None = None
+    if len(p) >= 2 and p.std() > 0 and a.std() > 0:
+        corr = _clean(float(np.corrcoef(p, a)[0, 1]))
+    return UnitStats(
+        n=len(p),
+        mean_predicted=mp,
+        mean_actual=ma,
+        bias=ma - mp,
+        rmse=float(np.sqrt(np.mean((a - p) ** 2))),
+        correlation=corr,
+        median_predicted=float(np.median(p)),
+        median_actual=float(np.median(a)),
+        p95_predicted=float(np.percentile(p, 95)),
+        p95_actual=float(np.percentile(a, 95)),
+        multiplier=ma / mp if mp > 0 else None,
+    )
+
+
+# ------------------------------------------------------------------------------------- verdicts
+def bias_colour(bias_ticks: float | None, cfg: ReconcileConfig) -> Colour:
+    """green |bias| < green threshold, yellow < yellow threshold, red at or above it."""
+    if bias_ticks is None:
+        return "grey"
+    b = abs(bias_ticks)
+    if b < cfg.bias_green_ticks:
+        return "green"
+    if b < cfg.bias_yellow_ticks:
+        return "yellow"
+    return "red"
+
+
+def pessimism_warning(multiplier: float | None, cfg: ReconcileConfig) -> str | None:
+    """A warning when actual slippage exceeds the prediction by more than the configured ratio."""
+    if multiplier is None or multiplier <= cfg.pessimism_warn:
+        return None
+    return (f"actual slippage is {multiplier:.2f}x the prediction (above "
+            f"{cfg.pessimism_warn:g}x): the cost model underestimates costs, and paper fills "
+            "tend to be optimistic, so live costs are likely higher still; scale predicted "
+            f"costs by at least {multiplier:.2f}")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    status: Literal["calibrated", "not calibrated", "insufficient data"]
+    reasons: tuple[str, ...]
+
+    @property
+    def calibrated(self) -> bool:
+        return self.status == "calibrated"
+
+
+def calibration(ticks: UnitStats | None, n: int, cfg: ReconcileConfig,
+                min_fills: int | None = None) -> Calibration:
+    """Calibrated when |bias| <= the gate AND the correlation reaches its gate (in ticks)."""
+    if ticks is None:
+        need = cfg.min_fills if min_fills is None else min_fills
+        return Calibration(INSUFFICIENT, (f"{n} fill(s) with predicted and actual slippage; "
+                                          f"at least {need} are needed",))
+    reasons = []
+    if abs(ticks.bias) > cfg.calibrated_max_bias_ticks:
+        reasons.append(f"|bias| {abs(ticks.bias):.3f} ticks > {cfg.calibrated_max_bias_ticks:g}")
+    if ticks.correlation is None:
+        reasons.append("correlation undefined: predicted or actual slippage did not vary")
+    elif ticks.correlation < cfg.calibrated_min_correlation:
+        reasons.append(f"correlation {ticks.correlation:.3f} < "
+                       f"{cfg.calibrated_min_correlation:g}")
+    if reasons:
+        return Calibration("not calibrated", tuple(reasons))
+    return Calibration("calibrated", (
+        f"|bias| {abs(ticks.bias):.3f} ticks <= {cfg.calibrated_max_bias_ticks:g} and "
+        f"correlation {ticks.correlation:.3f} >= {cfg.calibrated_min_correlation:g}",))
+
+
+# -------------------------------------------------------------------------------- the analysis
+@dataclass(frozen=True)
+class GroupReport:
+    """One group's reconciliation (overall, or one route): numbers only with enough fills."""
+
+    name: str
+    fills: int  # fills in the group
+    n: int  # of which with both predicted and actual slippage
+    sufficient: bool
+    stats: dict[str, UnitStats]  # by unit; empty when insufficient
+    bias_colour: Colour
+    pessimism_warning: str | None
+    calibration: Calibration
+    min_needed: int
+
+    @property
+    def headline(self) -> str:
+        if not self.sufficient:
+            return (f"{self.name}: {INSUFFICIENT} ({self.n} fill(s) with slippage, at least "
+                    f"{self.min_needed} needed)")
+        t = self.stats["ticks"]
+        mult = f"{t.multiplier:.2f}x" if t.multiplier is not None else "n/a"
+        return (f"{self.name}: n={t.n}, bias {t.bias:+.3f} ticks ({self.bias_colour}), "
+                f"multiplier {mult}, {self.calibration.status}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "fills": self.fills, "n": self.n, "sufficient": self.sufficient,
+            "status": "ok" if self.sufficient else INSUFFICIENT,
+            "stats": {u: s.as_dict() for u, s in self.stats.items()},
+            "bias_colour": self.bias_colour, "pessimism_warning": self.pessimism_warning,
+            "calibration": self.calibration.status,
+            "calibration_reasons": list(self.calibration.reasons),
+        }
+
+
+def per_contract_usd(fills: pd.DataFrame, side: str) -> pd.Series:
+    """Slippage in dollars per contract: the journal's per-contract price units x point value."""
+    return fills[f"{side}_price"] * fills["point_value"]
+
+
+def _unit_series(fills: pd.DataFrame, unit: str, side: str) -> pd.Series:
+    if unit == "usd":
+        return per_contract_usd(fills, side)
+    return fills[f"{side}_{unit}"]
+
+
+def group_report(name: str, fills: pd.DataFrame, cfg: ReconcileConfig,
+                 min_fills: int | None = None) -> GroupReport:
+    need = cfg.min_fills if min_fills is None else min_fills
+    both = fills["predicted_ticks"].notna() & fills["actual_ticks"].notna() if len(fills) \
+        else pd.Series(dtype=bool)
+    n = int(both.sum())
+    if n < need:
+        return GroupReport(name, len(fills), n, False, {}, "grey", None,
+                           calibration(None, n, cfg, need), need)
+    usable = fills[both]
+    stats = {u: unit_stats(_unit_series(usable, u, "predicted"), _unit_series(usable, u, "actual"))
+             for u in UNITS}
+    t = stats["ticks"]
+    return GroupReport(name, len(fills), n, True, stats, bias_colour(t.bias, cfg),
+                       pessimism_warning(t.multiplier, cfg), calibration(t, n, cfg), need)
+
+
+@dataclass(frozen=True)
+class SlippageReport:
+    """Overall and per-route predicted vs actual slippage, with verdicts."""
+
+    overall: GroupReport
+    routes: dict[str, GroupReport] = field(default_factory=dict)
+    min_fills: int = 10
+
+    @property
+    def groups(self) -> list[GroupReport]:
+        return [self.overall, *self.routes.values()]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{g.name}: {g.pessimism_warning}" for g in self.groups if g.pessimism_warning]
+
+    def table(self, unit: str = "ticks") -> pd.DataFrame:
+        """One row per group; "insufficient data" instead of numbers below the minimum."""
+        cols = ["n", "mean_predicted", "mean_actual", "bias", "rmse", "correlation",
+                "median_predicted", "median_actual", "p95_predicted", "p95_actual", "multiplier"]
+        rows = []
+        for g in self.groups:
+            if g.sufficient:
+                s = g.stats[unit].as_dict()
+                rows.append({"group": g.name, "fills": g.fills, **{c: s[c] for c in cols},
+                             "verdict": g.bias_colour, "calibration": g.calibration.status})
+            else:
+                rows.append({"group": g.name, "fills": g.fills, "n": g.n,
+                             **{c: INSUFFICIENT for c in cols[1:]},
+                             "verdict": INSUFFICIENT, "calibration": INSUFFICIENT})
+        return pd.DataFrame(rows, columns=["group", "fills", *cols, "verdict", "calibration"])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"min_fills": self.min_fills, "overall": self.overall.as_dict(),
+                "routes": {k: g.as_dict() for k, g in self.routes.items()},
+                "warnings": self.warnings}
+
+
+def slippage_report(fills: pd.DataFrame, cfg: ReconcileConfig,
+                    min_fills: int | None = None) -> SlippageReport:
+    """Overall and by route (limit-patience and TWAP always listed, others when present)."""
+    need = cfg.min_fills if min_fills is None else min_fills
+    if need < 2:
+        raise ValueError(f"min_fills must be at least 2, got {need}")
+    overall = group_report("overall", fills, cfg, need)
+    present = list(fills["route"].dropna().unique()) if len(fills) else []
+    names = [*KNOWN_ROUTES, *sorted(r for r in present if r not in KNOWN_ROUTES)]
+    routes = {r: group_report(r, fills[fills["route"] == r] if len(fills) else fills, cfg, need)
+              for r in names}
+    return SlippageReport(overall, routes, need)

@@ -1,0 +1,123 @@
+"""`hydra lab` as an operator meets it: a real JupyterLab on 127.0.0.1, its token, and an audit
+trail that refuses writes even though the server runs as root."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HYDRA, REPO
+
+pytestmark = pytest.mark.slow
+TOKEN = "test-token-4f2a9c"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _request(port: int, path: str, *, token: str | None = TOKEN, method: str = "GET",
+             body: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    if token is not None:
+        req.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _listening(port: int) -> list[str]:
+    """Local addresses of LISTEN sockets on `port`, read from /proc (no traffic needed)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            addr, state = fields[1], fields[3]
+            host, hexport = addr.rsplit(":", 1)
+            if state == "0A" and int(hexport, 16) == port:
+                found.append(host)
+    return found
+
+
+@pytest.fixture
+def lab(data_dir):
+    record = data_dir / "runs" / "daily_cycle" / "2026" / "11" / "24" / "r1.ipynb"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
+                                  "nbformat_minor": 5}))
+    record.chmod(0o444)
+    port = _free_port()
+    log = (data_dir.parent / "lab.log").open("w")
+    proc = subprocess.Popen([HYDRA, "lab", "--port", str(port), "--data-dir", str(data_dir)],
+                            cwd=REPO, env={**os.environ, "HYDRA_LAB_TOKEN": TOKEN},
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, (data_dir.parent / "lab.log").read_text()
+            try:
+                if _request(port, "/api/status")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "JupyterLab did not start within 90 s"
+            time.sleep(0.25)
+        yield port, record
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def test_lab_binds_loopback_only_and_requires_its_token(lab):
+    port, _ = lab
+    assert _listening(port) and set(_listening(port)) == {"0100007F"}  # 127.0.0.1 only
+    assert _request(port, "/api/contents", token=None)[0] == 403
+    assert _request(port, "/api/contents", token="wrong")[0] == 403
+    status, listing = _request(port, "/api/contents")
+    assert status == 200
+    assert {"notebooks", "runs", "scratch"} <= {c["name"] for c in listing["content"]}
+    status, nb = _request(port, "/api/contents/notebooks/daily_cycle.ipynb?content=0")
+    assert status == 200 and nb["writable"] is True
+
+
+def test_the_audit_trail_is_read_only_and_reruns_go_to_scratch(lab, data_dir):
+    port, record = lab
+    api = "/api/contents/runs/daily_cycle/2026/11/24/r1.ipynb"
+    status, model = _request(port, api)
+    assert status == 200 and model["writable"] is False
+    before = record.read_bytes()
+    notebook = {"type": "notebook", "format": "json", "content": model["content"]}
+    status, body = _request(port, api, method="PUT", body=notebook)
+    assert status == 403 and "read-only" in body["message"]
+    new = "/api/contents/runs/daily_cycle/2026/11/24/new.ipynb"
+    assert _request(port, new, method="PUT", body=notebook)[0] == 403
+    assert _request(port, api, method="DELETE")[0] == 403
+    assert _request(port, api, method="PATCH", body={"path": "scratch/moved.ipynb"})[0] == 403
+    assert _request(port, f"{api}/checkpoints", method="POST")[0] == 403
+    assert record.read_bytes() == before
+    assert not (record.parent / "new.ipynb").exists()
+    # "Save As" into scratch/ works: the rerun is a new notebook, the record is untouched
+    status, _ = _request(port, "/api/contents/scratch/rerun.ipynb", method="PUT", body=notebook)
+    assert status == 201
+    assert (data_dir / "lab" / "scratch" / "rerun.ipynb").is_file()

@@ -1,0 +1,95 @@
+"""`hydra paper-trade start|stop|status` and `hydra status`, as the operator runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hydra.schedule import BLOCK_BEGIN
+from tests.conftest import TRADE_DATE, run_hydra
+
+MINE = "MAILTO=ops@example.com\n30 2 * * * /usr/local/bin/backup\n"
+
+
+@pytest.fixture
+def crontab(tmp_path):
+    tab = tmp_path / "crontab"
+    tab.write_text(MINE)
+    return tab
+
+
+def _paused(data_dir) -> bool | None:
+    state = data_dir / "state" / "trading.json"
+    return json.loads(state.read_text())["paused"] if state.exists() else None
+
+
+def test_paper_trade_start_status_stop(data_dir, crontab):
+    env = {"HYDRA_CRONTAB_FILE": str(crontab)}
+    run_hydra("pause", "--reason", "weekend", data_dir=data_dir, timeout=60)
+    start = run_hydra("paper-trade", "start", data_dir=data_dir, env=env, timeout=120)
+    assert start.returncode == 0, start.stderr
+    assert "safety daily-cycle: ok (simulated" in start.stdout
+    assert "paper trading started" in start.stdout
+    text = crontab.read_text()
+    assert text.startswith(MINE) and text.count(BLOCK_BEGIN) == 1
+    assert "run daily-cycle --scheduled" in text and "run reconciliation --scheduled" in text
+    assert _paused(data_dir) is False
+
+    status = run_hydra("paper-trade", "status", data_dir=data_dir, env=env, timeout=120)
+    assert status.returncode == 0, status.stderr
+    out = " ".join(status.stdout.split())
+    assert "schedule: installed" in out and "trading: allowed" in out
+    assert "daily-cycle" in out and "simulated" in out and "ZO x 1" in out
+
+    stop = run_hydra("paper-trade", "stop", data_dir=data_dir, env=env, timeout=60)
+    assert stop.returncode == 0, stop.stderr
+    assert crontab.read_text() == MINE
+    assert _paused(data_dir) is True
+    status = run_hydra("paper-trade", "status", data_dir=data_dir, env=env, timeout=120)
+    assert "schedule: not installed" in status.stdout and "PAUSED" in status.stdout
+
+
+def test_paper_trade_refuses_a_live_port_and_changes_nothing(data_dir, crontab, tmp_path):
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(
+        '[jobs.daily-cycle]\nnotebook = "notebooks/daily_cycle.ipynb"\ncron = "0 10 * * 1-5"\n'
+        'timezone = "America/Chicago"\nmarket = "ZO"\n'
+        '[jobs.daily-cycle.parameters]\nbroker = "ib"\nport = 4001\n')
+    run_hydra("pause", data_dir=data_dir, timeout=60)
+    env = {"HYDRA_CRONTAB_FILE": str(crontab), "HYDRA_SCHEDULES": str(jobs),
+           "HYDRA_LIVE_CONFIRMED": "true"}
+    proc = run_hydra("paper-trade", "start", data_dir=data_dir, env=env, timeout=60)
+    assert proc.returncode == 2
+    assert "paper trading not started, nothing changed" in proc.stderr
+    assert "4001 is a LIVE trading port" in " ".join(proc.stderr.split())
+    assert crontab.read_text() == MINE and _paused(data_dir) is True
+
+
+def test_status_on_an_empty_data_dir(data_dir, crontab):
+    proc = run_hydra("status", data_dir=data_dir, env={"HYDRA_CRONTAB_FILE": str(crontab)},
+                     timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "no simulated account yet" in out and "trading: allowed" in out
+    assert "schedule: not installed" in out and "model:" in out
+    assert "daily-cycle" in out and "never" in out and "10:00" in out
+
+
+@pytest.mark.slow
+def test_status_after_a_cycle_shows_position_pnl_and_the_last_run(data_dir, crontab):
+    ran = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
+    assert ran.returncode == 0, ran.stderr
+    proc = run_hydra("status", data_dir=data_dir, env={"HYDRA_CRONTAB_FILE": str(crontab)},
+                     timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "connected: account DUSIM0001" in out and "net liquidation" in out
+    assert "day P&L" in out
+    assert f"for {TRADE_DATE} (succeeded" in out
+    summary = json.loads(run_hydra("runs", "list", "--json", data_dir=data_dir,
+                                   timeout=60).stdout.splitlines()[0])["summary"]
+    if summary["position_after"]:
+        assert "positions" in out and f"{summary['position_after']:+d}" in out
+    else:
+        assert "positions: flat" in out

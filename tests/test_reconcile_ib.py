@@ -1,0 +1,75 @@
+"""The reconciliation over the IB path: a real `hydra sim-gateway` speaking the TWS API, a real
+cycle with broker ib through it, then the report reading executions and positions over IB."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hydra import cycle, fill_report
+from hydra.paths import DataPaths
+from tests.conftest import HYDRA, REPO, TRADE_DATE
+
+pytestmark = pytest.mark.slow
+
+
+def first_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            raise AssertionError(f"no output from {proc.args} within {timeout} s")
+        return proc.stdout.readline()
+    finally:
+        sel.close()
+
+
+@pytest.fixture
+def gateway(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """`hydra sim-gateway` on a free port, 50 simulated seconds per second."""
+    proc = subprocess.Popen([HYDRA, "sim-gateway", "--port", "0", "--as-of", TRADE_DATE,
+                             "--speed", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "HYDRA_DATA_DIR": str(data_dir)},
+                            cwd=REPO)
+    try:
+        banner = first_line(proc, 60)
+        assert "listening on 127.0.0.1:" in banner, banner
+        port = int(banner.split("127.0.0.1:")[1].split()[0])
+        monkeypatch.setenv("HYDRA_PAPER_PORTS", str(port))  # a free port, declared paper
+        yield port
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def test_ib_reconciliation_matches_and_then_finds_a_lost_fill(data_dir, gateway):
+    s = cycle.run_in_process(as_of=TRADE_DATE, data_dir=str(data_dir), broker="ib",
+                             port=gateway, contracts=2)
+    assert s["status"] == "traded" and s["broker"] == "ib", s
+    rep = fill_report.build(as_of=TRADE_DATE, data_dir=str(data_dir), broker="ib",
+                            port=gateway, client_id=31)
+    b = rep.broker
+    assert b.broker == "ib" and b.status == "compared"
+    assert b.break_count == 0, b.breaks
+    assert b.matched == rep.fills.totals.fills >= 1
+    assert "IB reports executions since" in b.message
+    assert b.positions["status"].tolist() == ["ok"] and b.positions["broker"].tolist() == [2]
+
+    with sqlite3.connect(DataPaths(data_dir).journal_db) as con:
+        con.execute("DELETE FROM fills")
+    rep = fill_report.build(as_of=TRADE_DATE, data_dir=str(data_dir), broker="ib",
+                            port=gateway, client_id=31)
+    kinds = {x.kind for x in rep.broker.breaks}
+    assert kinds == {"missing_in_journal", "position_mismatch"}
