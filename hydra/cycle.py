@@ -33,6 +33,7 @@ from hydra.journal import Journal, OrderRecord
 from hydra.markets import Market, UnknownMarketError, get_market
 from hydra.model.baseline import Signal
 from hydra.orders import OrderManager, ParentOrder, ParentOutcome, choose_route, limit_for_step
+from hydra.params import as_bool, as_date, as_int
 from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
 from hydra.risk import RiskDecision, RiskGate
 from hydra.safety import SafetyVerdict, safety_verdict
@@ -68,33 +69,6 @@ def today_in(market: Market) -> date:
     return datetime.now(ZoneInfo(market.timezone)).date()
 
 
-def _as_bool(name: str, value: Any, errors: list[str]) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
-        return value.strip().lower() in ("true", "1", "yes")
-    errors.append(f"{name} must be True or False, got {value!r}")
-    return False
-
-
-def _as_int(name: str, value: Any, errors: list[str], *, minimum: int | None = None) -> int:
-    out: int | None = None
-    if isinstance(value, bool):
-        pass
-    elif isinstance(value, int):
-        out = value
-    elif isinstance(value, float) and value.is_integer():
-        out = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        out = int(value.strip())
-    if out is None:
-        errors.append(f"{name} must be a whole number, got {value!r}")
-        return 0
-    if minimum is not None and out < minimum:
-        errors.append(f"{name} must be >= {minimum}, got {out}")
-    return out
-
-
 def validate_params(
     *,
     as_of: Any = "",
@@ -117,29 +91,20 @@ def validate_params(
         mkt = get_market(str(market))
     except UnknownMarketError as exc:
         errors.append(str(exc))
-    day: date | None = None
+    day = as_date("as_of", as_of, errors)
     if as_of in ("", None):
         day = today_in(mkt) if mkt else datetime.now(UTC).date()
-    elif isinstance(as_of, datetime):
-        day = as_of.date()
-    elif isinstance(as_of, date):
-        day = as_of
-    else:
-        try:
-            day = date.fromisoformat(str(as_of).strip())
-        except ValueError:
-            errors.append(f"as_of must be a date like 2026-11-27 (YYYY-MM-DD), got {as_of!r}")
-    n_contracts = _as_int("contracts", contracts, errors, minimum=0)
+    n_contracts = as_int("contracts", contracts, errors, minimum=0)
     kind = str(broker).strip().lower()
     if kind not in BROKERS:
         errors.append(f"broker must be one of {', '.join(BROKERS)}, got {broker!r}")
-    n_port = _as_int("port", port, errors, minimum=1)
-    n_client = _as_int("client_id", client_id, errors, minimum=0)
+    n_port = as_int("port", port, errors, minimum=1)
+    n_client = as_int("client_id", client_id, errors, minimum=0)
     n_seed: int | None = None
     if seed not in (None, ""):
-        n_seed = _as_int("seed", seed, errors, minimum=-1)
+        n_seed = as_int("seed", seed, errors, minimum=-1)
         n_seed = None if n_seed < 0 else n_seed  # -1: the configured sim.seed
-    flags = (_as_bool("dry_run", dry_run, errors), _as_bool("confirm_live", confirm_live, errors))
+    flags = (as_bool("dry_run", dry_run, errors), as_bool("confirm_live", confirm_live, errors))
     if errors:
         raise ParameterError(
             "invalid cycle parameters, nothing was sent:\n  - " + "\n  - ".join(errors)

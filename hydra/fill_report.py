@@ -22,6 +22,7 @@ from hydra.broker.base import BrokerError, Execution, Position
 from hydra.config import Config, load_config
 from hydra.journal import FillRecord, Journal
 from hydra.markets import UnknownMarketError, get_market, load_registry
+from hydra.params import as_bool, as_date, as_int
 from hydra.paths import DataPaths, resolve_data_dir
 
 BROKERS = ("sim", "ib", "none")
@@ -60,46 +61,6 @@ class ReportParams:
     timezone: str
 
 
-def _int(name: str, value: Any, errors: list[str], minimum: int | None = None) -> int:
-    out: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        out = value
-    elif isinstance(value, float) and value.is_integer():
-        out = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        out = int(value.strip())
-    if out is None:
-        errors.append(f"{name} must be a whole number, got {value!r}")
-        return 0
-    if minimum is not None and out < minimum:
-        errors.append(f"{name} must be >= {minimum}, got {out}")
-    return out
-
-
-def _bool(name: str, value: Any, errors: list[str]) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "false", "0", "no"):
-        return text in ("true", "1", "yes")
-    errors.append(f"{name} must be True or False, got {value!r}")
-    return False
-
-
-def _date(name: str, value: Any, errors: list[str]) -> date | None:
-    if value in ("", None):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        errors.append(f"{name} must be a date like 2026-11-24 (YYYY-MM-DD), got {value!r}")
-        return None
-
-
 def _common_timezone() -> str:
     zones = {m.timezone for m in load_registry().values()}
     return zones.pop() if len(zones) == 1 else "UTC"
@@ -120,21 +81,21 @@ def validate_params(*, as_of: Any = "", since: Any = "", until: Any = "", market
             symbol, tz = m.symbol, m.timezone
         except UnknownMarketError as exc:
             errors.append(f"{exc}; or ALL for every market")
-    day = _date("as_of", as_of, errors)
-    first = _date("since", since, errors)
-    last = _date("until", until, errors)
+    day = as_date("as_of", as_of, errors)
+    first = as_date("since", since, errors)
+    last = as_date("until", until, errors)
     kind = str(broker).strip().lower()
     if kind not in BROKERS:
         errors.append(f"broker must be one of {', '.join(BROKERS)}, got {broker!r}")
-    n_port = _int("port", port, errors, minimum=1)
-    n_client = _int("client_id", client_id, errors, minimum=0)
-    n_seed = _int("seed", seed, errors, minimum=-1) if seed not in (None, "") else -1
-    n_min = _int("min_fills", min_fills, errors, minimum=-1) if min_fills not in (None, "") \
+    n_port = as_int("port", port, errors, minimum=1)
+    n_client = as_int("client_id", client_id, errors, minimum=0)
+    n_seed = as_int("seed", seed, errors, minimum=-1) if seed not in (None, "") else -1
+    n_min = as_int("min_fills", min_fills, errors, minimum=-1) if min_fills not in (None, "") \
         else -1
     if n_min in (0, 1):
         errors.append(f"min_fills must be at least 2 (or -1 for the configured value), got {n_min}")
-    rows = _int("fill_rows", fill_rows, errors, minimum=0)
-    fail = _bool("fail_on_breaks", fail_on_breaks, errors)
+    rows = as_int("fill_rows", fill_rows, errors, minimum=0)
+    fail = as_bool("fail_on_breaks", fail_on_breaks, errors)
     if day is None and not any(e.startswith("as_of") for e in errors):
         day = datetime.now(ZoneInfo(tz)).date()
     end = last or day

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any
 from hydra import __version__
 from hydra.paths import NOTEBOOKS_DIR, REPO_DIR, DataPaths, ensure_writable
 from hydra.schedule import JOBS, Job, ScheduleError, closed_reason, due_slot
+from hydra.sqlite_tx import immediate
 
 __all__ = ["JOBS", "NOTEBOOKS_DIR", "Job", "RunError", "RunIndex", "RunRecord", "execute",
            "get_job", "run_job", "verify"]
@@ -153,15 +154,8 @@ class RunIndex:
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db)
 
     def add(self, rec: RunRecord) -> None:
         row = asdict(rec)

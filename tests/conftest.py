@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import selectors
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,16 @@ def run_hydra(*args: str, data_dir: Path | None = None, timeout: float = 240,
     full_env.update(env or {})
     return subprocess.run([HYDRA, *args], capture_output=True, text=True, timeout=timeout,
                           env=full_env, cwd=REPO)
+
+
+def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The process's next stdout line, or an AssertionError after `timeout` seconds."""
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            raise AssertionError(f"no output from {proc.args} within {timeout} s")
+        return proc.stdout.readline()
+    finally:
+        sel.close()

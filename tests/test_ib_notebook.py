@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
 import signal
 import socket
 import sqlite3
@@ -22,7 +21,7 @@ import scrapbook as sb
 from hydra.broker.base import OrderRequest
 from hydra.broker.sim import SimBroker
 from hydra.clock import SimClock
-from tests.conftest import HYDRA, REPO, TRADE_DATE, run_hydra
+from tests.conftest import HYDRA, REPO, TRADE_DATE, read_line, run_hydra
 
 pytestmark = pytest.mark.slow
 
@@ -35,17 +34,6 @@ cancel_timeout_seconds = 5
 """
 
 
-def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    """The process's next stdout line, or an AssertionError after `timeout` seconds."""
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        if not sel.select(timeout):
-            raise AssertionError(f"no output from {proc.args} within {timeout} s")
-        return proc.stdout.readline()
-    finally:
-        sel.close()
 
 
 @pytest.fixture

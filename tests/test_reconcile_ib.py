@@ -4,7 +4,6 @@ cycle with broker ib through it, then the report reading executions and position
 from __future__ import annotations
 
 import os
-import selectors
 import signal
 import sqlite3
 import subprocess
@@ -15,21 +14,11 @@ import pytest
 
 from hydra import cycle, fill_report
 from hydra.paths import DataPaths
-from tests.conftest import HYDRA, REPO, TRADE_DATE
+from tests.conftest import HYDRA, REPO, TRADE_DATE, read_line
 
 pytestmark = pytest.mark.slow
 
 
-def first_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        if not sel.select(timeout):
-            raise AssertionError(f"no output from {proc.args} within {timeout} s")
-        return proc.stdout.readline()
-    finally:
-        sel.close()
 
 
 @pytest.fixture
@@ -40,7 +29,7 @@ def gateway(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
                             text=True, env={**os.environ, "HYDRA_DATA_DIR": str(data_dir)},
                             cwd=REPO)
     try:
-        banner = first_line(proc, 60)
+        banner = read_line(proc, 60)
         assert "listening on 127.0.0.1:" in banner, banner
         port = int(banner.split("127.0.0.1:")[1].split()[0])
         monkeypatch.setenv("HYDRA_PAPER_PORTS", str(port))  # a free port, declared paper

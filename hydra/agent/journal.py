@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from hydra.sqlite_tx import immediate
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -105,13 +107,8 @@ class AgentJournal:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self._conn):
             yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
 
     # ------------------------------------------------------------------------- events
     def record(self, *, at: datetime, as_of: date, market: str, cycle_id: str, step: str,

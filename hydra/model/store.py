@@ -10,8 +10,8 @@ cannot see T's own bar or anything later.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from hydra.broker.base import Bar
+from hydra.sqlite_tx import immediate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bars (
@@ -83,15 +84,8 @@ class BarStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._conn)
 
     def append(self, market: str, bars: Iterable[Bar], recorded_at: datetime) -> AppendResult:
         """Store bars not yet held; a differing re-delivery goes to `bar_revisions` only."""
