@@ -38,4 +38,4 @@ def test_review_totals_match_the_indexed_runs(data_dir, tmp_path):
     assert review["fills"] == sum(s["fills"] for s in summaries)
     assert review["orders_sent"] == sum(s["orders_sent"] for s in summaries)
     assert review["last_net_liquidation"] == pytest.approx(
-        [s for s in summaries if s["as_of"] == "2026-11-24"][0]["net_liquidation"])
+        next(s for s in summaries if s["as_of"] == "2026-11-24")["net_liquidation"])
