@@ -27,14 +27,20 @@ app = typer.Typer(
 )
 
 
+# The operator's day first (run, status, the kill switch), then scheduling, reports, the
+# model, IB and the lab; a module not listed here comes last, in name order.
+_ORDER = ["runs", "status", "trading", "paper_trade", "schedule", "fill_report", "model", "ib",
+          "lab"]
+_names = sorted((m.name for m in pkgutil.iter_modules(commands.__path__)),
+                key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n))
+for _name in _names:
+    importlib.import_module(f"{commands.__name__}.{_name}").register(app)
+
+
 @app.command()
 def version() -> None:
     """Print Hydra's version."""
     console.print(__version__)
-
-
-for _mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-    importlib.import_module(f"{commands.__name__}.{_mod.name}").register(app)
 
 
 def _papermill_style_params(argv: list[str]) -> list[str]:
