@@ -1,4 +1,4 @@
-"""Settings: shipped defaults (data/defaults.toml) overlaid by the operator's own file.
+"""Settings: shipped defaults (conf/defaults.toml) overlaid by the operator's own file.
 
 One file with documented values, so every knob the cycle uses is visible and reviewable; unknown
 keys are refused, because a misspelt limit that silently falls back to a default is a risk.
@@ -49,7 +49,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class AgentConfig:
-    """The self-healing loop's thresholds (documented in data/defaults.toml [agent])."""
+    """The self-healing loop's thresholds (documented in conf/defaults.toml [agent])."""
 
     observe_days: int
     min_live_days: int
@@ -110,7 +110,7 @@ class SlippageConfig:
 
 @dataclass(frozen=True)
 class ReconcileConfig:
-    """The reconciliation report's gates (documented in data/defaults.toml [reconcile])."""
+    """The reconciliation report's gates (documented in conf/defaults.toml [reconcile])."""
 
     min_fills: int
     bias_green_ticks: float
@@ -124,7 +124,7 @@ class ReconcileConfig:
 
 @dataclass(frozen=True)
 class IBConfig:
-    """Interactive Brokers connection settings (documented in data/defaults.toml [ib])."""
+    """Interactive Brokers connection settings (documented in conf/defaults.toml [ib])."""
 
     connect_timeout_seconds: float
     connect_attempts: int
@@ -161,7 +161,7 @@ _SECTIONS: dict[str, type] = {
 
 
 def _defaults() -> dict[str, dict[str, Any]]:
-    return tomllib.loads(resources.files("hydra").joinpath("data/defaults.toml").read_text())
+    return tomllib.loads(resources.files("hydra").joinpath("conf/defaults.toml").read_text())
 
 
 def _merge(base: dict[str, dict[str, Any]], over: dict[str, Any], source: str) -> None:

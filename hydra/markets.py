@@ -1,6 +1,6 @@
 """The contract registry: each market's exchange, size, tick, months, sessions and calendar.
 
-The facts live in `data/markets.toml` (markets are data, not code); this module only loads and
+The facts live in `conf/markets.toml` (markets are data, not code); this module only loads and
 checks them so a typo fails loudly at start-up rather than as a mispriced order.
 """
 
@@ -117,8 +117,8 @@ def _parse(symbol: str, raw: dict, source: str) -> Market:
 @cache
 def load_registry(path: Path | None = None) -> dict[str, Market]:
     if path is None:
-        text = resources.files("hydra").joinpath("data/markets.toml").read_text()
-        source = "hydra/data/markets.toml"
+        text = resources.files("hydra").joinpath("conf/markets.toml").read_text()
+        source = "hydra/conf/markets.toml"
     else:
         text, source = Path(path).read_text(), str(path)
     raw = tomllib.loads(text).get("markets", {})
@@ -131,6 +131,6 @@ def get_market(symbol: str) -> Market:
     if key not in registry:
         raise UnknownMarketError(
             f"unknown market {symbol!r}: known markets are {', '.join(sorted(registry))} "
-            "(add one to hydra/data/markets.toml)"
+            "(add one to hydra/conf/markets.toml)"
         )
     return registry[key]

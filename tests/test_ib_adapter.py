@@ -169,7 +169,7 @@ def test_a_tick_disagreement_with_the_registry_is_refused(
         return replace(real(c, market, sec_type), min_tick=0.025)  # 2.5 cents: 10x too big
 
     monkeypatch.setattr(tws_server, "to_ib", wrong_tick)
-    with pytest.raises(BrokerError, match=r"disagrees with hydra/data/markets\.toml") as err:
+    with pytest.raises(BrokerError, match=r"disagrees with hydra/conf/markets\.toml") as err:
         zo(ib)
     assert "minTick 0.025 x priceMagnifier 100 = 2.5" in str(err.value)
 

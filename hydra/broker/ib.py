@@ -13,7 +13,7 @@ How it behaves, and why:
   before a drop is never forgotten by it.
 - contracts: the dated FUT (never CONTFUT) Hydra's roll rule picks, from reqContractDetails;
   tick = minTick x priceMagnifier (IB reports grains' minTick as 0.0025 dollars with
-  priceMagnifier 100 for prices in cents); any disagreement with hydra/data/markets.toml
+  priceMagnifier 100 for prices in cents); any disagreement with hydra/conf/markets.toml
   (tick, multiplier, magnifier, last trade date) is an error, not a guess.
 - quotes: streaming subscriptions kept open per contract (repeat quotes are instant); NaN,
   -1 and 0 mean "no price"; Quote.data_type says live / delayed / frozen.
@@ -586,7 +586,7 @@ class IBBroker(Broker):
         if not futs:
             raise BrokerError(f"IB has no FUT contracts for {market.symbol} on "
                               f"{market.exchange} ({market.currency}); check the symbol and "
-                              "exchange in hydra/data/markets.toml (hogs trade on CME, grains "
+                              "exchange in hydra/conf/markets.toml (hogs trade on CME, grains "
                               "on CBOT)")
         hits = [d for d in futs if _month_of(d) == want.contract_month]
         if len(hits) != 1:
@@ -618,7 +618,7 @@ class IBBroker(Broker):
                             f"({market.last_trade_rule}) gives {ours.last_trade_date}")
         if problems:
             raise BrokerError(f"IB's {c.localSymbol or market.symbol} (conId {c.conId}) "
-                              f"disagrees with hydra/data/markets.toml: {'; '.join(problems)}. "
+                              f"disagrees with hydra/conf/markets.toml: {'; '.join(problems)}. "
                               "Fix the registry before trading: refusing rather than pricing "
                               "orders on the wrong grid or rolling on the wrong day")
         hc = ContractDetails(
