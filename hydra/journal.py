@@ -429,11 +429,28 @@ class Journal:
         row = self._db.execute("SELECT value FROM risk_state WHERE key=?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def update_peak_equity(self, equity: float) -> float:
-        """Persisted high-water mark of net liquidation (the drawdown reference)."""
+    def update_peak_equity(self, equity: float, trade_date: date | None = None) -> float:
+        """Persisted high-water mark of net liquidation (the drawdown reference).
+
+        A drawdown breaker tripped on an earlier trade date re-arms here: the peak restarts at
+        today's equity (else a breached drawdown would block new risk forever, the original's
+        latch). The old peak and the re-arm are kept in `risk_state` for the record.
+        """
         with self._tx() as db:
             row = db.execute("SELECT value FROM risk_state WHERE key='peak_equity'").fetchone()
-            peak = max(float(json.loads(row[0])) if row else equity, equity)
+            peak = float(json.loads(row[0])) if row else equity
+            brk = db.execute("SELECT value FROM risk_state WHERE key='breakers'").fetchone()
+            breakers = json.loads(brk[0]) if brk else {}
+            tripped_on = breakers.get("drawdown")
+            if trade_date is not None and tripped_on and tripped_on < trade_date.isoformat():
+                del breakers["drawdown"]
+                db.execute("INSERT OR REPLACE INTO risk_state VALUES ('breakers', ?)",
+                           (json.dumps(breakers),))
+                db.execute("INSERT OR REPLACE INTO risk_state VALUES ('drawdown_rearmed', ?)",
+                           (json.dumps({"on": trade_date.isoformat(), "tripped_on": tripped_on,
+                                        "old_peak": peak, "new_peak": equity}),))
+                peak = equity
+            peak = max(peak, equity)
             db.execute("INSERT OR REPLACE INTO risk_state VALUES ('peak_equity', ?)",
                        (json.dumps(peak),))
         return peak

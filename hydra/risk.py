@@ -8,8 +8,9 @@ take the same path. Boundaries: a value AT its limit passes; beyond it blocks (f
 drawdown breakers, a loss reaching the limit trips them).
 
 Loss and drawdown breakers block new exposure but let an order that reduces the position
-through; once tripped they stay tripped for the rest of that trade date and re-arm (are
-evaluated afresh) on the next one. The kill switch blocks every new order; cancels always pass.
+through; once tripped they stay tripped for the rest of that trade date and re-arm on the next
+one: the daily loss starts from the new day's equity, and the drawdown from a peak reset to the
+equity at re-arm (otherwise a breached drawdown would block forever, the original's latch). The kill switch blocks every new order; cancels always pass.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ class RiskGate:
         position = sum(p.quantity for p in b.positions() if p.symbol == request.contract.symbol)
         quote = b.quote(request.contract)
         state = read_state(self.paths)
-        peak = self.journal.update_peak_equity(account.net_liquidation)
+        peak = self.journal.update_peak_equity(account.net_liquidation, self.trade_date)
         same_ref = [o for o in b.orders(request.order_ref) if o.order_ref == request.order_ref
                     and (not o.is_done or o.filled > 0)]
         siblings = [o for o in b.orders(parent_ref + "-") if not o.is_done

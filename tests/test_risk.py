@@ -109,6 +109,28 @@ def test_breakers_latch_for_the_day_and_rearm_the_next_trading_day(tmp_path):
         assert j.update_peak_equity(90.0) == 100.0  # the peak is persisted, not recomputed
     with Journal(tmp_path / "j.sqlite") as j:
         assert j.update_peak_equity(95.0) == 100.0
+        # a drawdown trip on the 24th re-arms on the next trade date against a new peak
+        assert j.update_peak_equity(94.0, date(2026, 11, 24)) == 100.0  # same day: no re-arm
+        assert j.update_peak_equity(93.0, date(2026, 11, 25)) == 93.0
+        assert j.update_peak_equity(92.0, date(2026, 11, 25)) == 93.0
+        assert j.update_peak_equity(96.0, date(2026, 11, 27)) == 96.0
+
+
+def test_a_drawdown_breach_does_not_block_forever(data_dir):
+    """Tripped on one day, blocked for the rest of it; the next trading day trades again."""
+    from hydra.journal import Journal
+
+    (data_dir / "hydra.toml").write_text("[risk]\nmax_drawdown_fraction = 0.0001\n")
+    with Journal(DataPaths(data_dir).journal_db) as j:
+        j.update_peak_equity(200_000.0)  # far above the account: a deep drawdown
+    first = cycle.run_in_process(as_of="2026-11-23", data_dir=str(data_dir))
+    assert first["target_position"] != 0
+    assert any("drawdown" in b for b in first["blocked"]) and first["orders_sent"] == 0
+    second = cycle.run_in_process(as_of="2026-11-24", data_dir=str(data_dir))
+    assert not any("drawdown" in b for b in second["blocked"]), second["blocked"]
+    with Journal(DataPaths(data_dir).journal_db) as j:
+        rearmed = j._state("drawdown_rearmed")
+    assert rearmed["tripped_on"] == "2026-11-23" and rearmed["on"] == "2026-11-24"
 
 
 def test_kill_switch_blocks_the_cycle_and_resume_allows_it(data_dir):
