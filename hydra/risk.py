@@ -10,7 +10,8 @@ drawdown breakers, a loss reaching the limit trips them).
 Loss and drawdown breakers block new exposure but let an order that reduces the position
 through; once tripped they stay tripped for the rest of that trade date and re-arm on the next
 one: the daily loss starts from the new day's equity, and the drawdown from a peak reset to the
-equity at re-arm (otherwise a breached drawdown would block forever, the original's latch). The kill switch blocks every new order; cancels always pass.
+equity at re-arm (otherwise a breached drawdown would block forever, the original's latch).
+The kill switch blocks every new order; cancels always pass.
 """
 
 from __future__ import annotations

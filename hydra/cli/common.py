@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -34,3 +35,13 @@ def parse_date(value: str | None, name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise fail(f"{name} must be a date like 2026-11-27, got {value!r}") from None
+
+
+def writable_data_dir(data_dir: str | None) -> Path:
+    """The data directory, created and proven writable, or a clean exit 2 saying what to fix."""
+    from hydra.paths import DataDirError, ensure_writable, resolve_data_dir
+
+    try:
+        return ensure_writable(resolve_data_dir(data_dir))
+    except DataDirError as exc:
+        raise fail(str(exc)) from None

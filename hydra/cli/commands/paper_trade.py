@@ -20,8 +20,8 @@ from hydra.cli.commands.schedule import (
     install_schedule,
     uninstall_schedule,
 )
-from hydra.cli.common import DataDirOpt, console, err, fail
-from hydra.paths import DataDirError, DataPaths, ensure_writable, resolve_data_dir
+from hydra.cli.common import DataDirOpt, console, err, fail, writable_data_dir
+from hydra.paths import DataPaths, resolve_data_dir
 
 pt_app = typer.Typer(help="Scheduled paper trading: safety checks, the crontab, the kill switch.",
                      no_args_is_help=True)
@@ -103,10 +103,7 @@ def start(
     """Run the safety checks, install the schedule, resume trading."""
     from hydra.killswitch import resume
 
-    try:
-        paths = DataPaths(ensure_writable(resolve_data_dir(data_dir)))
-    except DataDirError as exc:
-        raise fail(str(exc)) from None
+    paths = DataPaths(writable_data_dir(data_dir))
     jobs = trading_jobs(schedules)
     refused = _refusals(jobs, paths)
     if refused:
@@ -128,10 +125,7 @@ def stop(
     """Pause trading at once (the kill switch), then remove the schedule."""
     from hydra.killswitch import pause
 
-    try:
-        paths = DataPaths(ensure_writable(resolve_data_dir(data_dir)))
-    except DataDirError as exc:
-        raise fail(str(exc)) from None
+    paths = DataPaths(writable_data_dir(data_dir))
     pause(paths, "paper trading stopped (hydra paper-trade stop)")
     console.print("[bold red]PAUSED[/]: no new orders")
     uninstall_schedule(crontab_file)

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from hydra.cli.common import DataDirOpt, console
+from hydra.cli.common import DataDirOpt, console, writable_data_dir
 from hydra.killswitch import pause as do_pause
 from hydra.killswitch import read_state
 from hydra.killswitch import resume as do_resume
-from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
+from hydra.paths import DataPaths
 
 
 def register(app: typer.Typer) -> None:
@@ -23,14 +23,14 @@ def pause(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Block every new order (cancels stay allowed) until `hydra resume`."""
-    paths = DataPaths(ensure_writable(resolve_data_dir(data_dir)))
+    paths = DataPaths(writable_data_dir(data_dir))
     state = do_pause(paths, reason)
     console.print(f"[bold red]PAUSED[/]: no new orders until `hydra resume` ({state.reason})")
 
 
 def resume(data_dir: DataDirOpt = None) -> None:
     """Allow new orders again."""
-    paths = DataPaths(ensure_writable(resolve_data_dir(data_dir)))
+    paths = DataPaths(writable_data_dir(data_dir))
     was = read_state(paths)
     do_resume(paths)
     console.print("[bold green]RESUMED[/]: new orders allowed"
