@@ -385,7 +385,8 @@ class TwsServer:
             return  # TWS ignores requests before startApi
         handler = self._handlers().get(msg_id)
         if handler is None:
-            s.send(msg.error(-1, 10000 + msg_id % 1000,
+            # answer with the request's id, so a client waiting on it fails fast, not by timeout
+            s.send(msg.error(_req_id_guess(fields), 10000 + msg_id % 1000,
                              f"hydra sim-gateway does not support API message {msg_id}"))
             return
         try:
@@ -984,7 +985,8 @@ def _req_id_guess(fields: list[str]) -> int:
     """The request id of a malformed request, where the layout puts one (else -1)."""
     try:
         msg_id = int(fields[0])
-        if msg_id in (In.PLACE_ORDER, In.REQ_HISTORICAL_DATA, In.REQ_PNL):
+        # newer messages (79 on) and these two carry no version field before the id
+        if msg_id in (In.PLACE_ORDER, In.REQ_HISTORICAL_DATA) or msg_id >= 79:
             return int(fields[1])
         return int(fields[2])
     except (IndexError, ValueError):
