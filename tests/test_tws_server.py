@@ -90,3 +90,18 @@ def test_orders_on_contfut_or_unsimulated_types_are_rejected(client: tuple[LoopT
     assert all(t.orderStatus.status == "Cancelled" for t in trades)
     messages = " ".join(entry.message for t in trades for entry in t.log)
     assert "data only" in messages and "Unsupported order type STP" in messages
+
+
+def test_an_unsupported_request_fails_at_once_instead_of_hanging(
+        client: tuple[LoopThread, Any]):
+    import time
+
+    from ib_insync import RequestError
+
+    loop, ib = client
+    ib.RaiseRequestErrors = True
+    contract = loop.run(lambda: ib.qualifyContractsAsync(Future("ZO", "202703", "CBOT")), 10)[0]
+    started = time.monotonic()
+    with pytest.raises(RequestError, match="does not support API message 87"):
+        loop.run(lambda: ib.reqHeadTimeStampAsync(contract, "TRADES", True, 1), 10)
+    assert time.monotonic() - started < 5
