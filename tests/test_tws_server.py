@@ -105,3 +105,20 @@ def test_an_unsupported_request_fails_at_once_instead_of_hanging(
     with pytest.raises(RequestError, match="does not support API message 87"):
         loop.run(lambda: ib.reqHeadTimeStampAsync(contract, "TRADES", True, 1), 10)
     assert time.monotonic() - started < 5
+
+
+def test_intraday_bars_come_from_the_same_path_as_the_quotes(client: tuple[LoopThread, Any]):
+    loop, ib = client
+    contract = loop.run(lambda: ib.qualifyContractsAsync(Future("ZO", "202703", "CBOT")), 10)[0]
+    bars = loop.run(lambda: ib.reqHistoricalDataAsync(
+        contract, "", "3600 S", "5 mins", "TRADES", True, formatDate=2), 10)
+    assert len(bars) == 13  # 09:00..10:00 CT: twelve whole bars and the one in progress
+    times = [b.date for b in bars]
+    assert times == sorted(times) and all(t.minute % 5 == 0 for t in times)
+    assert all(b.low <= min(b.open, b.close) <= max(b.open, b.close) <= b.high for b in bars)
+    assert all(abs(p / 0.25 - round(p / 0.25)) < 1e-9 for b in bars for p in (b.high, b.low))
+    ticker = loop.run(lambda: ib.reqTickersAsync(contract), 10)[0]
+    assert bars[-1].close == ticker.last
+    hourly = loop.run(lambda: ib.reqHistoricalDataAsync(
+        contract, "", "1 D", "1 hour", "TRADES", False, formatDate=2), 10)
+    assert len(hourly) > len(bars) / 12  # overnight hours too without useRTH

@@ -52,6 +52,7 @@ from hydra.broker.tws_protocol import (
     HEADER,
     MAX_MESSAGE,
     Cursor,
+    HistoricalRequest,
     In,
     ProtocolError,
     WireContract,
@@ -603,9 +604,15 @@ class TwsServer:
         if hit is None:
             return
         _, c = hit
-        if r.bar_size.strip().lower() not in ("1 day", "1 d", "1day"):
-            s.send(msg.error(r.req_id, 162, "Historical Market Data Service error message:"
-                             f"hydra sim-gateway serves daily bars only, not {r.bar_size!r}"))
+        size = r.bar_size.strip().lower()
+        if size not in ("1 day", "1 d", "1day"):
+            seconds = INTRADAY_BAR_SECONDS.get(size)
+            if seconds is None:
+                s.send(msg.error(r.req_id, 162, "Historical Market Data Service error message:"
+                                 f"hydra sim-gateway serves 1 day bars and intraday bars of "
+                                 f"{', '.join(INTRADAY_BAR_SECONDS)}; not {r.bar_size!r}"))
+                return
+            self._intraday_historical(s, r, c.symbol, seconds)
             return
         now = self.sim.clock.now()
         end = now if not r.end.strip() else min(now, _parse_ib_time(r.end))
@@ -632,6 +639,48 @@ class TwsServer:
                 rows.append((f"{open_day:%Y%m%d}", float(last[0]), float(last.max()),
                              float(last.min()), float(last[-1]), int(path.volume[: i + 1].sum())))
         s.send(msg.historical_data(r.req_id, f"{first:%Y%m%d} 00:00:00",
+                                   f"{end:%Y%m%d %H:%M:%S}", rows))
+
+    def _intraday_historical(self, s: Session, r: HistoricalRequest, symbol: str,
+                             seconds: int) -> None:
+        """Bars aggregated from the simulator's minute path (the same path quotes come from).
+
+        Times are epoch seconds (what formatDate=2 asks for, and what ib_insync parses in
+        either format); useRTH keeps the day session only; the bar in progress is included,
+        as IB does.
+        """
+        now = self.sim.clock.now()
+        end = now if not r.end.strip() else min(now, _parse_ib_time(r.end))
+        try:
+            days = duration_days(r.duration)
+        except ValueError as exc:
+            s.send(msg.error(r.req_id, 321, f"Error validating request: {exc}"))
+            return
+        span = duration_seconds(r.duration)
+        start = end - timedelta(seconds=span)
+        sm = self.sim.market(symbol)
+        rows: list[tuple[str, float, float, float, float, int]] = []
+        local = end.astimezone(ZoneInfo(get_market(symbol).timezone)).date()
+        for day in sm.trade_dates_overlapping(start - timedelta(days=1),
+                                              end + timedelta(days=1)):
+            if day > local + timedelta(days=1) or day < local - timedelta(days=days + 5):
+                continue
+            path = sm.day_path(day)
+            # every minute overlapping (start, end]: the minute under way at `end` included,
+            # so the last bar agrees with the current quote
+            keep = (path.starts > start.timestamp() - 60) & (path.starts <= end.timestamp())
+            if r.use_rth:
+                keep &= path.day_session
+            idx = [int(i) for i in keep.nonzero()[0]]
+            buckets: dict[int, list[int]] = {}
+            for i in idx:
+                buckets.setdefault(int(path.starts[i]) // seconds * seconds, []).append(i)
+            for bucket, members in sorted(buckets.items()):
+                last = path.last[members]
+                rows.append((str(bucket), float(last[0]), float(last.max()), float(last.min()),
+                             float(last[-1]), int(path.volume[members].sum())))
+        rows.sort(key=lambda row: int(row[0]))
+        s.send(msg.historical_data(r.req_id, f"{start:%Y%m%d %H:%M:%S}",
                                    f"{end:%Y%m%d %H:%M:%S}", rows))
 
     # ------------------------------------------------------------------ account & positions
@@ -979,6 +1028,20 @@ class TwsServer:
                 if s.account_updates:
                     self._push_account(s)
                 self._push_pnl(s)
+
+
+INTRADAY_BAR_SECONDS = {
+    "1 min": 60, "2 mins": 120, "3 mins": 180, "5 mins": 300, "10 mins": 600, "15 mins": 900,
+    "20 mins": 1200, "30 mins": 1800, "1 hour": 3600, "2 hours": 7200, "3 hours": 10800,
+    "4 hours": 14400, "8 hours": 28800,
+}
+
+
+def duration_seconds(duration: str) -> int:
+    """IB's durationStr in seconds (months and years as 31 and 366 days)."""
+    n, unit = duration.split()
+    per = {"S": 1, "D": 86400, "W": 7 * 86400, "M": 31 * 86400, "Y": 366 * 86400}
+    return int(n) * per[unit.upper()]
 
 
 def _req_id_guess(fields: list[str]) -> int:
