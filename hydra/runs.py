@@ -191,6 +191,11 @@ class RunIndex:
                                "ORDER BY started_at DESC LIMIT 1", (job, slot)).fetchone()
         return _record(row) if row else None
 
+    def first(self, job: str) -> RunRecord | None:
+        row = self._db.execute("SELECT * FROM runs WHERE job=? ORDER BY started_at LIMIT 1",
+                               (job,)).fetchone()
+        return _record(row) if row else None
+
     def last(self, job: str) -> RunRecord | None:
         row = self._db.execute("SELECT * FROM runs WHERE job=? ORDER BY started_at DESC "
                                "LIMIT 1", (job,)).fetchone()

@@ -343,6 +343,21 @@ def next_runs(job: Job, after: datetime, count: int, *, include_skipped: bool = 
     return out
 
 
+def missed_runs(job: Job, since: datetime, now: datetime, recorded: set[date],
+                grace: timedelta = timedelta(minutes=30)) -> list[ScheduledRun]:
+    """Scheduled runs on open days after `since` (and over by `grace`) with no record at all.
+
+    Any indexed run for the trade date counts (succeeded, failed or skipped): a missing one
+    means cron never fired, the machine was down, or the lock refused every firing.
+    """
+    out: list[ScheduledRun] = []
+    for local in fire_times(job, since, now - grace):
+        day = local.date()
+        if closed_reason(job, day) is None and day not in recorded:
+            out.append(ScheduledRun(job.name, local, day, None, _close(job, day)))
+    return out
+
+
 def due_slot(job: Job, now: datetime,
              tolerance: timedelta = LATE_START_TOLERANCE) -> datetime | None:
     """The scheduled local time this firing belongs to, or None when `now` is not one.

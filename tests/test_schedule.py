@@ -150,3 +150,21 @@ def test_a_slot_is_the_same_whatever_the_start_latency(jobs):
     fire = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
     slots = {due_slot(job, fire + timedelta(seconds=s)) for s in (0, 1, 59, 600, 899)}
     assert slots == {datetime(2026, 11, 24, 10, 0, tzinfo=CT)}
+
+
+def test_missed_runs_are_open_days_without_any_record():
+    from datetime import UTC, date, datetime
+
+    from hydra import schedule as sch
+
+    job = sch.load_jobs(sch.jobs_file(None))["daily-cycle"]
+    since = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+    now = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)  # Monday, after its 10:00 CT run
+    recorded = {date(2026, 11, 20), date(2026, 11, 24)}
+    missed = [m.trade_date for m in sch.missed_runs(job, since, now, recorded)]
+    # Thanksgiving (26th) and the weekend are not runs; the 27th early close still is
+    assert missed == [date(2026, 11, 23), date(2026, 11, 25), date(2026, 11, 27),
+                      date(2026, 11, 30)]
+    early = datetime(2026, 11, 30, 16, 10, tzinfo=UTC)  # ten minutes after 10:00 CT
+    assert date(2026, 11, 30) not in [m.trade_date for m in sch.missed_runs(
+        job, since, early, recorded)]  # not missed yet: still within the grace period

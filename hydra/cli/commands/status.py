@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +18,30 @@ _COLOURS = {"succeeded": "green", "failed": "red", "running": "yellow", "skipped
 
 def register(app: typer.Typer) -> None:
     app.command("status")(status)
+
+
+MISSED_DAYS = 7
+
+
+def _missed(sch: Any, index: Any, job: Any, now: datetime) -> list[Any] | None:
+    """Scheduled slots of the last week with no run at all, counted from the job's first run
+    (None before the job has any run to count from)."""
+    records = index.list(job=job.name, since=(now - timedelta(days=MISSED_DAYS + 1)).date())
+    first = index.first(job.name)
+    if first is None:
+        return None
+    since = max(now - timedelta(days=MISSED_DAYS),
+                datetime.fromisoformat(first.started_at))
+    recorded = {date.fromisoformat(r.as_of) for r in records if _is_date(r.as_of)}
+    return sch.missed_runs(job, since, now, recorded)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def model_line(paths: DataPaths) -> str | None:
@@ -107,6 +131,7 @@ def status(
                   if ks.paused else "trading: [bold green]allowed[/] (not paused)")
     console.print(f"model: {model_line(paths) or 'no health report in this version'}")
     store = sch.CrontabStore.from_option(crontab_file)
+    block = None
     try:
         block = store.installed_block()
         console.print(f"schedule: {'[green]installed[/]' if block else '[yellow]not installed[/]'}"
@@ -116,7 +141,7 @@ def status(
 
     index = runs.RunIndex(paths.run_index) if paths.run_index.exists() else None
     table = Table(title="jobs")
-    for col in ("job", "last run", "outcome", "next run"):
+    for col in ("job", "last run", "outcome", "next run", f"missed ({MISSED_DAYS} days)"):
         table.add_column(col, overflow="fold")
     for name, job in sorted(jobs.items()):
         last = index.last(name) if index else None
@@ -132,7 +157,16 @@ def status(
         nxt = sch.next_runs(job, now, 1)
         next_text = (f"{nxt[0].local:%a %Y-%m-%d %H:%M %Z} ({nxt[0].utc:%H:%M} UTC)"
                      if nxt else "none in the next year")
-        table.add_row(name, last_text, outcome, next_text)
+        missed = _missed(sch, index, job, now) if block and index else None
+        if not block:
+            missed_text = "n/a (not scheduled)"
+        elif missed is None:
+            missed_text = "n/a (no runs yet)"
+        elif missed:
+            missed_text = "[red]" + ", ".join(f"{m.local:%a %m-%d %H:%M}" for m in missed) + "[/]"
+        else:
+            missed_text = "[green]none[/]"
+        table.add_row(name, last_text, outcome, next_text, missed_text)
     if index:
         index.close()
     console.print(table)
