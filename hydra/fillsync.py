@@ -69,7 +69,9 @@ def sync_fills(broker: Broker, journal: Journal, prefix: str = HYDRA_PREFIX,
     """Journal every execution with `prefix` that the journal lacks; returns how many."""
     new = 0
     for ex in broker.executions(prefix, since=since):
-        if journal.has_fill(ex.exec_id) and ex.commission is None:
+        # nothing to add: skip before building the record (a contract lookup on IB)
+        if journal.fill_is_complete(ex.exec_id) or (
+                ex.commission is None and journal.has_fill(ex.exec_id)):
             continue
         new += journal.record_fill(fill_record(broker, journal, ex))
     return new

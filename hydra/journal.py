@@ -221,6 +221,14 @@ class FillRecord:
     account_id: str
 
 
+def _where(conditions: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
+    """A WHERE clause of the conditions whose value is given (None or "" leaves one out)."""
+    used = [(sql, value) for sql, value in conditions if value not in (None, "")]
+    if not used:
+        return "", []
+    return "WHERE " + " AND ".join(sql for sql, _ in used), [v for _, v in used]
+
+
 def _utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -329,14 +337,7 @@ class Journal:
 
     def children(self, *, cycle_id: str | None = None, parent_ref: str | None = None
                  ) -> pd.DataFrame:
-        clauses, args = [], []
-        if cycle_id:
-            clauses.append("cycle_id = ?")
-            args.append(cycle_id)
-        if parent_ref:
-            clauses.append("parent_ref = ?")
-            args.append(parent_ref)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = _where([("cycle_id = ?", cycle_id), ("parent_ref = ?", parent_ref)])
         return pd.read_sql_query(
             f"SELECT * FROM child_orders {where} ORDER BY sent_at, child_ref", self._db,
             params=args)
@@ -386,25 +387,23 @@ class Journal:
         row = self._db.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone()
         return row is not None
 
+    def fill_is_complete(self, exec_id: str) -> bool:
+        """Journaled with its commission: nothing a later report could add."""
+        row = self._db.execute("SELECT commission FROM fills WHERE exec_id=?",
+                               (exec_id,)).fetchone()
+        return row is not None and row[0] is not None
+
     def fills(
         self, *, since: date | None = None, until: date | None = None,
         symbol: str | None = None, cycle_id: str | None = None, limit: int | None = None,
     ) -> pd.DataFrame:
         """Fills by trade date range (inclusive), symbol and/or cycle, oldest first."""
-        clauses, args = [], []
-        if since is not None:
-            clauses.append("as_of >= ?")
-            args.append(since.isoformat())
-        if until is not None:
-            clauses.append("as_of <= ?")
-            args.append(until.isoformat())
-        if symbol is not None:
-            clauses.append("symbol = ?")
-            args.append(symbol.upper())
-        if cycle_id is not None:
-            clauses.append("cycle_id = ?")
-            args.append(cycle_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = _where([
+            ("as_of >= ?", since.isoformat() if since else None),
+            ("as_of <= ?", until.isoformat() if until else None),
+            ("symbol = ?", symbol.upper() if symbol else None),
+            ("cycle_id = ?", cycle_id),
+        ])
         tail = f" LIMIT {int(limit)}" if limit else ""
         return pd.read_sql_query(
             f"SELECT * FROM fills {where} ORDER BY fill_time, exec_id{tail}", self._db,

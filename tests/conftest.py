@@ -44,3 +44,29 @@ def read_line(proc: subprocess.Popen[str], timeout: float) -> str:
         return proc.stdout.readline()
     finally:
         sel.close()
+
+
+def small_notebook(path: Path, *sources: str, params: str = "") -> Path:
+    """A notebook `hydra run` can execute: the parameters it sets, then `sources` as cells."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('as_of = ""\ndata_dir = ""\nrun_id = ""' + params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, *(nbformat.v4.new_code_cell(s) for s in sources)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def stop_process(proc: subprocess.Popen[str], sig: int) -> None:
+    """Ask a server process to stop with `sig`; kill it if it has not within 20 s."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

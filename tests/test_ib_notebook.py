@@ -21,7 +21,7 @@ import scrapbook as sb
 from hydra.broker.base import OrderRequest
 from hydra.broker.sim import SimBroker
 from hydra.clock import SimClock
-from tests.conftest import HYDRA, REPO, TRADE_DATE, read_line, run_hydra
+from tests.conftest import HYDRA, REPO, TRADE_DATE, read_line, run_hydra, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -59,13 +59,7 @@ def gateway(data_dir: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
         port = int(banner.split("127.0.0.1:")[1].split()[0])
         yield port, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_process(proc, signal.SIGINT)
 
 
 def test_daily_cycle_with_broker_ib_against_the_sim_gateway(

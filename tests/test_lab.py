@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HYDRA, REPO
+from tests.conftest import HYDRA, REPO, stop_process
 
 pytestmark = pytest.mark.slow
 TOKEN = "test-token-4f2a9c"
@@ -80,12 +80,7 @@ def lab(data_dir):
             time.sleep(0.25)
         yield port, record
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc, signal.SIGTERM)
         log.close()
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from hydra import cycle, fill_report
 from hydra.paths import DataPaths
-from tests.conftest import HYDRA, REPO, TRADE_DATE, read_line
+from tests.conftest import HYDRA, REPO, TRADE_DATE, read_line, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +35,7 @@ def gateway(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
         monkeypatch.setenv("HYDRA_PAPER_PORTS", str(port))  # a free port, declared paper
         yield port
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc, signal.SIGINT)
 
 
 def test_ib_reconciliation_matches_and_then_finds_a_lost_fill(data_dir, gateway):

@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from hydra import runs
+from tests.conftest import small_notebook
 
 pytestmark = pytest.mark.slow
 
 
-def _notebook(path: Path, *sources: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('as_of = ""\ndata_dir = ""\nrun_id = ""')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, *(nbformat.v4.new_code_cell(s) for s in sources)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture
 def job(tmp_path, monkeypatch):
     def make(*sources: str) -> str:
-        nb = _notebook(tmp_path / "job.ipynb", *sources)
+        nb = small_notebook(tmp_path / "job.ipynb", *sources)
         monkeypatch.setitem(runs.JOBS, "test-job", runs.Job("test-job", str(nb), "test_job"))
         return "test-job"
     return make

@@ -13,25 +13,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from hydra import runs
 from hydra.paths import DataPaths
-from tests.conftest import HYDRA, REPO, run_hydra
+from tests.conftest import HYDRA, REPO, run_hydra, small_notebook
 
 TRADING_DAY = "2026-11-24"
+LABEL = '\nlabel = "x"'
 
 
-def _notebook(path: Path, *sources: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell('as_of = ""\ndata_dir = ""\nrun_id = ""\nlabel = "x"')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, *(nbformat.v4.new_code_cell(s) for s in sources)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, path)
-    return path
 
 
 def _jobs_file(tmp_path: Path, notebook: Path, *, on_failure: str = "",
@@ -72,7 +63,7 @@ def test_thanksgiving_run_is_recorded_as_skipped_and_executes_nothing(data_dir):
 
 def test_scheduled_firings_run_once_per_slot_and_ignore_the_other_dst_offset(
         data_dir, tmp_path, monkeypatch):
-    nb = _notebook(tmp_path / "tiny.ipynb", GLUE)
+    nb = small_notebook(tmp_path / "tiny.ipynb", GLUE, params=LABEL)
     monkeypatch.setitem(runs.JOBS, "tiny", runs.Job(
         "tiny", str(nb), "tiny", cron="0 10 * * 1-5", market="ZO", timeout=60))
     winter_ok = datetime(2026, 11, 24, 16, 0, 3, tzinfo=UTC)  # 10:00 CST
@@ -95,7 +86,7 @@ def test_scheduled_firings_run_once_per_slot_and_ignore_the_other_dst_offset(
 
 
 def test_two_concurrent_runs_of_a_job_exactly_one_runs(data_dir, tmp_path):
-    nb = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(6)")
+    nb = small_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(6)", params=LABEL)
     env = {"HYDRA_SCHEDULES": str(_jobs_file(tmp_path, nb))}
     cmd = [HYDRA, "run", "tiny", "--as-of", TRADING_DAY]
     first = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env,
@@ -139,7 +130,8 @@ def test_a_killed_run_leaves_no_stale_lock(data_dir):
 
 
 def test_a_failed_run_calls_on_failure_with_its_details(data_dir, tmp_path):
-    nb = _notebook(tmp_path / "boom.ipynb", "raise RuntimeError('feed is down')")
+    nb = small_notebook(tmp_path / "boom.ipynb", "raise RuntimeError('feed is down')",
+                        params=LABEL)
     report = tmp_path / "alert.txt"
     hook = f'printf "%s|%s|%s|%s" "$HYDRA_JOB" "$HYDRA_RUN_ID" "$HYDRA_RUN_STATUS" ' \
            f'"$HYDRA_RUN_REASON" > {report}'
@@ -166,7 +158,7 @@ def test_a_job_whose_notebook_does_not_exist_yet_is_a_clear_error(data_dir, tmp_
 
 @pytest.fixture
 def two_runs(data_dir, tmp_path, monkeypatch):
-    nb = _notebook(tmp_path / "tiny.ipynb", GLUE)
+    nb = small_notebook(tmp_path / "tiny.ipynb", GLUE, params=LABEL)
     monkeypatch.setitem(runs.JOBS, "tiny", runs.Job("tiny", str(nb), "tiny", timeout=60))
     a = runs.execute("tiny", data_dir, as_of=TRADING_DAY, parameters={"label": "a"})
     b = runs.execute("tiny", data_dir, as_of=TRADING_DAY, parameters={"label": "b"})

@@ -614,13 +614,10 @@ class TwsServer:
                 return
             self._intraday_historical(s, r, c.symbol, seconds)
             return
-        now = self.sim.clock.now()
-        end = now if not r.end.strip() else min(now, _parse_ib_time(r.end))
-        try:
-            days = duration_days(r.duration)
-        except ValueError as exc:
-            s.send(msg.error(r.req_id, 321, f"Error validating request: {exc}"))
+        window = self._history_window(s, r)
+        if window is None:
             return
+        end, days = window
         market = get_market(c.symbol)
         sm = self.sim.market(c.symbol)
         local_end = end.astimezone(ZoneInfo(market.timezone)).date()
@@ -641,6 +638,17 @@ class TwsServer:
         s.send(msg.historical_data(r.req_id, f"{first:%Y%m%d} 00:00:00",
                                    f"{end:%Y%m%d %H:%M:%S}", rows))
 
+    def _history_window(self, s: Session, r: HistoricalRequest) -> tuple[datetime, int] | None:
+        """(end, calendar days) of a historical request, never past the simulator's now;
+        None after answering a malformed duration with an error."""
+        now = self.sim.clock.now()
+        end = now if not r.end.strip() else min(now, _parse_ib_time(r.end))
+        try:
+            return end, duration_days(r.duration)
+        except ValueError as exc:
+            s.send(msg.error(r.req_id, 321, f"Error validating request: {exc}"))
+            return None
+
     def _intraday_historical(self, s: Session, r: HistoricalRequest, symbol: str,
                              seconds: int) -> None:
         """Bars aggregated from the simulator's minute path (the same path quotes come from).
@@ -649,13 +657,10 @@ class TwsServer:
         either format); useRTH keeps the day session only; the bar in progress is included,
         as IB does.
         """
-        now = self.sim.clock.now()
-        end = now if not r.end.strip() else min(now, _parse_ib_time(r.end))
-        try:
-            days = duration_days(r.duration)
-        except ValueError as exc:
-            s.send(msg.error(r.req_id, 321, f"Error validating request: {exc}"))
+        window = self._history_window(s, r)
+        if window is None:
             return
+        end, days = window
         span = duration_seconds(r.duration)
         start = end - timedelta(seconds=span)
         sm = self.sim.market(symbol)
