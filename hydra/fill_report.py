@@ -9,7 +9,7 @@ journal or a simulated account is reported as empty, not created.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -153,7 +153,16 @@ def open_report(**raw: Any) -> Report:
     params = validate_params(**raw)
     if params.data_dir.exists() and not params.data_dir.is_dir():
         raise ReportError(f"data_dir {params.data_dir} is not a directory")
-    return Report(params, load_config(params.data_dir), DataPaths(params.data_dir))
+    report = Report(params, load_config(params.data_dir), DataPaths(params.data_dir))
+    if not str(raw.get("until") or "").strip() and not str(raw.get("as_of") or "").strip():
+        # no end asked for: "today", or later where the simulator has traded ahead of the
+        # wall clock (a replay or a --as-of run), so the default report covers every fill
+        journal = report.journal_fills()
+        if len(journal):
+            latest = date.fromisoformat(str(journal["as_of"].max()))
+            if latest > params.until:
+                report.params = replace(params, until=latest)
+    return report
 
 
 def load_journal(paths: DataPaths, symbol: str | None = None) -> pd.DataFrame:

@@ -86,3 +86,22 @@ def test_bad_input_is_refused_with_what_to_fix(history):
     assert proc.returncode == 2
     for words in ("until must be a date", "unknown market 'XX'", "broker must be one of"):
         assert words in proc.stderr, words
+
+
+def test_default_range_covers_fills_the_simulator_dated_ahead_of_today(tmp_path):
+    """With no end date, a fill on a simulated trade date after today is still reported."""
+    from dataclasses import replace
+
+    from hydra import fill_report
+    from hydra.journal import Journal
+    from tests.test_journal import FILL
+
+    paths = DataPaths(tmp_path / "data")
+    with Journal(paths.journal_db) as journal:
+        journal.record_fill(replace(FILL, as_of="2099-01-02"))
+    rep = fill_report.open_report(data_dir=str(paths.root), broker="none", market="ZO")
+    assert str(rep.params.until) == "2099-01-02"
+    assert len(fill_report.fill_list(rep).fills) == 1
+    bounded = fill_report.open_report(data_dir=str(paths.root), broker="none", market="ZO",
+                                      until="2026-11-24")
+    assert len(fill_report.fill_list(bounded).fills) == 0  # an explicit end is kept
