@@ -6,6 +6,7 @@ keys are refused, because a misspelt limit that silently falls back to a default
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -95,6 +96,7 @@ class RiskConfig:
     max_order_contracts: int
     max_position_contracts: int
     max_notional_fraction: float
+    max_gross_notional_fraction: float
     daily_loss_fraction: float
     max_drawdown_fraction: float
     price_collar_ticks: int
@@ -207,7 +209,35 @@ def load_config(data_dir: Path | None = None) -> Config:
     return cfg
 
 
+def _check_finite(cfg: Config) -> None:
+    """NaN and infinity are valid TOML floats, and a NaN limit compares false with everything:
+    it would switch its check off. Every number must be finite."""
+    for name in _SECTIONS:
+        section = getattr(cfg, name)
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{cfg.source}: {name}.{f.name} must be a finite number, got "
+                                  f"{value!r}")
+
+
+def _check_risk(cfg: Config) -> None:
+    r = cfg.risk
+    ranges = {
+        "max_notional_fraction": (r.max_notional_fraction, 0.0, 1000.0),
+        "max_gross_notional_fraction": (r.max_gross_notional_fraction, 0.0, 1000.0),
+        "daily_loss_fraction": (r.daily_loss_fraction, 0.0, 1.0),
+        "max_drawdown_fraction": (r.max_drawdown_fraction, 0.0, 1.0),
+    }
+    for key, (value, low, high) in ranges.items():
+        if not low < value <= high:
+            raise ConfigError(f"{cfg.source}: risk.{key} must be in ({low:g}, {high:g}], got "
+                              f"{value!r}")
+
+
 def _check(cfg: Config) -> None:
+    _check_finite(cfg)
+    _check_risk(cfg)
     try:
         cfg.sim.cycle_local_time  # noqa: B018 - parse check
     except ValueError as exc:

@@ -90,19 +90,22 @@ def front_contract(market: Market, as_of: date) -> ContractDetails:
     raise AssertionError("unreachable: listed_months is infinite")
 
 
-def contract_from_local_symbol(market: Market, local: str) -> ContractDetails:
-    """Inverse of `local_symbol`; the decade is the one nearest the contract's code."""
+def contract_from_local_symbol(market: Market, local: str, as_of: date) -> ContractDetails:
+    """Inverse of `local_symbol`. The one-digit year is resolved relative to `as_of`: the year
+    ending in that digit from one year before `as_of` to eight after (listings run a few years
+    ahead; a contract that expired more than a year ago is not something one still holds)."""
     code, digit = local[len(market.symbol) : len(market.symbol) + 1], local[-1:]
-    if not local.startswith(market.symbol) or code not in MONTH_CODES or not digit.isdigit():
+    if not local.startswith(market.symbol) or code not in MONTH_CODES or not digit.isdigit() \
+            or len(local) != len(market.symbol) + 2:
         raise ValueError(f"{local!r} is not a {market.symbol} local symbol like {market.symbol}Z6")
     month = MONTH_CODES.index(code) + 1
-    return contract(market, _decade_year(int(digit)), month)
+    return contract(market, decade_year(int(digit), as_of), month)
 
 
-def _decade_year(digit: int) -> int:
-    # Contracts are listed at most a few years ahead; resolve in 2020..2029 then shift.
-    # Deterministic (no wall clock): the year in [2021, 2030] ending in `digit`.
-    return 2020 + digit if digit >= 1 else 2030
+def decade_year(digit: int, as_of: date) -> int:
+    """The year in [as_of.year - 1, as_of.year + 8] whose last digit is `digit`."""
+    low = as_of.year - 1
+    return low + (digit - low) % 10
 
 
 __all__ = [

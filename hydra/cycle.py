@@ -8,8 +8,13 @@ and trade date, so a rerun of the same date finds what was already done and send
 
 from __future__ import annotations
 
+import fcntl
+import json
+import math
+import os
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,10 +34,14 @@ from hydra.broker.base import (
 from hydra.broker.factory import BrokerSpec, make_broker
 from hydra.clock import Clock
 from hydra.config import Config, load_config
+from hydra.faults import kill_point
+from hydra.fills import latest_per_stem
 from hydra.journal import Journal, OrderRecord
+from hydra.legs import Leg, hold_back, plan_legs
 from hydra.markets import Market, UnknownMarketError, get_market
 from hydra.model.baseline import Signal
 from hydra.orders import OrderManager, ParentOrder, ParentOutcome, choose_route, limit_for_step
+from hydra.outcomes import LegOutcome, cycle_status, leg_outcome
 from hydra.params import as_bool, as_date, as_int
 from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
 from hydra.risk import RiskDecision, RiskGate
@@ -141,6 +150,7 @@ class Cycle:
     journal: Journal
     started_at: datetime
     decision_quote: Quote | None = None
+    lock_fd: int | None = None
 
     @property
     def cycle_id(self) -> str:
@@ -154,8 +164,13 @@ class Cycle:
         return f"{self.ref_prefix}{n}"
 
     def close(self) -> None:
-        self.broker.close()
-        self.journal.close()
+        try:
+            self.broker.close()
+            self.journal.close()
+        finally:
+            if self.lock_fd is not None:
+                os.close(self.lock_fd)  # releases the cycle lock
+                self.lock_fd = None
 
 
 def cycle_start_time(market: Market, day: date, config: Config) -> datetime:
@@ -174,6 +189,7 @@ def open_cycle(**raw: Any) -> Cycle:
     if not verdict.allowed:
         raise ParameterError(f"refused before connecting: {verdict.reason}")
     paths = DataPaths(params.data_dir)
+    lock_fd = _cycle_lock(paths, f"{market.symbol}-{params.as_of:%Y%m%d}", params.run_id)
     spec = BrokerSpec(kind=params.broker, host=params.host, port=params.port,
                       client_id=params.client_id, seed=params.seed,
                       confirm_live=params.confirm_live)
@@ -184,11 +200,38 @@ def open_cycle(**raw: Any) -> Cycle:
         broker.connect()
     except BaseException:
         journal.close()
+        os.close(lock_fd)
         raise
     # the IB adapter re-checks after connecting (paper account id): show that verdict
     verdict = getattr(broker, "verdict", None) or verdict
     return Cycle(params, config, market, paths, verdict, clock, broker, journal,
-                 started_at=clock.now())
+                 started_at=clock.now(), lock_fd=lock_fd)
+
+
+class CycleBusyError(RuntimeError):
+    """Another process is running the same market and date; this one sends nothing."""
+
+
+def _cycle_lock(paths: DataPaths, cycle_id: str, run_id: str) -> int:
+    """flock(2) on runs/locks/cycle-<id>.lock, held by the process that trades (the kernel
+    under papermill, `hydra run`'s parent does not count) for as long as the cycle is open.
+    The kernel drops it when that process dies, however it dies."""
+    path = paths.root / "runs" / "locks" / f"cycle-{cycle_id}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise CycleBusyError(
+            f"cycle {cycle_id} is already being run by another process ({holder}); this run "
+            "sent nothing. Let it finish: a rerun afterwards resumes from the broker's "
+            "position.") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "run_id": run_id,
+                              "started_at": datetime.now(UTC).isoformat()}).encode(), 0)
+    return fd
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,6 +263,9 @@ def check_account(cyc: Cycle) -> AccountCheck:
         raise RuntimeError(f"the {b.kind} broker is not connected")
     now = b.now()
     account = b.account_state()
+    if math.isfinite(account.net_liquidation) and account.net_liquidation > 0:
+        # the drawdown reference follows equity every cycle, not only on days with orders
+        cyc.journal.update_peak_equity(account.net_liquidation, cyc.params.as_of)
     # every Hydra execution the broker reports (IB: the day's), not only this cycle's: a fill
     # that arrived after an earlier cycle's window is journaled here
     synced = fillsync.sync_fills(b, cyc.journal, fillsync.HYDRA_PREFIX)
@@ -306,31 +352,72 @@ class PriorOrder:
 
 
 @dataclass
+class PlannedLeg:
+    """One leg of the plan with the risk gate's pre-trade verdict on it."""
+
+    intent: ParentOrder
+    leg: Leg
+    route: str
+    decision: RiskDecision | None = None
+    reason: str = ""  # why this leg will not be sent ("" when it will)
+
+    @property
+    def reduces(self) -> bool:
+        return self.leg.reduces
+
+    @property
+    def sendable(self) -> bool:
+        return not self.reason
+
+
+@dataclass
 class OrderPlan:
     contract: ContractDetails
     position_before: int  # this market, all contracts
     front_position: int
     other_positions: dict[str, int]
     target_position: int
-    intents: list[ParentOrder]
+    legs: list[PlannedLeg]
     prior_orders: list[PriorOrder]
-    blocked: list[str] = field(default_factory=list)
+    halted: list[str] = field(default_factory=list)  # reasons that stop every leg
     decision_quote: Quote | None = None
-    risk: list[RiskDecision] = field(default_factory=list)
-    routes: dict[str, str] = field(default_factory=dict)
     adv: float = 0.0
     sigma: float = 0.0
 
+    resume: Recovery | None = None
+
     @property
     def already_done(self) -> bool:
-        return bool(self.prior_orders)
+        """This cycle already traded and nothing is left to send (a rerun of a done day)."""
+        return bool(self.prior_orders) and not self.legs
+
+    @property
+    def intents(self) -> list[ParentOrder]:
+        return [leg.intent for leg in self.legs]
+
+    @property
+    def routes(self) -> dict[str, str]:
+        return {leg.intent.order_ref: leg.route for leg in self.legs}
+
+    @property
+    def risk(self) -> list[RiskDecision]:
+        return [leg.decision for leg in self.legs if leg.decision is not None]
+
+    @property
+    def blocked(self) -> list[str]:
+        """Everything that stops an order: the cycle's reasons, then each leg's."""
+        return self.halted + [f"{_leg_name(leg.intent)}: {leg.reason}" for leg in self.legs
+                              if leg.reason]
 
     def intents_frame(self) -> pd.DataFrame:
-        cols = ["order_ref", "purpose", "local_symbol", "side", "quantity", "route"]
-        rows = [{"order_ref": i.order_ref, "purpose": i.purpose,
-                 "local_symbol": i.contract.local_symbol, "side": i.side,
-                 "quantity": i.quantity, "route": self.routes.get(i.order_ref, "")}
-                for i in self.intents]
+        cols = ["order_ref", "purpose", "local_symbol", "side", "quantity", "route", "reduces",
+                "pre_trade", "reason"]
+        rows = [{"order_ref": leg.intent.order_ref, "purpose": leg.intent.purpose,
+                 "local_symbol": leg.intent.contract.local_symbol, "side": leg.intent.side,
+                 "quantity": leg.intent.quantity, "route": leg.route, "reduces": leg.reduces,
+                 "pre_trade": "blocked" if leg.reason else "allowed",
+                 "reason": leg.reason or (self.halted[0] if self.halted else "")}
+                for leg in self.legs]
         return pd.DataFrame(rows, columns=cols)
 
     def prior_frame(self) -> pd.DataFrame:
@@ -340,6 +427,10 @@ class OrderPlan:
         rows = [{"order_ref": d.order_ref, **c} for d in self.risk for c in d.as_rows()]
         return pd.DataFrame(rows, columns=["order_ref", "name", "passed", "value", "limit",
                                            "reason"])
+
+
+def _leg_name(p: ParentOrder) -> str:
+    return f"{p.order_ref} {p.purpose} {p.side} {p.quantity} {p.contract.local_symbol}"
 
 
 def _market_positions(cyc: Cycle) -> list[Position]:
@@ -374,62 +465,180 @@ def risk_gate(cyc: Cycle) -> RiskGate:
                     cyc.cycle_id, cyc.market.symbol, cyc.params.as_of)
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """What a rerun found of an earlier, interrupted run of the same cycle."""
+
+    attempt: int  # this run's attempt number (the interrupted run was attempt - 1 or earlier)
+    filled_before: int  # contracts this cycle filled before the interruption
+    planned_before: int  # contracts the earlier attempts set out to trade
+    cancelled: tuple[str, ...]  # children found working and cancelled now
+    unconfirmed: tuple[str, ...]  # children whose cancel the broker did not confirm
+    target: int | None  # the target recorded before the first order (None: none on record)
+
+    def note(self, sending: int) -> str:
+        text = (f"resumed: {self.filled_before} of {self.planned_before} filled before the "
+                f"interruption, {sending} sent now")
+        if self.cancelled:
+            text += f"; cancelled {', '.join(self.cancelled)} left working"
+        return text
+
+
+_ATTEMPT = re.compile(r"-a(\d+)-\d+$")
+
+
+def _attempt_of(ref: str, prefix: str) -> int:
+    m = _ATTEMPT.search(ref[len(prefix) - 1:])
+    return int(m[1]) if m else 1
+
+
+def recover(cyc: Cycle, prior: list[PriorOrder]) -> Recovery:
+    """Reconcile with the broker before re-planning a cycle that already sent orders: journal
+    every fill the journal lacks, cancel (and confirm) any child still working, and make each
+    parent's journal row say what the broker says."""
+    sync_fills(cyc)
+    gate = risk_gate(cyc)
+    cancelled, unconfirmed = [], []
+    for o in cyc.broker.orders(cyc.ref_prefix):
+        if o.is_done:
+            continue
+        status = gate.cancel(o.order_id)
+        deadline = cyc.clock.now() + timedelta(
+            seconds=cyc.config.execution.cancel_timeout_seconds)
+        while not status.is_done and cyc.clock.now() < deadline:
+            cyc.clock.sleep(min(cyc.config.execution.poll_seconds, 1.0))
+            status = cyc.broker.order_status(o.order_id)
+        (cancelled if status.is_done else unconfirmed).append(o.order_ref)
+        if cyc.journal.child(o.order_ref):
+            cyc.journal.update_child(o.order_ref, status=status.status, filled=status.filled,
+                                     avg_fill_price=status.avg_fill_price,
+                                     message="cancelled on rerun: left working by an "
+                                             "interrupted run", broker_order_id=status.order_id)
+    sync_fills(cyc)
+    parents = cyc.journal.orders_for_cycle(cyc.cycle_id)
+    execs = cyc.broker.executions(cyc.ref_prefix)
+    for row in parents:
+        mine = latest_per_stem([e for e in execs if e.order_ref.startswith(row["order_ref"] + "-")
+                                or e.order_ref == row["order_ref"]], lambda e: e.exec_id)
+        filled = sum(e.quantity for e in mine)
+        if row["status"] == "working" or row["filled"] != filled:
+            avg = sum(e.price * e.quantity for e in mine) / filled if filled else None
+            outcome = leg_outcome(filled, row["quantity"], LegOutcome.UNFILLED)
+            cyc.journal.update_order(row["order_ref"], status=str(outcome), filled=filled,
+                                     avg_fill_price=avg,
+                                     message=(row["message"] or "") + " [interrupted; "
+                                     "recovered from the broker on rerun]")
+    attempts = [_attempt_of(p.order_ref, cyc.ref_prefix) for p in prior] or [0]
+    recorded = cyc.journal.target_for(cyc.cycle_id)
+    first = [r for r in parents if _attempt_of(r["order_ref"], cyc.ref_prefix) == 1]
+    return Recovery(
+        attempt=max(attempts) + 1,
+        filled_before=sum(e.quantity for e in latest_per_stem(execs, lambda e: e.exec_id)),
+        planned_before=sum(r["quantity"] for r in first),
+        cancelled=tuple(cancelled), unconfirmed=tuple(unconfirmed),
+        target=int(recorded["target"]) if recorded else None)
+
+
 def plan_orders(cyc: Cycle, sig: SignalResult) -> OrderPlan:
+    """The legs from the broker's position to the target, each judged by the risk gate
+    against the position projected after the legs before it (see hydra.legs).
+
+    A rerun of a cycle that already sent orders first recovers (see `recover`), then plans
+    from the broker's position to the target the first run recorded, not a fresh signal, with
+    a new attempt number in every orderRef (HYD-ZO-20261124-a2-1).
+    """
     contract = sig.contract
+    prior = prior_orders(cyc)
+    # a target on record means an earlier run of this cycle got as far as sending: resume it
+    on_record = cyc.journal.target_for(cyc.cycle_id) is not None
+    resume = recover(cyc, prior) if prior or on_record else None
     positions = _market_positions(cyc)
-    front = sum(p.quantity for p in positions if p.con_id == contract.con_id)
-    others = {p.local_symbol: p.quantity for p in positions if p.con_id != contract.con_id}
-    before = front + sum(others.values())
-    target = sig.target_position
-
-    intents: list[ParentOrder] = []
-    n = 1
-    for local, qty in sorted(others.items()):
-        old = cyc.broker.contract_by_local_symbol(local)
-        intents.append(ParentOrder(cyc.order_ref(n), "roll-out", old,
-                                   "SELL" if qty > 0 else "BUY", abs(qty)))
-        n += 1
-    delta = target - front
-    if delta:
-        intents.append(ParentOrder(cyc.order_ref(n), "target", contract,
-                                   "BUY" if delta > 0 else "SELL", abs(delta)))
-
+    holdings = [(contract if p.con_id == contract.con_id
+                 else cyc.broker.contract_by_local_symbol(p.local_symbol), p.quantity)
+                for p in positions]
+    front = sum(q for c, q in holdings if c.con_id == contract.con_id)
+    others = {c.local_symbol: q for c, q in holdings if c.con_id != contract.con_id}
+    if resume is None:
+        target = sig.target_position
+        planned = plan_legs(holdings, contract, target)
+    elif resume.target is None or resume.unconfirmed:
+        target, planned = resume.target if resume.target is not None else front, []
+    else:
+        target = resume.target
+        planned = plan_legs(holdings, contract, target)
     sigma, adv = _cost_inputs(cyc, sig)
-    plan = OrderPlan(contract, before, front, others, target, intents, prior_orders(cyc),
-                     adv=adv, sigma=sigma)
-    plan.routes = {i.order_ref: choose_route(i.quantity, adv,
-                                             cyc.config.execution.twap_participation)
-                   for i in intents}
+    thr = cyc.config.execution.twap_participation
+
+    def ref(n: int) -> str:
+        if resume is None or resume.attempt == 1:  # nothing of this cycle reached the broker
+            return cyc.order_ref(n)
+        return f"{cyc.ref_prefix}a{resume.attempt}-{n}"
+
+    legs = [PlannedLeg(ParentOrder(ref(n), leg.purpose, leg.contract, leg.side,
+                                   leg.quantity), leg,
+                       choose_route(leg.quantity, adv, thr))
+            for n, leg in enumerate(planned, start=1)]
+    plan = OrderPlan(contract, front + sum(others.values()), front, others, target, legs,
+                     prior_orders(cyc), adv=adv, sigma=sigma, resume=resume)
     quote = cyc.broker.quote(contract)
     plan.decision_quote = quote
     cyc.decision_quote = quote
-    plan.blocked = _blocking_reasons(cyc, plan, quote)
-    if intents and not plan.already_done and quote.mid is not None:
-        gate = risk_gate(cyc)
-        ex = cyc.config.execution
-        for intent in intents:
-            q = quote if intent.contract.con_id == contract.con_id else \
-                cyc.broker.quote(intent.contract)
-            if q.mid is None:
-                continue
+    plan.halted = _blocking_reasons(cyc, plan, quote)
+    if legs and not _closed(plan):
+        _judge_legs(cyc, plan, quote)
+    return plan
+
+
+def _closed(plan: OrderPlan) -> bool:
+    """Halted for a reason the gate cannot change (a dry run still shows the gate's view)."""
+    return any(not r.startswith("dry run") for r in plan.halted)
+
+
+def _judge_legs(cyc: Cycle, plan: OrderPlan, front_quote: Quote) -> None:
+    gate = risk_gate(cyc)
+    ex = cyc.config.execution
+    planned: dict[int, int] = {}
+    earlier_blocked = ""
+    for leg in plan.legs:
+        intent = leg.intent
+        q = front_quote if intent.contract.con_id == plan.contract.con_id else \
+            cyc.broker.quote(intent.contract)
+        if q.mid is None:
+            leg.reason = f"no usable quote for {intent.contract.local_symbol}: {q.problem}"
+        else:
             price = limit_for_step(q, intent.side, intent.contract.tick, ex.start, 0,
                                    ex.reprice_ticks)
-            decision = gate.check(OrderRequest(intent.contract, intent.side, intent.quantity,
-                                               "LMT", price, intent.order_ref), intent.order_ref)
-            plan.risk.append(decision)
-            plan.blocked += [f"risk gate: {r}" for r in decision.reasons]
-    return plan
+            leg.decision = gate.check(OrderRequest(intent.contract, intent.side,
+                                                   intent.quantity, "LMT", price,
+                                                   intent.order_ref), intent.order_ref,
+                                      dict(planned))
+            if not leg.decision.allowed:
+                leg.reason = "risk gate: " + "; ".join(leg.decision.reasons)
+        if not leg.reason:
+            leg.reason = hold_back(leg.leg, f"{earlier_blocked} is blocked" if earlier_blocked
+                                   else "")
+        if leg.reason:
+            earlier_blocked = earlier_blocked or intent.order_ref
+        else:  # the next leg is judged as if this one filled
+            signed = intent.quantity if intent.side == "BUY" else -intent.quantity
+            planned[intent.contract.con_id] = planned.get(intent.contract.con_id, 0) + signed
 
 
 def _blocking_reasons(cyc: Cycle, plan: OrderPlan, quote: Quote) -> list[str]:
     reasons: list[str] = []
     p, m = cyc.params, cyc.market
-    if plan.prior_orders:
+    if plan.prior_orders and not plan.legs:
         done = ", ".join(f"{o.order_ref} {o.side} {o.quantity} {o.local_symbol} "
                          f"({o.status}, filled {o.filled})" for o in plan.prior_orders)
+        r = plan.resume
+        why = ("the position is at the day's target" if r is None or r.target is not None
+               else "no target on record for it, so a rerun cannot know what is left")
+        if r is not None and r.unconfirmed:
+            why = (f"the cancel of {', '.join(r.unconfirmed)} was not confirmed by the broker: "
+                   "check it there before rerunning")
         reasons.append(f"already done: this cycle ({cyc.cycle_id}) already placed {done}; "
-                       "a rerun never sends another order")
-    if not plan.intents:
+                       f"{why}; nothing more is sent")
+    if not plan.legs:
         return reasons
     why_closed = non_trading_reason(m, p.as_of)
     if why_closed:
@@ -444,9 +653,7 @@ def _blocking_reasons(cyc: Cycle, plan: OrderPlan, quote: Quote) -> list[str]:
                 f"{b.astimezone(ZoneInfo(m.timezone)):%H:%M}" for a, b in windows)
             reasons.append(f"outside trading hours: broker time is {local:%Y-%m-%d %H:%M %Z}, "
                            f"{p.as_of} trades {span} ({m.timezone})")
-        elif quote.mid is None:
-            reasons.append(f"no usable quote for {plan.contract.local_symbol} "
-                           f"(bid {quote.bid}, ask {quote.ask})")
+
     if p.dry_run:
         reasons.append("dry run: orders computed, none sent")
     return reasons
@@ -455,11 +662,31 @@ def _blocking_reasons(cyc: Cycle, plan: OrderPlan, quote: Quote) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Step 5: execution (order manager behind the risk gate)
 # --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LegResult:
+    """What happened to one planned leg: sent and worked, or why it was not."""
+
+    intent: ParentOrder
+    reduces: bool
+    outcome: LegOutcome
+    filled: int
+    reason: str
+    worked: ParentOutcome | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        p = self.intent
+        return {"order_ref": p.order_ref, "purpose": p.purpose,
+                "local_symbol": p.contract.local_symbol, "side": p.side,
+                "quantity": int(p.quantity), "reduces": self.reduces,
+                "outcome": str(self.outcome), "filled": int(self.filled), "reason": self.reason}
+
+
 @dataclass
 class ExecutionResult:
     outcomes: list[ParentOutcome]
     sent: bool
     note: str
+    legs: list[LegResult] = field(default_factory=list)
 
     @property
     def orders_sent(self) -> int:
@@ -469,6 +696,11 @@ class ExecutionResult:
     def child_orders(self) -> int:
         return sum(len(o.children) for o in self.outcomes)
 
+    def legs_frame(self) -> pd.DataFrame:
+        cols = ["order_ref", "purpose", "local_symbol", "side", "quantity", "reduces",
+                "outcome", "filled", "reason"]
+        return pd.DataFrame([leg.as_dict() for leg in self.legs], columns=cols)
+
     def orders_frame(self) -> pd.DataFrame:
         cols = ["order_ref", "purpose", "local_symbol", "side", "quantity", "route",
                 "participation", "status", "filled", "avg_fill_price", "children", "message"]
@@ -476,16 +708,17 @@ class ExecutionResult:
             "order_ref": o.parent.order_ref, "purpose": o.parent.purpose,
             "local_symbol": o.parent.contract.local_symbol, "side": o.parent.side,
             "quantity": o.parent.quantity, "route": o.route,
-            "participation": round(o.participation, 6), "status": o.status,
+            "participation": round(o.participation, 6), "status": str(o.status),
             "filled": o.filled, "avg_fill_price": o.avg_fill_price,
             "children": len(o.children), "message": o.message,
         } for o in self.outcomes]
         return pd.DataFrame(rows, columns=cols)
 
     def children_frame(self) -> pd.DataFrame:
-        cols = ["child_ref", "slice", "attempt", "sent_at", "quantity", "limit_price",
-                "status", "filled", "avg_fill_price", "message"]
-        rows = [{**{k: getattr(c, k) for k in cols}, "sent_at": c.sent_at.isoformat()}
+        cols = ["child_ref", "slice", "attempt", "sent_at", "ended_at", "quantity",
+                "limit_price", "status", "filled", "avg_fill_price", "message"]
+        rows = [{**{k: getattr(c, k) for k in cols}, "sent_at": c.sent_at.isoformat(),
+                 "ended_at": c.ended_at.isoformat() if c.ended_at else None}
                 for o in self.outcomes for c in o.children]
         return pd.DataFrame(rows, columns=cols)
 
@@ -503,51 +736,96 @@ def _session_end(cyc: Cycle) -> datetime | None:
     return None
 
 
+def _not_sent(leg: PlannedLeg, outcome: LegOutcome, reason: str) -> LegResult:
+    return LegResult(leg.intent, leg.reduces, outcome, 0, reason)
+
+
 def execute(cyc: Cycle, plan: OrderPlan, sig: SignalResult) -> ExecutionResult:
-    """Work each intended order (limit-patience or TWAP); every child passes the risk gate."""
-    if plan.blocked:
-        return ExecutionResult([], False, "nothing sent: " + "; ".join(plan.blocked))
-    if not plan.intents:
+    """Work each leg in order (limit-patience or TWAP); every child passes the risk gate.
+
+    A reducing leg goes whenever the gate allows it, whatever happened to the legs before it;
+    an opening leg goes only if every leg before it filled completely (else the position could
+    pass the target). Every leg ends with an outcome and a reason, sent or not.
+    """
+    if plan.halted:
+        why = "; ".join(plan.halted)
+        legs = [_not_sent(leg, LegOutcome.NOT_SENT, why) for leg in plan.legs]
+        return ExecutionResult([], False, "nothing sent: " + why, legs)
+    if not plan.legs:
         return ExecutionResult([], False, "nothing to do: position already at target")
+    # the day's target, on record before the first order: a rerun finishes this target
+    cyc.journal.record_target(cyc.cycle_id, plan.target_position, plan.contract.local_symbol,
+                              sig.signal.label, cyc.params.run_id)
+    kill_point("after_planning")
     manager = OrderManager(cyc.broker, risk_gate(cyc), cyc.journal, cyc.clock,
                            cyc.config.execution, cyc.cycle_id, lambda: sync_fills(cyc),
                            _session_end(cyc))
     outcomes: list[ParentOutcome] = []
-    note = ""
-    for intent in plan.intents:
+    results: list[LegResult] = []
+    short = ""  # the first earlier leg that did not fill completely
+    for leg in plan.legs:
+        intent = leg.intent
+        if not leg.sendable:
+            results.append(_not_sent(leg, LegOutcome.BLOCKED, leg.reason))
+            short = short or f"{intent.order_ref} was blocked"
+            continue
+        held_back = hold_back(leg.leg, short)
+        if held_back:
+            results.append(_not_sent(leg, LegOutcome.NOT_SENT, held_back))
+            continue
         arrival = cyc.broker.quote(intent.contract)
         if arrival.mid is None or arrival.spread is None:
-            note = f"no usable quote for {intent.contract.local_symbol}; stopped"
-            break
-        predicted = slippage.predicted_price(arrival.spread / 2, plan.sigma, intent.quantity,
-                                             plan.adv, cyc.config.slippage.k)
-        now = cyc.broker.now().isoformat()
-        cyc.journal.record_order(OrderRecord(
-            order_ref=intent.order_ref, cycle_id=cyc.cycle_id, as_of=cyc.params.as_of.isoformat(),
-            symbol=intent.contract.symbol, local_symbol=intent.contract.local_symbol,
-            con_id=intent.contract.con_id, purpose=intent.purpose, side=intent.side,
-            quantity=intent.quantity, route=plan.routes[intent.order_ref],
-            broker=cyc.broker.kind, status="working", filled=0, avg_fill_price=None,
-            decision_mid=cyc.decision_quote.mid if cyc.decision_quote else None,
-            arrival_mid=arrival.mid, arrival_bid=arrival.bid, arrival_ask=arrival.ask,
-            predicted_slippage_price=predicted,
-            participation=intent.quantity / plan.adv if plan.adv else None,
-            sent_at=now, updated_at=now,
-        ))
-        outcome = manager.work(intent, plan.adv)
-        cyc.journal.update_order(intent.order_ref, status=outcome.status, filled=outcome.filled,
-                                 avg_fill_price=outcome.avg_fill_price, message=outcome.message)
+            results.append(_not_sent(leg, LegOutcome.NOT_SENT,
+                                     f"no usable quote for {intent.contract.local_symbol}: "
+                                     f"{arrival.problem}"))
+            short = short or f"{intent.order_ref} had no usable quote"
+            continue
+        outcome = _work_leg(cyc, plan, manager, leg, arrival)
         outcomes.append(outcome)
-        if outcome.status not in ("filled",):
-            rest = plan.intents[len(outcomes):]
-            if rest:
-                note = (f"{intent.order_ref} ended {outcome.status}; not sending "
-                        f"{', '.join(i.order_ref for i in rest)}")
-            break
+        results.append(LegResult(intent, leg.reduces, outcome.status, outcome.filled,
+                                 outcome.message, outcome))
+        if outcome.status is not LegOutcome.FILLED:
+            short = short or f"{intent.order_ref} ended {outcome.status}"
     sync_fills(cyc)
     summary = f"{len(outcomes)} order(s) worked, {sum(len(o.children) for o in outcomes)} " \
               "child order(s) sent"
-    return ExecutionResult(outcomes, True, f"{summary}; {note}" if note else summary)
+    not_sent = [r for r in results if not r.outcome.sent]
+    note = "; ".join(f"{r.intent.order_ref} {r.outcome}: {r.reason}" for r in not_sent)
+    return ExecutionResult(outcomes, bool(outcomes), f"{summary}; {note}" if note else summary,
+                           results)
+
+
+def _work_leg(cyc: Cycle, plan: OrderPlan, manager: OrderManager, leg: PlannedLeg,
+              arrival: Quote) -> ParentOutcome:
+    """Journal the parent, work it, and record what the broker says, on every exit path."""
+    intent = leg.intent
+    predicted = slippage.predicted_price(arrival.spread / 2, plan.sigma, intent.quantity,
+                                         plan.adv, cyc.config.slippage.k)
+    now = cyc.broker.now().isoformat()
+    cyc.journal.record_order(OrderRecord(
+        order_ref=intent.order_ref, cycle_id=cyc.cycle_id, as_of=cyc.params.as_of.isoformat(),
+        symbol=intent.contract.symbol, local_symbol=intent.contract.local_symbol,
+        con_id=intent.contract.con_id, purpose=intent.purpose, side=intent.side,
+        quantity=intent.quantity, route=leg.route,
+        broker=cyc.broker.kind, status="working", filled=0, avg_fill_price=None,
+        decision_mid=cyc.decision_quote.mid if cyc.decision_quote else None,
+        arrival_mid=arrival.mid, arrival_bid=arrival.bid, arrival_ask=arrival.ask,
+        predicted_slippage_price=predicted,
+        participation=intent.quantity / plan.adv if plan.adv else None,
+        sent_at=now, updated_at=now,
+    ))
+    kill_point("after_parent_journaled")
+    manager.current = None
+    try:
+        outcome = manager.work(intent, plan.adv)
+    finally:
+        worked = manager.current
+        if worked is not None:  # also when work() raised: the record says what the broker says
+            cyc.journal.update_order(intent.order_ref, status=str(worked.status),
+                                     filled=worked.filled,
+                                     avg_fill_price=worked.avg_fill_price,
+                                     message=worked.message)
+    return outcome
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,18 +848,14 @@ def journal_fills(cyc: Cycle) -> pd.DataFrame:
 def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalResult,
               plan: OrderPlan, result: ExecutionResult, fills: pd.DataFrame) -> dict[str, Any]:
     """The run's record as plain Python values (glued as the `summary` scrap)."""
+    kill_point("during_summary")
     after = sum(p.quantity for p in _market_positions(cyc))
     account = cyc.broker.account_state()
-    if result.sent:
-        status = "traded" if len(fills) else "sent_no_fill"
-        if any(o.status in ("blocked", "rejected", "error") for o in result.outcomes):
-            status = "execution_stopped"
-    elif plan.already_done:
-        status = "already_done"
-    elif plan.blocked:
-        status = "dry_run" if cyc.params.dry_run and len(plan.blocked) == 1 else "blocked"
-    else:
-        status = "no_trade"
+    legs = result.legs or [_not_sent(leg, LegOutcome.NOT_SENT, leg.reason) for leg in plan.legs]
+    status = cycle_status(
+        [leg.outcome for leg in legs], int(fills["quantity"].sum()) if len(fills) else 0,
+        already_done=plan.already_done, dry_run=cyc.params.dry_run,
+        blocked=any(not r.startswith("dry run") for r in plan.blocked))
 
     def num(col: str) -> float | None:
         if not len(fills) or fills[col].isna().all():
@@ -598,7 +872,7 @@ def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalRe
         "account_id": check.account_id,
         "mode": cyc.safety.mode,
         "safety": cyc.safety.reason,
-        "status": status,
+        "status": str(status),
         "signal": sig.signal.label,
         "signal_score": float(sig.signal.score),
         "model": sig.signal.model,
@@ -611,6 +885,9 @@ def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalRe
         "routes": [o.route for o in result.outcomes],
         "order_outcomes": [f"{o.parent.order_ref} {o.status}: {o.message}".strip(": ")
                            for o in result.outcomes],
+        "legs": [leg.as_dict() for leg in legs],
+        "resume": (plan.resume.note(sum(r.intent.quantity for r in legs if r.outcome.sent))
+                   if plan.resume is not None and plan.legs else None),
         "fills": len(fills),
         "filled_contracts": int(fills["quantity"].sum()) if len(fills) else 0,
         "avg_fill_price": (float((fills["price"] * fills["quantity"]).sum()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from hydra import slippage
 from hydra.broker.base import Broker, Execution
+from hydra.faults import kill_point
 from hydra.journal import FillRecord, Journal
 
 HYDRA_PREFIX = "HYD-"
@@ -73,6 +74,8 @@ def sync_fills(broker: Broker, journal: Journal, prefix: str = HYDRA_PREFIX,
         if journal.fill_is_complete(ex.exec_id) or (
                 ex.commission is None and journal.has_fill(ex.exec_id)):
             continue
-        new += journal.record_fill(fill_record(broker, journal, ex))
+        record = fill_record(broker, journal, ex)
+        kill_point("before_fill_journaled")
+        new += journal.record_fill(record)
     return new
 

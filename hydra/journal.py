@@ -9,6 +9,7 @@ and new digits after the last dot: the correction replaces the fill (the old val
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
@@ -19,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from hydra.faults import kill_point
+from hydra.fills import exec_stem, is_later
 from hydra.sqlite_tx import immediate
 
 SCHEMA_VERSION = 2
@@ -123,6 +126,14 @@ CREATE TABLE IF NOT EXISTS risk_decisions (
 );
 CREATE INDEX IF NOT EXISTS risk_cycle ON risk_decisions(cycle_id);
 CREATE TABLE IF NOT EXISTS risk_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cycle_targets (
+    cycle_id TEXT PRIMARY KEY,
+    target INTEGER NOT NULL,
+    local_symbol TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
 """
 
 
@@ -130,9 +141,6 @@ class JournalError(RuntimeError):
     pass
 
 
-def exec_stem(exec_id: str) -> str:
-    """IB corrections keep everything before the last dot."""
-    return exec_id.rsplit(".", 1)[0] if "." in exec_id else exec_id
 
 
 @dataclass(frozen=True)
@@ -309,6 +317,22 @@ class Journal:
         row = self._db.execute("SELECT * FROM orders WHERE order_ref=?", (order_ref,)).fetchone()
         return dict(row) if row else None
 
+    def record_target(self, cycle_id: str, target: int, local_symbol: str, signal: str,
+                      run_id: str) -> dict[str, Any]:
+        """The day's target, written once before the first order: a rerun finishes THIS
+        target instead of changing its mind mid-day. Returns the target on record."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO cycle_targets VALUES (?, ?, ?, ?, ?, ?)",
+                       (cycle_id, int(target), local_symbol, signal, run_id, _utcnow()))
+        found = self.target_for(cycle_id)
+        assert found is not None
+        return found
+
+    def target_for(self, cycle_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM cycle_targets WHERE cycle_id=?",
+                               (cycle_id,)).fetchone()
+        return dict(row) if row else None
+
     def orders_for_cycle(self, cycle_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT * FROM orders WHERE cycle_id=? ORDER BY sent_at", (cycle_id,)).fetchall()
@@ -357,10 +381,11 @@ class Journal:
         row = asdict(fill) | {"exec_stem": exec_stem(fill.exec_id), "journaled_at": _utcnow()}
         with self._tx() as db:
             if _insert(db, "fills", row, "INSERT OR IGNORE").rowcount == 1:
+                kill_point("while_journaling")  # inside the transaction, before the commit
                 return True
             old = db.execute("SELECT * FROM fills WHERE exec_stem=?",
                              (row["exec_stem"],)).fetchone()
-            if old is not None and old["exec_id"] != fill.exec_id and _is_later(
+            if old is not None and old["exec_id"] != fill.exec_id and is_later(
                     fill.exec_id, old["exec_id"]):
                 db.execute(
                     "INSERT INTO fill_corrections VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -435,6 +460,8 @@ class Journal:
         today's equity (else a breached drawdown would block new risk forever, the original's
         latch). The old peak and the re-arm are kept in `risk_state` for the record.
         """
+        if not math.isfinite(equity):
+            raise JournalError(f"equity {equity!r} is not a number; the peak is not updated")
         with self._tx() as db:
             row = db.execute("SELECT value FROM risk_state WHERE key='peak_equity'").fetchone()
             peak = float(json.loads(row[0])) if row else equity
@@ -469,12 +496,3 @@ class Journal:
         """Breakers tripped on this trade date (earlier trips have re-armed)."""
         state = self._state("breakers") or {}
         return frozenset(n for n, d in state.items() if d == trade_date.isoformat())
-
-
-def _is_later(new_id: str, old_id: str) -> bool:
-    """A correction's suffix is larger (IB: ...01.01 corrected by ...01.02)."""
-    def suffix(x: str) -> tuple[int, str]:
-        tail = x.rsplit(".", 1)[-1]
-        return (int(tail, 16), tail) if all(c in "0123456789abcdefABCDEF" for c in tail) \
-            else (0, tail)
-    return suffix(new_id) > suffix(old_id)

@@ -2,7 +2,8 @@
 
 State is a small JSON file in the data directory, written atomically, so it survives restarts
 and is shared by the CLI, cron runs and notebook kernels. Cancels stay allowed while paused.
-A file that cannot be read counts as PAUSED: when in doubt, do not trade.
+A file that cannot be read, or says anything but an explicit `"paused": false`, counts as
+PAUSED: when in doubt, do not trade.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ def read_state(paths: DataPaths) -> TradingState:
         return TradingState(False, "", None, None)
     try:
         raw = json.loads(path.read_text())
-        return TradingState(bool(raw["paused"]), str(raw.get("reason", "")),
+        flag = raw["paused"]
+        if flag is not False:  # only an explicit false means trading: null, "no", 0 ... pause
+            reason = str(raw.get("reason") or "") if flag is True else (
+                f"kill-switch file {path} says paused={flag!r}, not true or false; treated as "
+                "paused: `hydra pause` or `hydra resume` to rewrite it")
+            return TradingState(True, reason or "paused", raw.get("changed_at"),
+                                raw.get("changed_by"))
+        return TradingState(False, str(raw.get("reason") or ""),
                             raw.get("changed_at"), raw.get("changed_by"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return TradingState(True, f"kill-switch file {path} is unreadable ({exc}); treated as "

@@ -19,7 +19,9 @@ from datetime import datetime, timedelta
 from hydra.broker.base import Broker, ContractDetails, OrderRequest, OrderStatus, Quote, Side
 from hydra.clock import Clock
 from hydra.config import ExecutionConfig
+from hydra.faults import kill_point
 from hydra.journal import ChildRecord, Journal
+from hydra.outcomes import LegOutcome, leg_outcome
 from hydra.risk import RiskGate
 
 LIMIT_PATIENCE = "limit-patience"
@@ -103,6 +105,8 @@ class ChildOutcome:
     filled: int = 0
     avg_fill_price: float | None = None
     message: str = ""
+    order_id: str | None = None
+    ended_at: datetime | None = None  # when the broker said it was done (or we last saw it)
 
 
 @dataclass
@@ -113,7 +117,7 @@ class ParentOutcome:
     started_at: datetime
     children: list[ChildOutcome] = field(default_factory=list)
     quotes: list[QuoteSample] = field(default_factory=list)
-    status: str = "working"  # filled | partial | unfilled | blocked | rejected | error
+    status: LegOutcome = LegOutcome.NOT_SENT  # set when the manager is done with the parent
     message: str = ""
     ended_at: datetime | None = None
 
@@ -132,7 +136,7 @@ class ParentOutcome:
 class _Stop(Exception):
     """Stop working this parent (blocked, rejected, or a cancel that was not confirmed)."""
 
-    def __init__(self, status: str, message: str) -> None:
+    def __init__(self, status: LegOutcome, message: str) -> None:
         super().__init__(message)
         self.status, self.message = status, message
 
@@ -145,6 +149,7 @@ class OrderManager:
         self.broker, self.gate, self.journal, self.clock = broker, gate, journal, clock
         self.cfg, self.cycle_id, self.on_poll = cfg, cycle_id, on_poll
         self.session_end = session_end
+        self.current: ParentOutcome | None = None  # the parent being worked (see `work`)
 
     # time ------------------------------------------------------------------------------
     def _hard_stop(self) -> datetime:
@@ -161,9 +166,14 @@ class OrderManager:
 
     # the parent ------------------------------------------------------------------------
     def work(self, parent: ParentOrder, adv: float) -> ParentOutcome:
+        """Work one parent to its end. On ANY exit (an exception included) no child of it is
+        left working: the manager cancels and confirms, or records loudly that it could not.
+        `self.current` holds the outcome in progress, so a caller can record the parent even
+        when this raises."""
         route = choose_route(parent.quantity, adv, self.cfg.twap_participation)
         outcome = ParentOutcome(parent, route, parent.quantity / adv if adv > 0 else math.inf,
                                 self.clock.now())
+        self.current = outcome
         try:
             if route == TWAP:
                 self._twap(parent, outcome)
@@ -174,24 +184,76 @@ class OrderManager:
                 self._limit_patience(parent, outcome, parent.quantity, 1, end,
                                      self.cfg.wait_seconds)
             filled = outcome.filled
-            outcome.status = ("filled" if filled >= parent.quantity else
-                              "partial" if filled else "unfilled")
+            outcome.status = leg_outcome(filled, parent.quantity, None)
             if filled < parent.quantity and not outcome.message:
                 outcome.message = (f"{parent.quantity - filled} of {parent.quantity} not filled "
                                    "by the end of the window; leftovers cancelled")
         except _Stop as stop:
-            outcome.status = stop.status if not outcome.filled else f"partial ({stop.status})"
+            outcome.status = leg_outcome(outcome.filled, parent.quantity, stop.status)
             outcome.message = stop.message
+        except BaseException as exc:
+            self._abandon(outcome, exc)
+            raise
         self.on_poll()
         outcome.ended_at = self.clock.now()
         return outcome
+
+    def _abandon(self, outcome: ParentOutcome, exc: BaseException) -> None:
+        """An exception while working: cancel every child still working, confirm, and make
+        the outcome say what the broker says. Each step is guarded: a broken broker or journal
+        must not hide the original error, and a cancel that cannot be confirmed is said."""
+        notes: list[str] = []
+        for child in outcome.children:
+            try:
+                if child.order_id is None:  # sent, but the reply never came: find it by ref
+                    found = [o for o in self.broker.orders(child.child_ref)
+                             if o.order_ref == child.child_ref]
+                    if not found:
+                        continue
+                    child.order_id = found[0].order_id
+                status = self.broker.order_status(child.order_id)
+                if not status.is_done:
+                    status = self.gate.cancel(child.order_id)
+                    deadline = self.clock.now() + timedelta(
+                        seconds=self.cfg.cancel_timeout_seconds)
+                    while not status.is_done and self.clock.now() < deadline:
+                        self.clock.sleep(min(self.cfg.poll_seconds, 1.0))
+                        status = self.broker.order_status(child.order_id)
+                    notes.append(f"{child.child_ref} cancelled ({status.status})"
+                                 if status.is_done else
+                                 f"{child.child_ref} CANCEL NOT CONFIRMED (status {status.status})"
+                                 ": check it at the broker")
+                child.status, child.filled = status.status, status.filled
+                child.avg_fill_price = status.avg_fill_price
+            except Exception as err:  # the broker itself may be what failed
+                notes.append(f"{child.child_ref}: could not confirm it is not working ({err}): "
+                             "CHECK IT AT THE BROKER")
+            try:
+                self.journal.update_child(child.child_ref, status=child.status,
+                                          filled=child.filled,
+                                          avg_fill_price=child.avg_fill_price,
+                                          message=child.message, broker_order_id=child.order_id)
+            except Exception as err:
+                notes.append(f"{child.child_ref}: journal not updated ({err})")
+        try:
+            self.on_poll()
+        except Exception as err:
+            notes.append(f"fills not synced ({err})")
+        outcome.status = LegOutcome.ERROR
+        outcome.message = (f"stopped by {type(exc).__name__}: {exc}; "
+                           f"{outcome.filled} of {outcome.parent.quantity} filled"
+                           + ("; " + "; ".join(notes) if notes else ""))
+        try:
+            outcome.ended_at = self.clock.now()
+        except Exception:
+            outcome.ended_at = outcome.started_at
 
     def _twap(self, parent: ParentOrder, outcome: ParentOutcome) -> None:
         sizes = twap_sizes(parent.quantity, self.cfg.twap_slices)
         start = self.clock.now()
         end = min(self._hard_stop(), start + timedelta(seconds=self.cfg.twap_window_seconds))
         if end <= start:
-            raise _Stop("unfilled", "no time left in the session to work a TWAP")
+            raise _Stop(LegOutcome.UNFILLED, "no time left in the session to work a TWAP")
         interval = (end - start) / len(sizes)
         per_step = min(self.cfg.wait_seconds,
                        interval.total_seconds() / (self.cfg.max_reprices + 2))
@@ -202,6 +264,8 @@ class OrderManager:
             qty = target - outcome.filled  # carries an earlier slice's shortfall forward
             if qty <= 0:
                 continue
+            if k > 1:
+                kill_point("between_slices")
             self._limit_patience(parent, outcome, qty, k, start + interval * k, per_step)
 
     def _limit_patience(self, parent: ParentOrder, outcome: ParentOutcome, quantity: int,
@@ -231,8 +295,8 @@ class OrderManager:
         q = self.broker.quote(parent.contract)
         outcome.quotes.append(QuoteSample(self.clock.now(), q.bid, q.ask))
         if q.mid is None:
-            raise _Stop("unfilled", f"no usable quote for {parent.contract.local_symbol} "
-                        f"(bid {q.bid}, ask {q.ask}); nothing more sent")
+            raise _Stop(LegOutcome.UNFILLED, f"no usable quote for {parent.contract.local_symbol}: "
+                        f"{q.problem}; nothing more sent")
         return q
 
     def _child(self, parent: ParentOrder, outcome: ParentOutcome, slice_no: int,
@@ -243,7 +307,8 @@ class OrderManager:
                                order_type="LMT", limit_price=price, order_ref=ref)
         decision = self.gate.decide(request, parent.order_ref)
         if not decision.allowed:
-            raise _Stop("blocked", f"risk gate blocked {ref}: " + "; ".join(decision.reasons))
+            raise _Stop(LegOutcome.BLOCKED,
+                        f"risk gate blocked {ref}: " + "; ".join(decision.reasons))
         now = self.clock.now()
         self.journal.record_child(ChildRecord(
             child_ref=ref, parent_ref=parent.order_ref, cycle_id=self.cycle_id, slice=slice_no,
@@ -254,18 +319,22 @@ class OrderManager:
         child = ChildOutcome(ref, slice_no, attempt, quantity, price, now, "PendingSubmit")
         outcome.children.append(child)
         status = self.gate.send(request, decision)
+        kill_point("after_child_sent")
         self._note(child, status)
         status = self._await(status, until, parent, outcome)
         self._note(child, status)
         if status.status == "Inactive":
-            raise _Stop("rejected", f"broker rejected {ref}: {status.message}")
+            raise _Stop(LegOutcome.REJECTED, f"broker rejected {ref}: {status.message}")
         if not status.is_done:
             status = self._cancel(status, parent, outcome)
             self._note(child, status)
         elif status.status in ("Cancelled", "ApiCancelled") and status.remaining > 0:
-            raise _Stop("cancelled", f"{ref} was cancelled outside Hydra: {status.message}")
+            raise _Stop(LegOutcome.CANCELLED,
+                        f"{ref} was cancelled outside Hydra: {status.message}")
 
     def _note(self, child: ChildOutcome, status: OrderStatus) -> None:
+        child.order_id = status.order_id
+        child.ended_at = self.clock.now()  # last seen working, or when it was done
         child.status, child.filled = status.status, status.filled
         child.avg_fill_price, child.message = status.avg_fill_price, status.message
         self.journal.update_child(child.child_ref, status=status.status, filled=status.filled,
@@ -291,7 +360,7 @@ class OrderManager:
         deadline = self.clock.now() + timedelta(seconds=self.cfg.cancel_timeout_seconds)
         status = self._await(status, deadline, parent, outcome)
         if not status.is_done:
-            raise _Stop("error", f"cancel of {status.order_ref} not confirmed within "
+            raise _Stop(LegOutcome.ERROR, f"cancel of {status.order_ref} not confirmed within "
                         f"{self.cfg.cancel_timeout_seconds:g} s (status {status.status}); "
                         "not sending more for this order: check it at the broker")
         return status

@@ -24,8 +24,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from hydra import fills
 from hydra.broker.base import Execution, Position
 from hydra.config import ReconcileConfig
+from hydra.fills import exec_stem
 from hydra.fillsync import HYDRA_PREFIX
 
 _REF_DAY = r"^HYD-[A-Z0-9]+-(\d{8})-"  # the trade date in a Hydra orderRef (hydra.fillsync._REF)
@@ -123,24 +125,15 @@ def in_range(as_of: pd.Series, since: date | None, until: date | None) -> pd.Ser
     return keep
 
 
-def _suffix_key(exec_id: str) -> tuple[int, str]:
-    """IB corrections end in a larger hex suffix (...01.01 corrected by ...01.02)."""
-    tail = exec_id.rsplit(".", 1)[-1]
-    try:
-        return int(tail, 16), tail
-    except ValueError:
-        return 0, tail
-
-
 def latest_per_stem(execs: pd.DataFrame) -> pd.DataFrame:
-    """One execution per execId stem: the latest correction."""
+    """One execution per execId stem: the latest correction (the rule of hydra.fills)."""
     if not len(execs):
         return execs.assign(exec_stem=pd.Series(dtype=object))
-    out = execs.assign(exec_stem=execs["exec_id"].str.replace(r"\.[^.]*$", "", regex=True))
+    out = execs.assign(exec_stem=[exec_stem(x) for x in execs["exec_id"]])
     if out["exec_stem"].is_unique:
         return out
-    order = sorted(range(len(out)), key=lambda i: _suffix_key(out["exec_id"].iat[i]))
-    return out.iloc[order].drop_duplicates("exec_stem", keep="last").sort_index()
+    keep = set(fills.latest_per_stem(out["exec_id"], str))
+    return out[out["exec_id"].isin(keep)].drop_duplicates("exec_stem", keep="last")
 
 
 def _fmt(side: Any, qty: Any, price: Any, commission: Any = None) -> str:

@@ -17,6 +17,7 @@ The kill switch blocks every new order; cancels always pass.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -39,7 +40,7 @@ class RiskInputs:
     tick: float
     point_value: float
     mid: float | None
-    position: int  # signed, this market, before the order
+    position: int  # signed, this market (every contract month), before the order
     net_liquidation: float
     daily_pnl: float
     peak_equity: float
@@ -50,6 +51,8 @@ class RiskInputs:
     orders_this_cycle: int
     orders_last_minute: int
     tripped_today: frozenset[str] = frozenset()  # breakers already tripped this trade date
+    contract_position: int | None = None  # signed, the order's own contract (None: = position)
+    other_gross_notional: float = 0.0  # |qty| x price x point value of every OTHER position
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class RiskDecision:
     checks: tuple[Check, ...]
     time: str
     tripped: frozenset[str] = field(default_factory=frozenset)
+    reduces: bool = False
 
     @property
     def reasons(self) -> list[str]:
@@ -81,10 +85,35 @@ def _signed(side: str, qty: int) -> int:
     return qty if side == "BUY" else -qty
 
 
+def reduces_risk(before: int, side: str, quantity: int) -> bool:
+    """An order reduces risk only if it keeps the sign and shrinks the position, or closes it.
+
+    A flip (+2 -> -2, or +2 -> -1) is not a reduction: it opens a new position on the other
+    side, so the planner sends it as two legs, close then open.
+    """
+    if quantity <= 0 or before == 0:
+        return False
+    after = before + _signed(side, quantity)
+    return after == 0 or (after * before > 0 and abs(after) < abs(before))
+
+
+def _finite(*values: float | None) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
 def evaluate(i: RiskInputs, limits: RiskConfig, now: datetime) -> RiskDecision:
-    """Every check, in a fixed order; the order is allowed only if all pass."""
-    after = i.position + _signed(i.side, i.quantity)
-    reduces = abs(after) < abs(i.position)
+    """Every check, in a fixed order; the order is allowed only if all pass.
+
+    Exposure, loss and drawdown checks never block an order that reduces risk (see
+    `reduces_risk`); the kill switch and the order-hygiene checks (size, collar, duplicates,
+    rates) apply to every order. An input that is not a finite number fails its check (a NaN
+    compares false with everything, which would otherwise pass it silently).
+    """
+    held = i.position if i.contract_position is None else i.contract_position
+    signed = _signed(i.side, i.quantity)
+    after = i.position + signed
+    held_after = held + signed
+    reduces = reduces_risk(held, i.side, i.quantity)
     price = i.limit_price if i.limit_price is not None else i.mid
     checks: list[Check] = []
 
@@ -93,38 +122,57 @@ def evaluate(i: RiskInputs, limits: RiskConfig, now: datetime) -> RiskDecision:
 
     add("kill switch", not i.paused, "paused" if i.paused else "trading", "trading",
         f"trading is paused ({i.paused_reason}); `hydra resume` to allow orders")
-    add("order size", i.quantity <= limits.max_order_contracts, f"{i.quantity}",
+    add("order size", 0 < i.quantity <= limits.max_order_contracts, f"{i.quantity}",
         f"{limits.max_order_contracts}",
-        f"order of {i.quantity} contracts exceeds the {limits.max_order_contracts}-contract limit")
+        f"order of {i.quantity} contracts exceeds the {limits.max_order_contracts}-contract limit"
+        if i.quantity > 0 else f"order of {i.quantity} contracts: a quantity must be positive")
     add("position", abs(after) <= limits.max_position_contracts or reduces,
         f"{i.position:+d} -> {after:+d}", f"±{limits.max_position_contracts}",
         f"position would be {after:+d}, beyond ±{limits.max_position_contracts} contracts")
-    if price is None or i.net_liquidation <= 0:
-        add("position notional", reduces, "unknown", f"{limits.max_notional_fraction:.0%}",
-            "no price or no net liquidation to value the position against")
+    valued = _finite(price, i.point_value, i.net_liquidation, i.other_gross_notional) \
+        and i.net_liquidation > 0 and price is not None and price > 0
+    if not valued:
+        for name, lim in (("position notional", limits.max_notional_fraction),
+                          ("gross notional", limits.max_gross_notional_fraction)):
+            add(name, reduces, "unknown", f"{lim:.0%}",
+                f"no usable price ({price}) or net liquidation ({i.net_liquidation}) to value "
+                "the position against")
     else:
-        frac = abs(after) * price * i.point_value / i.net_liquidation
+        unit = price * i.point_value  # type: ignore[operator]
+        frac = abs(after) * unit / i.net_liquidation
         add("position notional", frac <= limits.max_notional_fraction + 1e-12 or reduces,
             f"{frac:.1%} of net liq", f"{limits.max_notional_fraction:.0%}",
             f"position notional would be {frac:.1%} of net liquidation, above "
             f"{limits.max_notional_fraction:.0%}")
+        gross = (i.other_gross_notional + abs(held_after) * unit) / i.net_liquidation
+        add("gross notional", gross <= limits.max_gross_notional_fraction + 1e-12 or reduces,
+            f"{gross:.1%} of net liq", f"{limits.max_gross_notional_fraction:.0%}",
+            f"gross notional of every position at the broker would be {gross:.1%} of net "
+            f"liquidation, above {limits.max_gross_notional_fraction:.0%}")
     start_equity = i.net_liquidation - i.daily_pnl
-    loss = -i.daily_pnl / start_equity if start_equity > 0 else 0.0
+    known = _finite(i.net_liquidation, i.daily_pnl) and start_equity > 0
+    loss = -i.daily_pnl / start_equity if known else math.inf
     loss_hit = loss >= limits.daily_loss_fraction - 1e-12 or "daily loss" in i.tripped_today
-    add("daily loss", not loss_hit or reduces, f"{-loss:+.2%}",
-        f"-{limits.daily_loss_fraction:.1%}",
-        f"daily loss {loss:.2%} of equity reached the {limits.daily_loss_fraction:.1%} limit "
-        "(breaker re-arms next trading day; reducing orders still allowed)")
-    dd = (i.peak_equity - i.net_liquidation) / i.peak_equity if i.peak_equity > 0 else 0.0
+    add("daily loss", not loss_hit or reduces,
+        f"{-loss:+.2%}" if known else "unknown", f"-{limits.daily_loss_fraction:.1%}",
+        (f"daily loss {loss:.2%} of equity reached the {limits.daily_loss_fraction:.1%} limit"
+         if known else f"daily P&L {i.daily_pnl} / net liquidation {i.net_liquidation} "
+         "unusable: the loss limit cannot be checked")
+        + " (breaker re-arms next trading day; reducing orders still allowed)")
+    dd_known = _finite(i.peak_equity, i.net_liquidation) and i.peak_equity > 0
+    dd = (i.peak_equity - i.net_liquidation) / i.peak_equity if dd_known else math.inf
     dd_hit = dd >= limits.max_drawdown_fraction - 1e-12 or "drawdown" in i.tripped_today
-    add("drawdown", not dd_hit or reduces, f"{-dd:+.2%} from peak {i.peak_equity:,.0f}",
+    add("drawdown", not dd_hit or reduces,
+        f"{-dd:+.2%} from peak {i.peak_equity:,.0f}" if dd_known else "unknown",
         f"-{limits.max_drawdown_fraction:.1%}",
-        f"drawdown {dd:.2%} from peak equity {i.peak_equity:,.2f} reached the "
-        f"{limits.max_drawdown_fraction:.1%} limit (breaker re-arms next trading day; "
-        "reducing orders still allowed)")
-    if i.limit_price is None or i.mid is None:
+        (f"drawdown {dd:.2%} from peak equity {i.peak_equity:,.2f} reached the "
+         f"{limits.max_drawdown_fraction:.1%} limit" if dd_known else
+         f"peak equity {i.peak_equity} unusable: the drawdown limit cannot be checked")
+        + " (breaker re-arms next trading day; reducing orders still allowed)")
+    if i.limit_price is None or i.mid is None or not _finite(i.limit_price, i.mid, i.tick) \
+            or i.tick <= 0:
         add("price collar", False, "no limit or no quote", f"{limits.price_collar_ticks} ticks",
-            "a limit price and a current mid are required (no market orders)")
+            "a finite limit price and a current mid are required (no market orders)")
     else:
         away = abs(i.limit_price - i.mid) / i.tick
         add("price collar", away <= limits.price_collar_ticks + 1e-9,
@@ -144,9 +192,19 @@ def evaluate(i: RiskInputs, limits: RiskConfig, now: datetime) -> RiskDecision:
         f"{i.orders_last_minute} in the last minute", f"{limits.max_orders_per_minute}",
         f"{i.orders_last_minute} orders in the last minute (limit "
         f"{limits.max_orders_per_minute})")
-    tripped = frozenset(n for n, hit in (("daily loss", loss_hit), ("drawdown", dd_hit)) if hit)
+    tripped = frozenset(n for n, hit in (("daily loss", loss_hit and known),
+                                         ("drawdown", dd_hit and dd_known)) if hit)
     return RiskDecision(i.order_ref, all(c.passed for c in checks), tuple(checks),
-                        now.isoformat(), tripped)
+                        now.isoformat(), tripped, reduces)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Positions as they will be when a planned leg is sent (after the legs before it)."""
+
+    market_position: int
+    contract_position: int
+    other_gross_notional: float
 
 
 class RiskGate:
@@ -159,13 +217,32 @@ class RiskGate:
         self.symbol, self.trade_date = symbol, trade_date
         self._allowed: dict[str, tuple[OrderRequest, RiskDecision]] = {}
 
-    def inputs(self, request: OrderRequest, parent_ref: str) -> RiskInputs:
+    def projection(self, con_id: int, symbol: str,
+                   planned: dict[int, int] | None = None) -> Projection:
+        """Positions at the broker, with `planned` (con_id -> signed quantity) applied first."""
+        held: dict[int, tuple[str, int, float]] = {
+            p.con_id: (p.symbol, p.quantity, p.market_price * p.point_value)
+            for p in self.broker.positions()}
+        for cid, qty in (planned or {}).items():
+            sym, q, unit = held.get(cid, (symbol, 0, 0.0))
+            held[cid] = (sym, q + qty, unit)
+        return Projection(
+            market_position=sum(q for sym, q, _ in held.values() if sym == symbol),
+            contract_position=held.get(con_id, (symbol, 0, 0.0))[1],
+            other_gross_notional=sum(abs(q) * unit for cid, (_, q, unit) in held.items()
+                                     if cid != con_id and q))
+
+    def inputs(self, request: OrderRequest, parent_ref: str,
+               planned: dict[int, int] | None = None) -> RiskInputs:
         b = self.broker
         account = b.account_state()
-        position = sum(p.quantity for p in b.positions() if p.symbol == request.contract.symbol)
+        proj = self.projection(request.contract.con_id, request.contract.symbol, planned)
         quote = b.quote(request.contract)
         state = read_state(self.paths)
-        peak = self.journal.update_peak_equity(account.net_liquidation, self.trade_date)
+        nl = account.net_liquidation
+        # an unusable equity must not move the peak; NaN makes the drawdown check block
+        peak = self.journal.update_peak_equity(nl, self.trade_date) \
+            if math.isfinite(nl) and nl > 0 else math.nan
         same_ref = [o for o in b.orders(request.order_ref) if o.order_ref == request.order_ref
                     and (not o.is_done or o.filled > 0)]
         siblings = [o for o in b.orders(parent_ref + "-") if not o.is_done
@@ -175,7 +252,8 @@ class RiskGate:
             order_ref=request.order_ref, parent_ref=parent_ref, trade_date=self.trade_date,
             side=request.side, quantity=request.quantity, limit_price=request.limit_price,
             tick=request.contract.tick, point_value=request.contract.point_value,
-            mid=quote.mid, position=position, net_liquidation=account.net_liquidation,
+            mid=quote.mid, position=proj.market_position,
+            net_liquidation=account.net_liquidation,
             daily_pnl=account.daily_pnl, peak_equity=peak, paused=state.paused,
             paused_reason=state.reason,
             ref_in_use=same_ref[0].status if same_ref else None,
@@ -184,11 +262,16 @@ class RiskGate:
             orders_last_minute=self.journal.child_orders_sent(
                 since=(now - timedelta(seconds=60)).isoformat()),
             tripped_today=self.journal.breakers_tripped(self.trade_date),
+            contract_position=proj.contract_position,
+            other_gross_notional=proj.other_gross_notional,
         )
 
-    def check(self, request: OrderRequest, parent_ref: str) -> RiskDecision:
-        """Decide and journal without sending: the plan's pre-trade view of a parent order."""
-        decision = evaluate(self.inputs(request, parent_ref), self.limits, self.clock.now())
+    def check(self, request: OrderRequest, parent_ref: str,
+              planned: dict[int, int] | None = None) -> RiskDecision:
+        """Decide and journal without sending: the plan's pre-trade view of a leg, against the
+        position projected after the legs planned before it (`planned`)."""
+        decision = evaluate(self.inputs(request, parent_ref, planned), self.limits,
+                            self.clock.now())
         self._record(decision, parent_ref, sent=False)
         return decision
 

@@ -70,3 +70,14 @@ def stop_process(proc: subprocess.Popen[str], sig: int) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+# Property-based tests: bounded and derandomized in the normal suite (same examples on every run
+# and machine); HYPOTHESIS_PROFILE=long explores far more on demand.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=150, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=5000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

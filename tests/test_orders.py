@@ -76,7 +76,8 @@ def roomy(data_dir: Path) -> Path:
     """Risk limits wide enough that the manager, not the gate, is what is tested."""
     (data_dir / "hydra.toml").write_text(
         "[risk]\nmax_order_contracts = 100\nmax_position_contracts = 100\n"
-        "max_notional_fraction = 100.0\nmax_orders_per_minute = 100\n")
+        "max_notional_fraction = 100.0\nmax_gross_notional_fraction = 100.0\n"
+        "max_orders_per_minute = 100\n")
     return data_dir
 
 

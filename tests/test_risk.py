@@ -40,6 +40,7 @@ def test_base_case_allowed_with_every_check_listed():
     decision, checks = verdict()
     assert decision.allowed and decision.reasons == []
     assert set(checks) == {"kill switch", "order size", "position", "position notional",
+                           "gross notional",
                            "daily loss", "drawdown", "price collar", "duplicate order",
                            "orders per cycle", "orders per minute"}
 

@@ -94,10 +94,24 @@ class Quote:
     in_session: bool
 
     @property
+    def problem(self) -> str | None:
+        """Why no order may be priced from this quote (None: usable). IB sends -1 or NaN for
+        a missing side, 0 or infinity from a broken feed; a crossed book is not a price."""
+        sides = {"bid": self.bid, "ask": self.ask}
+        for name, value in sides.items():
+            if value is None or not isinstance(value, int | float) or not math.isfinite(value):
+                return f"no {name} ({value!r})"
+            if value <= 0:
+                return f"{name} {value:g} is not a price (IB sends -1 or 0 for missing)"
+        if self.bid > self.ask:  # type: ignore[operator]
+            return f"crossed quote: bid {self.bid:g} above ask {self.ask:g}"
+        return None
+
+    @property
     def mid(self) -> float | None:
-        if self.bid is None or self.ask is None or math.isnan(self.bid) or math.isnan(self.ask):
+        if self.problem is not None:
             return None
-        return (self.bid + self.ask) / 2
+        return (self.bid + self.ask) / 2  # type: ignore[operator]
 
     @property
     def spread(self) -> float | None:

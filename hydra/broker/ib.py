@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
+from zoneinfo import ZoneInfo
 
 from hydra.broker.base import (
     DONE_STATES,
@@ -54,6 +55,7 @@ from hydra.broker.ib_loop import LoopThread
 from hydra.config import IBConfig, load_config
 from hydra.contracts import contract as hydra_contract
 from hydra.contracts import contract_from_local_symbol, front_contract
+from hydra.fills import latest_per_stem
 from hydra.markets import Market, UnknownMarketError, get_market, load_registry
 from hydra.safety import SafetyVerdict, safety_verdict
 from hydra.sessions import current_trade_date, in_session
@@ -641,7 +643,8 @@ class IBBroker(Broker):
                 return self._by_local[local]
         market = _market_for_local(local)
         try:
-            template = contract_from_local_symbol(market, local)
+            today = self._estimate_now().astimezone(ZoneInfo(market.timezone)).date()
+            template = contract_from_local_symbol(market, local, today)
         except ValueError as exc:
             raise BrokerError(str(exc)) from exc
         lib = _lib()
@@ -857,8 +860,9 @@ class IBBroker(Broker):
             message = error
         filled = int(snap.filled)
         avg = snap.avg_fill_price or None
-        if fills and (avg is None or filled < sum(f.shares for f in fills)):
-            qty = sum(f.shares for f in fills)
+        fills = latest_per_stem(fills, lambda f: f.exec_id)  # a correction replaces, never adds
+        qty = sum(f.shares for f in fills)
+        if fills and qty > 0 and (avg is None or filled < qty):
             filled = max(filled, int(qty))
             avg = sum(f.shares * f.price for f in fills) / qty
         now = self._estimate_now()

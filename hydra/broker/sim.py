@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -861,10 +862,11 @@ class SimBroker(Broker):
             return front_contract(self._market(symbol).market, as_of)
 
     def contract_by_local_symbol(self, local_symbol: str) -> ContractDetails:
-        with self._session():
+        with self._session() as (_, now):
             market = _market_for_local_symbol(local_symbol)
+            today = now.astimezone(ZoneInfo(market.timezone)).date()
             try:
-                return contract_from_local_symbol(market, local_symbol.strip().upper())
+                return contract_from_local_symbol(market, local_symbol.strip().upper(), today)
             except ValueError as exc:
                 raise BrokerError(str(exc)) from exc
 

@@ -467,7 +467,8 @@ class TwsServer:
         return hit[0]
 
     def _by_local(self, symbol: str, local_symbol: str) -> tuple[IbContract, ContractDetails]:
-        c = contract_from_local_symbol(get_market(symbol), local_symbol)
+        market = get_market(symbol)
+        c = contract_from_local_symbol(market, local_symbol, self._today(market))
         return self._register(c), c
 
     def _today(self, market: Market) -> date:

@@ -1,0 +1,32 @@
+"""Fault injection for the crash-recovery tests: die at a named point of the money path.
+
+Inert unless HYDRA_KILL_AT names the point (and, optionally, HYDRA_KILL_AFTER says how many
+passes through it to survive first). The process then sends itself SIGKILL: no cleanup, no
+finally blocks, no flush, exactly what a `kill -9`, an OOM kill or a power cut leaves behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+POINTS = (
+    "after_planning",  # the plan is made, the target recorded, nothing sent
+    "after_parent_journaled",  # the parent row is written, no child sent
+    "after_child_sent",  # the broker has the child; its status is not journaled yet
+    "between_slices",  # a TWAP slice is done, the next not yet sent
+    "before_fill_journaled",  # an execution is at the broker, not yet in the journal
+    "while_journaling",  # inside the journal's fill transaction
+    "during_summary",  # every order done, the summary not yet built
+)
+_passes: dict[str, int] = {}
+
+
+def kill_point(name: str) -> None:
+    """Die here if the environment names this point (after HYDRA_KILL_AFTER passes)."""
+    want = os.environ.get("HYDRA_KILL_AT")
+    if not want or want != name:
+        return
+    _passes[name] = _passes.get(name, 0) + 1
+    if _passes[name] > int(os.environ.get("HYDRA_KILL_AFTER", "0") or 0):
+        os.kill(os.getpid(), signal.SIGKILL)
