@@ -176,6 +176,20 @@ class RunIndex:
                  _now(), run_id),
             )
 
+    def mark_interrupted(self, job: str, found_by: str) -> list[str]:
+        """Runs of `job` still indexed as running, called while holding the job's lock: their
+        process is gone (else it would hold the lock), so they are failed, interrupted."""
+        with self._tx() as db:
+            ids = [r[0] for r in db.execute(
+                "SELECT run_id FROM runs WHERE job=? AND status='running'", (job,))]
+            for run_id in ids:
+                db.execute("UPDATE runs SET status='failed', reason=?, ended_at=? "
+                           "WHERE run_id=?",
+                           (f"interrupted: the process running it died before it finished "
+                            f"(found by {found_by}); a rerun of its date resumes from the "
+                            "broker's position", _now(), run_id))
+        return ids
+
     def get(self, run_id: str) -> RunRecord | None:
         row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return _record(row) if row else None
@@ -564,6 +578,10 @@ def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
         raise RunError(f"as_of must be a date like 2026-11-27, got {day!r}") from None
     slot_utc = slot.astimezone(UTC).isoformat(timespec="seconds") if slot else None
     with job_lock(paths, job) as fd:
+        if paths.run_index.exists():  # we hold the lock: a "running" run of this job is dead
+            index = RunIndex(paths.run_index)
+            index.mark_interrupted(job.name, f"hydra run {job.name} at {_now()}")
+            index.close()
         if slot_utc and paths.run_index.exists():
             index = RunIndex(paths.run_index)
             earlier = index.for_slot(job.name, slot_utc)

@@ -111,3 +111,27 @@ def test_two_runs_of_one_cycle_at_once_only_one_trades(data_dir):
     finally:
         cyc.close()
     cycle.open_cycle(as_of=DAY, data_dir=str(data_dir)).close()  # released on close
+
+
+def test_a_run_whose_process_died_is_indexed_as_failed_interrupted_by_the_next_start(data_dir):
+    from hydra.paths import DataPaths
+    from hydra.runs import RunIndex, RunRecord
+    from tests.conftest import run_hydra
+
+    paths = DataPaths(data_dir)
+    paths.run_index.parent.mkdir(parents=True, exist_ok=True)
+    index = RunIndex(paths.run_index)
+    index.add(RunRecord(
+        run_id="deadbeef00", job="daily-cycle", notebook="notebooks/daily_cycle.ipynb",
+        as_of=DAY, parameters={}, started_at="2026-11-24T16:00:00+00:00", ended_at=None,
+        status="running", reason="", output_path="runs/x.ipynb", sha256=None,
+        hydra_version="0", git_commit=None, summary=None, scheduled_for=None))
+    index.close()
+    # the next start of the job (here: a holiday, recorded as skipped without a notebook)
+    proc = run_hydra("run", "daily-cycle", "--as-of", "2026-11-26", data_dir=data_dir)
+    assert proc.returncode == 0, proc.stderr
+    index = RunIndex(paths.run_index)
+    dead = index.get("deadbeef00")
+    index.close()
+    assert dead is not None and dead.status == "failed"
+    assert dead.reason.startswith("interrupted: the process running it died")
