@@ -26,6 +26,7 @@ from hydra.clock import Clock
 from hydra.config import RiskConfig
 from hydra.journal import Journal
 from hydra.killswitch import read_state
+from hydra.orphan import refuse_if_orphaned
 from hydra.paths import DataPaths
 
 
@@ -284,6 +285,7 @@ class RiskGate:
 
     def send(self, request: OrderRequest, decision: RiskDecision) -> OrderStatus:
         """The one door to the broker: only a request this gate has just allowed goes out."""
+        refuse_if_orphaned()  # a kernel whose `hydra run` died sends nothing more
         granted = self._allowed.pop(request.order_ref, None)
         if granted is None or granted[0] != request or granted[1] is not decision \
                 or not decision.allowed:

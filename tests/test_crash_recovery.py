@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,37 @@ def test_a_run_whose_process_died_is_indexed_as_failed_interrupted_by_the_next_s
     index.close()
     assert dead is not None and dead.status == "failed"
     assert dead.reason.startswith("interrupted: the process running it died")
+
+
+def test_a_kernel_whose_parent_died_refuses_to_send(tmp_path):
+    """A real process tree: a parent starts a 'kernel' (JPY_PARENT_PID set, as jupyter_client
+    does) and is SIGKILLed; the orphan's order path then refuses."""
+    child = ("import os, sys, time\n"
+             "from hydra.orphan import orphan_reason\n"
+             "assert orphan_reason() is None, 'parent alive: allowed'\n"
+             "open(sys.argv[1], 'w').write('ready')\n"
+             "deadline = time.monotonic() + 20\n"
+             "while orphan_reason() is None and time.monotonic() < deadline:\n"
+             "    time.sleep(0.05)\n"
+             "open(sys.argv[1], 'w').write(orphan_reason() or 'still allowed')\n")
+    flag = tmp_path / "flag"
+    parent = ("import os, subprocess, sys, time\n"
+              "env = dict(os.environ, JPY_PARENT_PID=str(os.getpid()))\n"
+              f"subprocess.Popen([sys.executable, '-c', {child!r}, {str(flag)!r}], env=env)\n"
+              "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    try:
+        for _ in range(400):
+            if flag.exists() and flag.read_text() == "ready":
+                break
+            time.sleep(0.05)
+        assert flag.read_text() == "ready"
+        proc.kill()
+        proc.wait(10)
+        for _ in range(400):
+            if flag.read_text() != "ready":
+                break
+            time.sleep(0.05)
+        assert "an orphaned kernel sends no orders" in flag.read_text()
+    finally:
+        proc.kill()
