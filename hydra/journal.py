@@ -22,9 +22,10 @@ import pandas as pd
 
 from hydra.faults import kill_point
 from hydra.fills import exec_stem, is_later
-from hydra.sqlite_tx import immediate
+from hydra.sqlite_tx import DatabaseLockedError, immediate
 
 SCHEMA_VERSION = 2
+BUSY_TIMEOUT_SECONDS = 30.0  # how long a writer waits for another process holding the lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -259,7 +260,8 @@ class Journal:
                         f"the fill journal {self.path} is not a SQLite file; it was left "
                         "untouched: move it aside to start a new journal, or restore a backup")
         try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS,
+                                       isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -276,6 +278,12 @@ class Journal:
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc):
+                raise DatabaseLockedError(
+                    f"the fill journal {self.path} is locked by another process (waited "
+                    f"{BUSY_TIMEOUT_SECONDS:g} s): nothing was written and nothing is lost. "
+                    f"Find it with `fuser {self.path}` (a stuck run, a sqlite3 shell left in a "
+                    "transaction), let it finish or stop it, then rerun") from exc
             raise JournalError(
                 f"the fill journal {self.path} cannot be opened ({exc}); it is left untouched: "
                 "move it aside to start a new journal, or restore it from a backup"
