@@ -1,8 +1,10 @@
 """Server -> client TWS API messages for the simulated gateway, field by field.
 
-Each function returns the field list of one message (frame it with tws_protocol.encode). The
-layouts are those ib_insync's decoder reads for server version 176; where a field means
-nothing in the simulator it is sent empty, as TWS sends unset values.
+Each function returns the field list of one message (frame it with tws_protocol.encode) in
+its newest layout, the one ib_insync's decoder reads for server version 176; `for_version`
+then lays it out for the version a session negotiated (the official client's decoder and its
+MIN_SERVER_VER_* constants are the specification). Where a field means nothing in the
+simulator it is sent empty, as TWS sends unset values.
 """
 
 from __future__ import annotations
@@ -14,6 +16,48 @@ from zoneinfo import ZoneInfo
 from hydra.broker.tws_protocol import UNSET_DOUBLE, Out
 
 ORDER_TYPES = "LMT,MKT,DAY,GTC"
+
+# Server versions at which a message this gateway sends changes layout (157..176).
+V_DURATION = 159  # openOrder gains duration
+V_POST_TO_ATS = 160  # openOrder gains postToAts
+V_AUTO_CANCEL_PARENT = 162  # openOrder gains autoCancelParent
+V_SIZE_RULES = 163  # contractData gains suggestedSizeIncrement (163 only)
+V_SIZE_RULES_FULL = 164  # contractData drops its version and mdSizeMultiplier, gains
+#                          minSize, sizeIncrement, suggestedSizeIncrement
+V_ADVANCED_REJECT = 166  # error gains advancedOrderRejectJson
+V_PEG_BEST_PEG_MID = 170  # openOrder and completedOrder gain minTradeQty .. midOffsetAtHalf
+LAYOUT_CHANGES = (V_DURATION, V_POST_TO_ATS, V_AUTO_CANCEL_PARENT, V_SIZE_RULES,
+                  V_SIZE_RULES_FULL, V_ADVANCED_REJECT, V_PEG_BEST_PEG_MID)
+_CONTRACT_DATA_VERSION = 8  # the version field contractData carries below 164
+_PEG_FIELDS = 5  # minTradeQty, minCompeteSize, competeAgainstBestOffset, midOffsetAt*
+
+
+def for_version(fields: list[object], version: int) -> list[object]:
+    """A message built in its newest layout, laid out for server `version` (157..176).
+
+    One place for every version condition, so a builder cannot forget one: a client of an
+    older version drops a message with the wrong field count (ibapi logs "diff len fields
+    and params") or fails to decode it.
+    """
+    msg_id = fields[0]
+    if msg_id == Out.ERR_MSG and version < V_ADVANCED_REJECT:
+        return fields[:-1]
+    if msg_id == Out.CONTRACT_DATA and version < V_SIZE_RULES_FULL:
+        head, tail = fields[:14], fields[14:-3]  # through minTick / multiplier on
+        size = [fields[-1]] if version == V_SIZE_RULES else []
+        return [head[0], _CONTRACT_DATA_VERSION, *head[1:], 1, *tail, *size]
+    if msg_id == Out.OPEN_ORDER:
+        body, peg = fields[:-_PEG_FIELDS], fields[-_PEG_FIELDS:]
+        body, (duration, post_to_ats, auto_cancel) = body[:-3], body[-3:]
+        out = list(body)
+        out += [duration] if version >= V_DURATION else []
+        out += [post_to_ats] if version >= V_POST_TO_ATS else []
+        out += [auto_cancel] if version >= V_AUTO_CANCEL_PARENT else []
+        out += peg if version >= V_PEG_BEST_PEG_MID else []
+        return out
+    if msg_id == Out.COMPLETED_ORDER and version < V_PEG_BEST_PEG_MID:
+        return fields[:-_PEG_FIELDS]
+    return fields
 
 
 @dataclass(frozen=True)

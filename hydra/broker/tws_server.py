@@ -167,7 +167,7 @@ class Session:
 
     def send(self, fields: Iterable[object]) -> None:
         if not self.writer.is_closing():
-            self.writer.write(encode(fields))
+            self.writer.write(encode(msg.for_version(list(fields), self.version)))
 
     @property
     def closed(self) -> bool:
