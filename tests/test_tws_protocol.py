@@ -16,6 +16,7 @@ from ib_insync.decoder import Decoder
 
 from hydra.broker import tws_messages as m
 from hydra.broker.tws_protocol import (
+    MIN_CLIENT_VERSION,
     SERVER_VERSION,
     ProtocolError,
     decode,
@@ -159,3 +160,73 @@ def test_duration_strings():
     assert duration_days("3600 S") == 1
     with pytest.raises(ValueError):
         duration_days("ten days")
+
+
+def _replies() -> list[list[object]]:
+    order = m.OrderView(5, 17, 1001, "BUY", 2, "LMT", 440.25, "DAY", "DU1", "HYD-1",
+                        "Submitted", 1, 440.25, 440.25)
+    done = m.OrderView(0, 0, 1002, "SELL", 1, "MKT", None, "DAY", "DU1", "HYD-2", "Filled", 1,
+                       441.0, 441.0, "20261124 10:05:00 America/Chicago")
+    return [m.contract_data(3, ZO), m.open_order(order, ZO), m.completed_order(done, ZO),
+            m.error(7, 110, "The price does not conform"), m.order_status(order)]
+
+
+@pytest.mark.parametrize("version", sorted({MIN_CLIENT_VERSION, SERVER_VERSION,
+                                            *[v for c in m.LAYOUT_CHANGES for v in (c - 1, c)]}))
+def test_layouts_at_each_version_where_they_change_decode_in_ib_insync(
+        version: int, caplog: pytest.LogCaptureFixture):
+    """ib_insync's decoder reads every version 157..176: the range ends and each change."""
+    rec = _Recorder()
+    decoder = Decoder(rec, version)
+    caplog.set_level(logging.ERROR, logger="ib_insync")
+    for message in _replies():
+        decoder.interpret(decode(encode(m.for_version(message, version))[4:]))
+    assert [r.getMessage()[:200] for r in caplog.records] == []
+    got = dict(rec.calls)
+    d = got["contractDetails"][1]
+    assert (d.contract.conId, d.minTick, d.timeZoneId, d.contract.multiplier) == \
+        (ZO.con_id, 0.0025, "US/Central", "5000")
+    assert got["openOrder"][2].orderRef == "HYD-1" and got["openOrder"][3].status == "Submitted"
+    assert got["completedOrder"][2].status == "Filled"
+    assert got["error"][:3] == (7, 110, "The price does not conform")
+
+
+def test_layouts_for_version_157_decode_in_ibs_official_client(
+        caplog: pytest.LogCaptureFixture):
+    """ibapi 9.81.1 (max 157) drops a message of the wrong length and raises on a bad one."""
+    from ibapi.decoder import Decoder as IbDecoder
+    from ibapi.wrapper import EWrapper
+
+    calls: list[tuple[str, tuple]] = []
+
+    class Rec(EWrapper):
+        def contractDetails(self, *a: object) -> None:
+            calls.append(("contractDetails", a))
+
+        def openOrder(self, *a: object) -> None:
+            calls.append(("openOrder", a))
+
+        def completedOrder(self, *a: object) -> None:
+            calls.append(("completedOrder", a))
+
+        def error(self, *a: object) -> None:
+            calls.append(("error", a))
+
+        def orderStatus(self, *a: object) -> None:
+            calls.append(("orderStatus", a))
+
+    caplog.set_level(logging.ERROR, logger="ibapi")
+    decoder = IbDecoder(Rec(), MIN_CLIENT_VERSION)
+    for message in _replies():
+        body = encode(m.for_version(message, MIN_CLIENT_VERSION))[4:]
+        decoder.interpret(tuple(body.split(b"\0")[:-1]))
+    assert [r.getMessage()[:200] for r in caplog.records] == []
+    got = dict(calls)
+    assert [name for name, _ in calls] == ["contractDetails", "openOrder", "completedOrder",
+                                           "error", "orderStatus"]
+    d = got["contractDetails"][1]
+    assert (d.contract.conId, d.minTick, d.timeZoneId, d.contractMonth) == \
+        (ZO.con_id, 0.0025, "US/Central", "202703")
+    assert got["openOrder"][2].orderRef == "HYD-1"
+    assert got["completedOrder"][2].status == "Filled"
+    assert got["error"] == (7, 110, "The price does not conform")
