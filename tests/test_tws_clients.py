@@ -1,4 +1,4 @@
-"""The simulated gateway with a client this project did not write: IB's official `ibapi`.
+"""The simulated gateway with clients this project did not write: IB's `ibapi` and ib_async.
 
 ibapi 9.81.1 asks for server versions 100..157, so every message must be in its version-157
 layout; its decoder drops a message whose field count is off ("diff len fields and params")
@@ -6,11 +6,20 @@ and raises on a contractData frame laid out for a newer version. The same steps 
 ib_insync tests: contract details, quotes, bars, an order to its fill and commission, an
 off-tick order (110), a cancel (202), executions after a reconnect, positions, account
 summary and PnL. Loopback only, seeded simulator, every wait bounded.
+
+ib_async 2.1 (157..178, so it gets 176) runs in a venv of its own, built once and cached in
+.venv-ibasync (its aeventkit overwrites ib_insync's eventkit in a shared one), as a subprocess
+driving tests/clients/ib_async_steps.py.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +44,11 @@ from hydra.markets import get_market
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 START = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
 WAIT = 10.0
+ROOT = Path(__file__).resolve().parent.parent
+IB_ASYNC = "ib_async==2.1.0"
+IB_ASYNC_VENV = ROOT / ".venv-ibasync"
+OFFLINE = ("NewConnectionError", "Max retries exceeded", "Temporary failure in name resolution",
+           "Network is unreachable", "Connection refused", "ConnectTimeout")
 
 
 class App(EWrapper, EClient):
@@ -239,3 +253,45 @@ def test_ibapi_order_fill_commission_errors_and_reconnect(app: App, gateway: Tws
         assert again.seen("completedOrder")
     finally:
         again.stop()
+
+
+@pytest.fixture(scope="session")
+def ib_async_python() -> Path:
+    """A venv with ib_async only, built once (about 10 s) and reused while its stamp says so."""
+    python = IB_ASYNC_VENV / "bin" / "python"
+    stamp = IB_ASYNC_VENV / f".{IB_ASYNC}"
+    if stamp.exists() and python.exists():
+        return python
+    building = IB_ASYNC_VENV.with_name(f"{IB_ASYNC_VENV.name}.building-{os.getpid()}")
+    shutil.rmtree(building, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(building)], check=True, timeout=120)
+    pip = subprocess.run([str(building / "bin" / "python"), "-m", "pip", "install", "-q",
+                          "--disable-pip-version-check", IB_ASYNC],
+                         capture_output=True, text=True, timeout=300)
+    if pip.returncode != 0:
+        shutil.rmtree(building, ignore_errors=True)
+        output = pip.stdout + pip.stderr
+        if any(sign in output for sign in OFFLINE):
+            pytest.skip(f"the package registry is unreachable, cannot install {IB_ASYNC}: "
+                        f"{output.strip().splitlines()[-1]}")
+        raise AssertionError(f"pip install {IB_ASYNC} failed:\n{output[-2000:]}")
+    (building / f".{IB_ASYNC}").touch()
+    shutil.rmtree(IB_ASYNC_VENV, ignore_errors=True)
+    building.rename(IB_ASYNC_VENV)
+    return python
+
+
+def test_ib_async_runs_every_step(ib_async_python: Path, gateway: TwsServer):
+    run = subprocess.run([str(ib_async_python), str(ROOT / "tests/clients/ib_async_steps.py"),
+                          str(gateway.port)], capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, f"ib_async steps failed:\n{run.stderr[-3000:]}"
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["server_version"] == 176 and out["n_details"] >= 8
+    assert out["time_zone"] == "US/Central" and len(out["by_con_id"]) == 1
+    assert 0 < out["live"][0] < out["live"][1] and 0 < out["delayed"][0] < out["delayed"][1]
+    assert out["bars"][0] >= 5 and out["bars"][1] == 13
+    assert out["fill"][:2] == ["Filled", 2] and out["fill"][2] > 0
+    assert {110, 202} <= set(out["errors"])
+    assert out["refs_after_reconnect"] == ["HYD-ASYNC-1"] and out["positions"] == [2]
+    assert {"NetLiquidation", "TotalCashValue"} <= set(out["summary_tags"])
+    assert out["completed"] >= 2
