@@ -9,7 +9,7 @@ summary and PnL. Loopback only, seeded simulator, every wait bounded.
 
 ib_async 2.1 (157..178, so it gets 176) runs in a venv of its own, built once and cached in
 .venv-ibasync (its aeventkit overwrites ib_insync's eventkit in a shared one), as a subprocess
-driving tests/clients/ib_async_steps.py.
+driving tests/clients/ib_steps.py.
 """
 
 from __future__ import annotations
@@ -281,10 +281,14 @@ def ib_async_python() -> Path:
     return python
 
 
-def test_ib_async_runs_every_step(ib_async_python: Path, gateway: TwsServer):
-    run = subprocess.run([str(ib_async_python), str(ROOT / "tests/clients/ib_async_steps.py"),
-                          str(gateway.port)], capture_output=True, text=True, timeout=90)
-    assert run.returncode == 0, f"ib_async steps failed:\n{run.stderr[-3000:]}"
+@pytest.mark.parametrize("lib", ["ib_async", "ib_insync"])
+def test_ib_async_and_ib_insync_run_every_step(lib: str, gateway: TwsServer,
+                                               request: pytest.FixtureRequest):
+    python = request.getfixturevalue("ib_async_python") if lib == "ib_async" else \
+        Path(sys.executable)
+    run = subprocess.run([str(python), str(ROOT / "tests/clients/ib_steps.py"),
+                          str(gateway.port), lib], capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, f"{lib} steps failed:\n{run.stderr[-3000:]}"
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["server_version"] == 176 and out["n_details"] >= 8
     assert out["time_zone"] == "US/Central" and len(out["by_con_id"]) == 1

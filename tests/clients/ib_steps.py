@@ -1,16 +1,19 @@
-"""The issue-13 steps driven with ib_async 2.1 against a running sim gateway; prints JSON.
+"""The issue-13 steps driven with ib_async 2.1 (or ib_insync) against a sim gateway; prints JSON.
 
-Runs in its own venv (ib_async's aeventkit and ib_insync's eventkit install the same
-`eventkit/` package), so it imports nothing from Hydra: usage `python ib_async_steps.py PORT`.
+ib_async runs in its own venv (its aeventkit and ib_insync's eventkit install the same
+`eventkit/` package), so this imports nothing from Hydra. Usage:
+`python ib_steps.py PORT [ib_async|ib_insync]`; both share this API.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
 
-from ib_async import IB, ExecutionFilter, Future, LimitOrder
+LIB = importlib.import_module(sys.argv[2] if len(sys.argv) > 2 else "ib_async")
+IB, ExecutionFilter, Future, LimitOrder = LIB.IB, LIB.ExecutionFilter, LIB.Future, LIB.LimitOrder
 
 WAIT = 10.0
 
@@ -19,7 +22,7 @@ def wait(ib: IB, done, what: str) -> None:
     deadline = time.monotonic() + WAIT
     while not done():
         if time.monotonic() > deadline:
-            raise SystemExit(f"ib_async: no {what} within {WAIT}s")
+            raise SystemExit(f"{LIB.__name__}: no {what} within {WAIT}s")
         ib.sleep(0.02)
 
 
