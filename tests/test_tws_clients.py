@@ -109,6 +109,7 @@ _RECORDED = {
     "historicalData", "historicalDataEnd", "orderStatus", "openOrder", "openOrderEnd",
     "execDetails", "execDetailsEnd", "commissionReport", "position", "positionEnd",
     "accountSummary", "accountSummaryEnd", "pnl", "completedOrder", "completedOrdersEnd",
+    "marketRule",
 }
 
 
@@ -166,6 +167,16 @@ def test_ibapi_negotiates_157_and_decodes_contract_details(app: App, gateway: Tw
     app.wait("contractDetailsEnd", lambda a: a[0] == 2)
     [(_, again)] = app.seen("contractDetails", lambda a: a[0] == 2)
     assert again.contract.localSymbol == d.contract.localSymbol
+    # sessions as IB writes them, from the CBOT grains calendar: Thanksgiving closed, an
+    # early close the day after
+    assert d.timeZoneId == "US/Central"
+    assert d.tradingHours.startswith("20261123:1900-20261124:0745;20261124:0830-20261124:1320")
+    assert "20261126:CLOSED" in d.tradingHours and "20261127:0830-20261127:1200" in \
+        d.liquidHours
+    app.reqMarketRule(int(d.marketRuleIds))
+    [(rule_id, increments)] = app.wait("marketRule")
+    assert rule_id == int(d.marketRuleIds)
+    assert [(i.lowEdge, i.increment) for i in increments] == [(0.0, 0.25)]
 
 
 def _front(app: App) -> Contract:
@@ -292,6 +303,7 @@ def test_ib_async_and_ib_insync_run_every_step(lib: str, gateway: TwsServer,
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["server_version"] == 176 and out["n_details"] >= 8
     assert out["time_zone"] == "US/Central" and len(out["by_con_id"]) == 1
+    assert "20261126:CLOSED" in out["trading_hours"] and out["increments"] == [[0.0, 0.25]]
     assert 0 < out["live"][0] < out["live"][1] and 0 < out["delayed"][0] < out["delayed"][1]
     assert out["bars"][0] >= 5 and out["bars"][1] == 13
     assert out["fill"][:2] == ["Filled", 2] and out["fill"][2] > 0

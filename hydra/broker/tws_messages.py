@@ -78,6 +78,9 @@ class IbContract:
     price_magnifier: int  # 100: prices are quoted in cents
     long_name: str
     time_zone: str  # IB's time zone id, e.g. "US/Central"
+    trading_hours: str = ""  # IB's format, from the exchange calendar (ib_hours.ib_hours)
+    liquid_hours: str = ""
+    market_rule_id: int = 0  # reqMarketRule answers this id with the price increment
 
     def wire(self) -> list[object]:
         """conId .. tradingClass as in execDetails / openOrder (11 fields)."""
@@ -134,12 +137,20 @@ def contract_data(req_id: int, c: IbContract) -> list[object]:
         Out.CONTRACT_DATA, req_id, c.symbol, c.sec_type, c.last_trade_date, 0.0, "",
         c.exchange, c.currency, c.local_symbol, c.symbol, c.trading_class, c.con_id,
         c.min_tick, c.multiplier, ORDER_TYPES, c.exchange, c.price_magnifier, 0, c.long_name,
-        "", c.contract_month, "", "", "", c.time_zone, "", "", "", "", 0,
-        # aggGroup, underSymbol, underSecType, marketRuleIds, realExpirationDate, stockType
-        "", c.symbol, "", "", c.last_trade_date, "",
+        "", c.contract_month, "", "", "", c.time_zone, c.trading_hours, c.liquid_hours,
+        "", "", 0,  # evRule, evMultiplier, secIdList count
+        # aggGroup, underSymbol, underSecType, marketRuleIds (one per valid exchange),
+        # realExpirationDate, stockType
+        "", c.symbol, "", c.market_rule_id or "", c.last_trade_date, "",
         # minSize, sizeIncrement, suggestedSizeIncrement
         1, 1, 1,
     ]
+
+
+def market_rule(rule_id: int, increments: list[tuple[float, float]]) -> list[object]:
+    """marketRule (93): (lowEdge, increment) pairs; no version field."""
+    return [Out.MARKET_RULE, rule_id, len(increments),
+            *[v for pair in increments for v in pair]]
 
 
 def contract_data_end(req_id: int) -> list[object]:

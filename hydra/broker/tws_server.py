@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -46,6 +46,7 @@ from hydra.broker.base import (
     OrderStatus,
     Position,
 )
+from hydra.broker.ib_hours import ib_hours
 from hydra.broker.sim import SimBroker
 from hydra.broker.tws_messages import ExecView, IbContract, OrderView
 from hydra.broker.tws_protocol import (
@@ -126,6 +127,23 @@ def ib_local_symbol(c: ContractDetails) -> str:
     return f"{c.symbol:<5}{MONTH_NAMES[month - 1]} {year % 100:02d}"
 
 
+MARKET_RULE_BASE = 2000
+
+
+def market_rules() -> dict[int, float]:
+    """IB-style market rule ids: one per distinct price increment in the registry (stable).
+
+    The increment is in the unit orders are priced in (minTick x priceMagnifier), the grid
+    the gateway rejects off-tick prices on (error 110).
+    """
+    ticks = sorted({m.tick for m in load_registry().values()})
+    return {MARKET_RULE_BASE + i: t for i, t in enumerate(ticks)}
+
+
+def market_rule_id(tick: float) -> int:
+    return next(i for i, t in market_rules().items() if abs(t - tick) < 1e-12)
+
+
 def to_ib(c: ContractDetails, market: Market, sec_type: str = "FUT") -> IbContract:
     mult = int(c.multiplier) if float(c.multiplier).is_integer() else c.multiplier
     month = int(c.contract_month[4:])
@@ -136,7 +154,7 @@ def to_ib(c: ContractDetails, market: Market, sec_type: str = "FUT") -> IbContra
         trading_class=c.symbol, contract_month=c.contract_month,
         min_tick=round(c.tick / c.price_magnifier, 12), price_magnifier=c.price_magnifier,
         long_name=f"{market.name} {MONTH_CODES[month - 1]}{c.contract_month[:4]}",
-        time_zone=IB_ZONE_IDS.get(c.timezone, c.timezone),
+        time_zone=IB_ZONE_IDS.get(c.timezone, c.timezone), market_rule_id=market_rule_id(c.tick),
     )
 
 
@@ -422,6 +440,7 @@ class TwsServer:
             In.REQ_ALL_OPEN_ORDERS: lambda s, f: self._open_orders(s, everyone=True),
             In.REQ_AUTO_OPEN_ORDERS: lambda s, f: None,
             In.REQ_COMPLETED_ORDERS: self._completed_orders,
+            In.REQ_MARKET_RULE: self._market_rule,
             In.REQ_EXECUTIONS: self._executions,
             In.PLACE_ORDER: self._place_order,
             In.CANCEL_ORDER: self._cancel_order,
@@ -534,9 +553,20 @@ class TwsServer:
             s.send(msg.error(req_id, 200, "No security definition has been found for the "
                                           "request"))
             return
-        for ib, _ in found:
-            s.send(msg.contract_data(req_id, ib))
+        for ib, hc in found:
+            market = get_market(hc.symbol)
+            trading, liquid = ib_hours(market, self._today(market))
+            s.send(msg.contract_data(req_id, replace(ib, trading_hours=trading,
+                                                     liquid_hours=liquid)))
         s.send(msg.contract_data_end(req_id))
+
+    def _market_rule(self, s: Session, fields: list[str]) -> None:
+        rule_id = Cursor(fields, 1).int()
+        increment = market_rules().get(rule_id)
+        if increment is None:
+            s.send(msg.error(-1, 321, f"Error validating request: unknown market rule {rule_id}"))
+            return
+        s.send(msg.market_rule(rule_id, [(0.0, increment)]))
 
     def _resolve(self, s: Session, req_id: int, w: WireContract
                  ) -> tuple[IbContract, ContractDetails] | None:

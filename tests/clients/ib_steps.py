@@ -40,6 +40,9 @@ def main(port: int) -> dict:
     by_id = ib.reqContractDetails(Future(conId=front.contract.conId, exchange="CBOT"))
     out["by_con_id"] = [d.contract.localSymbol for d in by_id]
     out["time_zone"] = front.timeZoneId
+    out["trading_hours"] = front.tradingHours
+    rule = int(front.marketRuleIds.split(",")[0])
+    out["increments"] = [[p.lowEdge, p.increment] for p in ib.reqMarketRule(rule)]
     c = by_id[0].contract
     ib.reqMarketDataType(1)
     [live] = ib.reqTickers(c)
