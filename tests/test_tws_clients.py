@@ -224,6 +224,11 @@ def test_ibapi_order_fill_commission_errors_and_reconnect(app: App, gateway: Tws
     assert ex.orderRef == "HYD-IBAPI-1" and ex.shares == 2 and ex.price == ask
     [(report,)] = app.wait("commissionReport", lambda a: a[0].execId == ex.execId)
     assert report.commission > 0 and report.currency == "USD"
+    # as IB reports them: the time zone named as in contract details, liquidity removed by a
+    # marketable order, the unset realizedPNL / yield as Double.MAX_VALUE, no redemption date
+    assert ex.time.endswith(" US/Central") and ex.lastLiquidity == 2
+    assert (report.realizedPNL, report.yield_, report.yieldRedemptionDate) == \
+        (1.7976931348623157e308, 1.7976931348623157e308, 0)
 
     app.placeOrder(oid + 1, c, limit("BUY", 1, round(bid - 0.001, 4), "HYD-IBAPI-2"))
     app.wait("error", lambda a: a[0] == oid + 1 and a[1] == 110)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from hydra.broker.tws_protocol import UNSET_DOUBLE, Out
 
 ORDER_TYPES = "LMT,MKT,DAY,GTC"
+JAVA_DOUBLE_MAX = "1.7976931348623157E308"  # how TWS writes an unset double in some messages
 
 # Server versions at which a message this gateway sends changes layout (157..176).
 V_DURATION = 159  # openOrder gains duration
@@ -269,12 +270,15 @@ class ExecView:
     cum_qty: int
     avg_price: float
     order_ref: str
+    last_liquidity: int = 0  # 1 added (a resting order filled), 2 removed (marketable)
 
 
 def exec_details(req_id: int, e: ExecView, c: IbContract) -> list[object]:
-    return [Out.EXECUTION_DATA, req_id, e.order_id, *c.wire(), e.exec_id, ib_time(e.time),
-            e.account, e.exchange, e.side, e.shares, e.price, e.perm_id, e.client_id, 0,
-            e.cum_qty, e.avg_price, e.order_ref, "", "", "", 0]
+    """execDetails; the time in the contract's time zone, named as contract details name it."""
+    return [Out.EXECUTION_DATA, req_id, e.order_id, *c.wire(), e.exec_id,
+            ib_time(e.time, c.time_zone), e.account, e.exchange, e.side, e.shares, e.price,
+            e.perm_id, e.client_id, 0, e.cum_qty, e.avg_price, e.order_ref, "", "", "",
+            e.last_liquidity]
 
 
 def exec_details_end(req_id: int) -> list[object]:
@@ -283,8 +287,10 @@ def exec_details_end(req_id: int) -> list[object]:
 
 def commission_report(exec_id: str, commission: float, currency: str,
                       realized: float | None) -> list[object]:
+    """commissionReport; unset realizedPNL and yield as IB writes them (Double.MAX_VALUE in
+    Java's notation, not empty) and yieldRedemptionDate 0."""
     return [Out.COMMISSION_REPORT, 1, exec_id, commission, currency,
-            UNSET_DOUBLE if realized is None else realized, UNSET_DOUBLE, ""]
+            JAVA_DOUBLE_MAX if realized is None else realized, JAVA_DOUBLE_MAX, 0]
 
 
 def position(account: str, c: IbContract, quantity: int, avg_cost: float) -> list[object]:

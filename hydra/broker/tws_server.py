@@ -966,11 +966,13 @@ class TwsServer:
     def _exec_view(self, e: Execution, cum: int, avg: float) -> ExecView:
         perm = int(e.order_id)
         client_id, order_id = self._owners.get(perm, (0, 0))
+        placed = self.sim.order_status(e.order_id).submitted_at
         return ExecView(exec_id=e.exec_id, order_id=order_id, client_id=client_id,
                         perm_id=perm, time=e.time, account=e.account_id,
                         exchange=get_market(e.symbol).exchange,
                         side="BOT" if e.side == "BUY" else "SLD", shares=e.quantity,
-                        price=e.price, cum_qty=cum, avg_price=avg, order_ref=e.order_ref)
+                        price=e.price, cum_qty=cum, avg_price=avg, order_ref=e.order_ref,
+                        last_liquidity=2 if e.time <= placed else 1)
 
     def _with_cumulative(self, execs: list[Execution]) -> list[tuple[Execution, int, float]]:
         totals: dict[str, tuple[int, float]] = {}
