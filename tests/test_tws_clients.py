@@ -109,7 +109,7 @@ _RECORDED = {
     "historicalData", "historicalDataEnd", "orderStatus", "openOrder", "openOrderEnd",
     "execDetails", "execDetailsEnd", "commissionReport", "position", "positionEnd",
     "accountSummary", "accountSummaryEnd", "pnl", "completedOrder", "completedOrdersEnd",
-    "marketRule",
+    "marketRule", "pnlSingle",
 }
 
 
@@ -264,6 +264,9 @@ def test_ibapi_order_fill_commission_errors_and_reconnect(app: App, gateway: Tws
         account = again.seen("managedAccounts")[0][0].split(",")[0]
         again.reqPnL(42, account, "")
         again.wait("pnl", lambda a: a[0] == 42)
+        again.reqPnLSingle(43, account, "", c.conId)
+        _, pos, daily, _, _, value = again.wait("pnlSingle", lambda a: a[0] == 43)[0]
+        assert pos == 2 and value > 0 and daily == again.seen("pnl")[-1][1]
         again.reqCompletedOrders(False)
         again.wait("completedOrdersEnd")
         assert again.seen("completedOrder")
@@ -315,4 +318,4 @@ def test_ib_async_and_ib_insync_run_every_step(lib: str, gateway: TwsServer,
     assert {110, 202} <= set(out["errors"])
     assert out["refs_after_reconnect"] == ["HYD-ASYNC-1"] and out["positions"] == [2]
     assert {"NetLiquidation", "TotalCashValue"} <= set(out["summary_tags"])
-    assert out["completed"] >= 2
+    assert out["completed"] >= 2 and out["pnl_single"][0] == 2

@@ -342,6 +342,11 @@ def pnl(req_id: int, daily: float, unrealized: float, realized: float) -> list[o
     return [Out.PNL, req_id, daily, unrealized, realized]
 
 
+def pnl_single(req_id: int, position: int, daily: float | str, unrealized: float,
+               realized: float, value: float) -> list[object]:
+    return [Out.PNL_SINGLE, req_id, position, daily, unrealized, realized, value]
+
+
 def market_data_type(req_id: int, data_type: int) -> list[object]:
     return [Out.MARKET_DATA_TYPE, 1, req_id, data_type]
 

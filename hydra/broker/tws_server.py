@@ -180,6 +180,7 @@ class Session:
     account_updates: bool = False
     positions: bool = False
     pnl: set[int] = field(default_factory=set)
+    pnl_single: dict[int, int] = field(default_factory=dict)  # reqId -> conId
     sent_positions: dict[int, tuple[int, float]] = field(default_factory=dict)
     sent_values: dict[str, str] = field(default_factory=dict)
 
@@ -441,6 +442,8 @@ class TwsServer:
             In.REQ_AUTO_OPEN_ORDERS: lambda s, f: None,
             In.REQ_COMPLETED_ORDERS: self._completed_orders,
             In.REQ_MARKET_RULE: self._market_rule,
+            In.REQ_PNL_SINGLE: self._pnl_single,
+            In.CANCEL_PNL_SINGLE: lambda s, f: s.pnl_single.pop(Cursor(f, 1).int(), None),
             In.REQ_EXECUTIONS: self._executions,
             In.PLACE_ORDER: self._place_order,
             In.CANCEL_ORDER: self._cancel_order,
@@ -814,12 +817,38 @@ class TwsServer:
         s.pnl.add(req_id)
         self._push_pnl(s)
 
+    def _pnl_single(self, s: Session, fields: list[str]) -> None:
+        c = Cursor(fields, 1)
+        req_id, account, _model, con_id = c.int(), c.str(), c.str(), c.int()
+        if account != self.account:
+            s.send(msg.error(req_id, 321, f"Error validating request: unknown account {account}"))
+            return
+        s.pnl_single[req_id] = con_id
+        self._push_pnl(s)
+
     def _push_pnl(self, s: Session) -> None:
-        if not s.pnl:
+        """PnL and PnL-single updates for the subscriptions `s` holds.
+
+        The simulator keeps daily PnL per account, not per position: a position's dailyPnL is
+        the account's when it is the only position, else unset (Double.MAX_VALUE, as IB sends
+        a value it does not have) rather than a guess.
+        """
+        if not s.pnl and not s.pnl_single:
             return
         a = self.sim.account_state()
         for req_id in s.pnl:
             s.send(msg.pnl(req_id, a.daily_pnl, a.unrealized_pnl, a.realized_pnl))
+        if not s.pnl_single:
+            return
+        held = {p.con_id: p for p in self.sim.positions() if p.quantity}
+        for req_id, con_id in s.pnl_single.items():
+            p = held.get(con_id)
+            if p is None:
+                s.send(msg.pnl_single(req_id, 0, 0.0, 0.0, 0.0, 0.0))
+                continue
+            daily: float | str = a.daily_pnl if len(held) == 1 else msg.JAVA_DOUBLE_MAX
+            s.send(msg.pnl_single(req_id, p.quantity, daily, p.unrealized_pnl, p.realized_pnl,
+                                  p.quantity * p.market_price * p.point_value))
 
     # ---------------------------------------------------------------------------- orders
     def _view(self, o: OrderStatus, last_fill: float = 0.0) -> OrderView:

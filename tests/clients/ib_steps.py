@@ -75,6 +75,9 @@ def main(port: int) -> dict:
     out["summary_tags"] = sorted({v.tag for v in ib.accountSummary()})
     pnl = ib.reqPnL(ib.managedAccounts()[0])
     wait(ib, lambda: pnl.dailyPnL == pnl.dailyPnL and pnl.dailyPnL is not None, "PnL")
+    single = ib.reqPnLSingle(ib.managedAccounts()[0], "", c.conId)
+    wait(ib, lambda: single.position == single.position and single.position, "PnL single")
+    out["pnl_single"] = [single.position, single.value]
     out["completed"] = len(ib.reqCompletedOrders(False))
     ib.disconnect()
     return out
