@@ -4,9 +4,13 @@ What `hydra sim-gateway` needs to speak to a real IB API client (ib_insync, ib_a
 own ibapi): a connection opens with the bytes ``API\\0`` followed by a length-prefixed
 ``v<min>..<max>`` version range; the server answers with its version and connection time;
 after that every message in both directions is a 4-byte big-endian length followed by
-NUL-terminated text fields, the first being the message id. Layouts follow ib_insync 0.9.86's
-client.py / decoder.py for server version ``SERVER_VERSION`` (176), which is the highest that
-client supports; fields newer clients send past the ones parsed here are ignored.
+NUL-terminated text fields, the first being the message id. The gateway serves server
+versions MIN_CLIENT_VERSION..SERVER_VERSION (157..176: IB's ibapi 9.81.1 tops out at 157,
+ib_insync 0.9.86 at 176, ib_async 2.1 asks 157..178) and refuses clients outside that range
+(the connection is closed, the reason logged) rather than send layouts they cannot read.
+Replies are laid out per negotiated version by tws_messages.for_version; requests are read as
+ib_insync 0.9.86 writes them for 176, which matches older versions up to the fields parsed
+here (fields past those are ignored).
 
 Pure functions only: the server (tws_server.py) does the I/O.
 """
@@ -158,7 +162,10 @@ def negotiate(client_min: int, client_max: int) -> int:
     if version < max(client_min, MIN_CLIENT_VERSION):
         raise ProtocolError(
             f"client versions {client_min}..{client_max} do not overlap this server's "
-            f"{MIN_CLIENT_VERSION}..{SERVER_VERSION}"
+            f"{MIN_CLIENT_VERSION}..{SERVER_VERSION}: the sim gateway lays messages out for "
+            f"server versions {MIN_CLIENT_VERSION}..{SERVER_VERSION} only (IB's ibapi 9.81.1 gets "
+            f"157, ib_insync 0.9.86 and ib_async 2.x get 176); refusing rather than sending "
+            f"layouts the client cannot read"
         )
     return version
 
