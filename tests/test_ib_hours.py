@@ -33,7 +33,10 @@ SETTINGS = IBConfig(connect_timeout_seconds=3.0, connect_attempts=1, retry_backo
 def test_hours_follow_the_calendar_with_holidays_and_early_closes():
     trading, liquid = ib_hours(ZO, THANKSGIVING_WEEK)
     days = parse_ib_hours(trading, "US/Central")
-    assert days[date(2026, 11, 26)] == [], "Thanksgiving: closed"
+    assert date(2026, 11, 26) not in days, "Thanksgiving: no session ends that day"
+    assert parse_ib_hours(liquid, "US/Central")[date(2026, 11, 26)] == []
+    assert "20261128:CLOSED" in trading and "20261129:CLOSED" not in trading, \
+        "as IB writes it: a date on which no session opens is CLOSED (Sunday's opens at 19:00)"
     chi = ZoneInfo("America/Chicago")
     assert days[date(2026, 11, 24)] == [
         (datetime(2026, 11, 23, 19, 0, tzinfo=chi), datetime(2026, 11, 24, 7, 45, tzinfo=chi)),
@@ -62,7 +65,8 @@ def test_the_adapter_refuses_a_contract_whose_sessions_differ(
 
     def open_on_thanksgiving(market, first, days=7):  # a broker that missed the holiday
         trading, liquid = ib_hours(market, first, days)
-        return trading.replace("20261126:CLOSED", "20261125:1900-20261126:0745"), liquid
+        return trading.replace("20261125:0830-20261125:1320;",
+                               "20261125:0830-20261125:1320;20261125:1900-20261126:0745;"), liquid
 
     with TwsServer(sim, options=GatewayOptions(poll_seconds=0.05)) as gw:
         monkeypatch.setenv("HYDRA_PAPER_PORTS", str(gw.port))
@@ -77,3 +81,20 @@ def test_the_adapter_refuses_a_contract_whose_sessions_differ(
                 broker.contract_details("ZO", THANKSGIVING_WEEK)
         finally:
             broker.close()
+
+
+# Recorded from a real TWS (API version >= 164, March 2024) in the public pyfutures project's
+# protocol tests: contract details for CME Class III milk futures (DC), US/Central, in the
+# week of Good Friday 2024-03-29. IB lists each window under the date it opens.
+RECORDED_DC_TRADING = ("20240325:1700-20240326:1600;20240326:1700-20240327:1600;"
+                       "20240327:1700-20240328:1355;20240329:CLOSED;20240330:CLOSED;"
+                       "20240331:1700-20240401:1600")
+
+
+def test_hours_recorded_from_a_real_tws_parse_by_trade_date():
+    days = parse_ib_hours(RECORDED_DC_TRADING, "US/Central")
+    chi = ZoneInfo("America/Chicago")
+    assert days[date(2024, 3, 28)] == [(datetime(2024, 3, 27, 17, 0, tzinfo=chi),
+                                        datetime(2024, 3, 28, 13, 55, tzinfo=chi))]
+    assert days[date(2024, 3, 29)] == [] and days[date(2024, 3, 30)] == []
+    assert days[date(2024, 4, 1)][0][0] == datetime(2024, 3, 31, 17, 0, tzinfo=chi)

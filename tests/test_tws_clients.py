@@ -171,7 +171,8 @@ def test_ibapi_negotiates_157_and_decodes_contract_details(app: App, gateway: Tw
     # early close the day after
     assert d.timeZoneId == "US/Central"
     assert d.tradingHours.startswith("20261123:1900-20261124:0745;20261124:0830-20261124:1320")
-    assert "20261126:CLOSED" in d.tradingHours and "20261127:0830-20261127:1200" in \
+    assert "20261125:1900" not in d.tradingHours, "no overnight session into Thanksgiving"
+    assert "20261126:CLOSED" in d.liquidHours and "20261127:0830-20261127:1200" in \
         d.liquidHours
     app.reqMarketRule(int(d.marketRuleIds))
     [(rule_id, increments)] = app.wait("marketRule")
@@ -311,7 +312,8 @@ def test_ib_async_and_ib_insync_run_every_step(lib: str, gateway: TwsServer,
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["server_version"] == 176 and out["n_details"] >= 8
     assert out["time_zone"] == "US/Central" and len(out["by_con_id"]) == 1
-    assert "20261126:CLOSED" in out["trading_hours"] and out["increments"] == [[0.0, 0.25]]
+    assert "20261128:CLOSED" in out["trading_hours"] and out["increments"] == [[0.0, 0.25]]
+    assert "20261125:1900" not in out["trading_hours"], "no overnight session into Thanksgiving"
     assert 0 < out["live"][0] < out["live"][1] and 0 < out["delayed"][0] < out["delayed"][1]
     assert out["bars"][0] >= 5 and out["bars"][1] == 13
     assert out["fill"][:2] == ["Filled", 2] and out["fill"][2] > 0

@@ -230,3 +230,33 @@ def test_layouts_for_version_157_decode_in_ibs_official_client(
     assert got["openOrder"][2].orderRef == "HYD-1"
     assert got["completedOrder"][2].status == "Filled"
     assert got["error"] == (7, 110, "The price does not conform")
+
+
+# A contractData frame recorded from a real TWS (server version >= 164, March 2024) for NYMEX
+# natural gas futures, published in the pyfutures project's protocol tests; only the long
+# orderTypes field is shortened (one field either way).
+RECORDED_NG_CONTRACT_DATA = [
+    "10", "-60", "NG", "FUT", "20270827-18:30:00", "0", "", "NYMEX", "USD", "NGU27", "NG", "NG",
+    "269460134", "0.001", "10000", "ACTIVETIM,AD,DAY,GTC,LMT,MKT,STP,WHATIF", "NYMEX,QBALGO",
+    "1", "36552980", "Henry Hub Natural Gas", "", "202709", "", "", "", "US/Eastern",
+    "20240325:1800-20240326:1700;20240326:1800-20240327:1700;20240327:1800-20240328:1700;"
+    "20240329:CLOSED;20240330:CLOSED;20240331:1800-20240401:1700",
+    "20240326:0930-20240326:1700;20240327:0930-20240327:1700;20240328:0930-20240328:1700;"
+    "20240329:CLOSED;20240330:CLOSED;20240331:1800-20240401:1700",
+    "", "", "0", "2147483647", "NG", "IND", "98,98", "20270827", "", "1", "1", "1",
+]
+
+
+def test_contract_data_has_the_shape_of_a_recorded_real_tws_frame():
+    ours = decode(encode(m.for_version(m.contract_data(3, ZO), SERVER_VERSION))[4:])
+    assert len(ours) == len(RECORDED_NG_CONTRACT_DATA)
+    calls = []
+    for fields in (RECORDED_NG_CONTRACT_DATA, ours):
+        rec = _Recorder()
+        Decoder(rec, SERVER_VERSION).interpret(list(fields))
+        calls.append(dict(rec.calls)["contractDetails"][1])
+    real, sim = calls
+    assert (real.timeZoneId, real.marketRuleIds, real.contract.lastTradeDateOrContractMonth) == \
+        ("US/Eastern", "98,98", "20270827")
+    assert real.tradingHours.startswith("20240325:1800") and real.liquidHours.endswith("1700")
+    assert sim.timeZoneId == "US/Central" and sim.contract.conId == ZO.con_id

@@ -23,24 +23,33 @@ def _local(when: datetime, tz: ZoneInfo) -> str:
 
 
 def ib_hours(market: Market, first: date, days: int = 7) -> tuple[str, str]:
-    """(tradingHours, liquidHours) for trade dates first .. first + days - 1.
+    """(tradingHours, liquidHours) for trade dates first .. first + days - 1, as IB writes them.
 
-    liquidHours is each day's last window (the day session for grains and livestock).
+    As in recorded TWS frames: each window is listed under the date it opens (an overnight
+    session under the evening before), and a calendar date on which no window opens is
+    ``CLOSED``. liquidHours is each trade date's last window (the day session for grains
+    and livestock).
     """
     tz = ZoneInfo(market.timezone)
-    trading: list[str] = []
-    liquid: list[str] = []
+    trading: list[Window] = []
+    liquid: list[Window] = []
     for i in range(days):
-        day = first + timedelta(days=i)
-        windows = session_windows(market, day)
-        if not windows:
-            trading.append(f"{day:%Y%m%d}:CLOSED")
-            liquid.append(f"{day:%Y%m%d}:CLOSED")
-            continue
-        trading += [f"{_local(a, tz)}-{_local(b, tz)}" for a, b in windows]
-        a, b = windows[-1]
-        liquid.append(f"{_local(a, tz)}-{_local(b, tz)}")
-    return ";".join(trading), ";".join(liquid)
+        windows = session_windows(market, first + timedelta(days=i))
+        trading += windows
+        liquid += windows[-1:]
+    last = first + timedelta(days=days - 1)
+    return _write(trading, first, last, tz), _write(liquid, first, last, tz)
+
+
+def _write(windows: list[Window], first: date, last: date, tz: ZoneInfo) -> str:
+    opens = {a.astimezone(tz).date() for a, _ in windows}
+    start = min([first, *opens])
+    closed = [(datetime.combine(start + timedelta(days=i), datetime.min.time(), tz), None)
+              for i in range((last - start).days + 1)
+              if start + timedelta(days=i) not in opens]
+    parts = [(a.astimezone(tz), f"{_local(a, tz)}-{_local(b, tz)}") for a, b in windows]
+    parts += [(a, f"{a:%Y%m%d}:CLOSED") for a, _ in closed]
+    return ";".join(text for _, text in sorted(parts))
 
 
 def parse_ib_hours(text: str, zone: str) -> dict[date, list[Window]]:
