@@ -23,11 +23,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 from ibapi.client import EClient
 from ibapi.contract import Contract
@@ -321,3 +322,24 @@ def test_ib_async_and_ib_insync_run_every_step(lib: str, gateway: TwsServer,
     assert out["refs_after_reconnect"] == ["HYD-ASYNC-1"] and out["positions"] == [2]
     assert {"NetLiquidation", "TotalCashValue"} <= set(out["summary_tags"])
     assert out["completed"] >= 2 and out["pnl_single"][0] == 2
+
+
+def test_ibapi_a_resting_order_filled_later_added_liquidity(app: App, gateway: TwsServer):
+    c = _front(app)
+    path = gateway.call(lambda: gateway.sim.market("ZO").day_path(START.date()))
+    i = path.index_at(START)
+    asks, bids = path.ask[i + 5: i + 120], path.bid[i + 5: i + 120]
+    if asks.min() < path.bid[i]:  # the seeded market dips: a BUY below the bid fills then
+        j = int(np.argmin(asks))
+        side, price = "BUY", float(asks[j])
+    else:
+        assert bids.max() > path.ask[i], "the seeded market must move for this test"
+        j = int(np.argmax(bids))
+        side, price = "SELL", float(bids[j])
+    [(oid,)] = app.seen("nextValidId")[-1:]
+    app.placeOrder(oid, c, limit(side, 1, price, "HYD-IBAPI-PASSIVE"))
+    app.wait("orderStatus", lambda a: a[0] == oid and a[1] == "Submitted")
+    gateway.sim.clock.advance_to(path.time(i + 5 + j) + timedelta(minutes=30))
+    gateway.sync()
+    [(_, _, ex)] = app.wait("execDetails", lambda a: a[2].orderId == oid)
+    assert ex.lastLiquidity == 1 and ex.price == price
