@@ -244,6 +244,11 @@ def test_ibapi_order_fill_commission_errors_and_reconnect(app: App, gateway: Tws
     app.placeOrder(oid + 2, c, limit("BUY", 1, round(bid - 0.25, 4), "HYD-IBAPI-4"))
     app.wait("error", lambda a: a[0] == oid + 2 and a[1] == 103)
 
+    legacy = limit("BUY", 1, ask, "HYD-IBAPI-5")
+    legacy.eTradeOnly = True  # ibapi 9.81.1's default, which TWS 10 rejects
+    app.placeOrder(oid + 3, c, legacy)
+    app.wait("error", lambda a: a[0] == oid + 3 and a[1] == 10268)
+
     app.stop()
     deadline = time.monotonic() + WAIT
     while 5 in gateway.connected_clients() and time.monotonic() < deadline:

@@ -260,3 +260,13 @@ def test_contract_data_has_the_shape_of_a_recorded_real_tws_frame():
         ("US/Eastern", "98,98", "20270827")
     assert real.tradingHours.startswith("20240325:1800") and real.liquidHours.endswith("1700")
     assert sim.timeZoneId == "US/Central" and sim.contract.conId == ZO.con_id
+
+
+def test_e_trade_only_and_firm_quote_only_are_read_where_clients_write_them():
+    client = _Capture()
+    for i, (e_trade, firm) in enumerate([(False, False), (True, False), (False, True)]):
+        order = LimitOrder("BUY", 1, 440.25, eTradeOnly=e_trade, firmQuoteOnly=firm)
+        client.placeOrder(50 + i, Future("ZO", "202703", "CBOT"), order)
+        w = parse_place_order(client.sent[i])
+        assert (w.e_trade_only, w.firm_quote_only, w.limit_price) == (e_trade, firm, 440.25)
+        assert not w.what_if and not w.unsupported

@@ -256,6 +256,8 @@ class WireOrder:
     parent_id: int
     what_if: bool
     unsupported: str  # why this order uses a feature the gateway does not simulate, or ""
+    e_trade_only: bool = False  # TWS 10 rejects both (errors 10268 / 10269); ibapi 9.81.1's
+    firm_quote_only: bool = False  # Order() defaults them to True
 
 
 def parse_place_order(fields: Sequence[str]) -> WireOrder:
@@ -271,12 +273,12 @@ def parse_place_order(fields: Sequence[str]) -> WireOrder:
     transmit = c.str() != "0"
     parent_id = c.int()
     unsupported: list[str] = []
-    what_if = False
+    what_if = e_trade_only = firm_quote_only = False
     if contract.sec_type == "BAG":
         unsupported.append("combo (BAG) orders")
     else:
         try:
-            what_if = _skip_to_what_if(c, unsupported)
+            what_if, e_trade_only, firm_quote_only = _skip_to_what_if(c, unsupported)
         except ProtocolError:
             unsupported.append("an order layout this gateway cannot read")
     return WireOrder(
@@ -284,15 +286,19 @@ def parse_place_order(fields: Sequence[str]) -> WireOrder:
         order_type=order_type, limit_price=None if limit >= UNSET_DOUBLE else limit,
         aux_price=None if aux >= UNSET_DOUBLE else aux, tif=tif, account=account,
         order_ref=order_ref, transmit=transmit, parent_id=parent_id, what_if=what_if,
-        unsupported="; ".join(unsupported),
+        unsupported="; ".join(unsupported), e_trade_only=e_trade_only,
+        firm_quote_only=firm_quote_only,
     )
 
 
-def _skip_to_what_if(c: Cursor, unsupported: list[str]) -> bool:
-    """Walk the variable part of placeOrder up to the whatIf flag."""
+def _skip_to_what_if(c: Cursor, unsupported: list[str]) -> tuple[bool, bool, bool]:
+    """Walk the variable part of placeOrder up to the whatIf flag -> (whatIf, eTradeOnly,
+    firmQuoteOnly)."""
     c.skip(6)  # blockOrder, sweepToFill, displaySize, triggerMethod, outsideRth, hidden
     c.skip(1)  # deprecated sharesAllocation ''
-    c.skip(29)  # discretionaryAmt .. volatilityType
+    c.skip(17)  # discretionaryAmt .. percentOffset
+    e_trade_only, firm_quote_only = c.bool(), c.bool()
+    c.skip(10)  # nbboPriceCap .. volatilityType
     delta_neutral_type = c.str()
     c.skip(1)  # deltaNeutralAuxPrice
     if delta_neutral_type:
@@ -317,7 +323,7 @@ def _skip_to_what_if(c: Cursor, unsupported: list[str]) -> bool:
         n = c.int()
         c.skip(2 * n)
     c.skip(1)  # algoId
-    return c.bool()
+    return c.bool(), e_trade_only, firm_quote_only
 
 
 @dataclass(frozen=True)

@@ -953,6 +953,10 @@ class TwsServer:
         if w.contract.sec_type == "CONTFUT":
             return 201, ("Order rejected - reason:CONTFUT contracts are for data only; orders "
                          "need the dated FUT contract")
+        if w.e_trade_only:
+            return 10268, "The 'EtradeOnly' order attribute is not supported."
+        if w.firm_quote_only:
+            return 10269, "The 'firmQuoteOnly' order attribute is not supported."
         if w.unsupported:
             return 201, f"Order rejected - reason:hydra sim-gateway does not simulate " \
                         f"{w.unsupported}"
