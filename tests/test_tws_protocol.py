@@ -16,6 +16,7 @@ from ib_insync.decoder import Decoder
 
 from hydra.broker import tws_messages as m
 from hydra.broker.tws_protocol import (
+    MIN_CLIENT_VERSION,
     SERVER_VERSION,
     ProtocolError,
     decode,
@@ -159,3 +160,113 @@ def test_duration_strings():
     assert duration_days("3600 S") == 1
     with pytest.raises(ValueError):
         duration_days("ten days")
+
+
+def _replies() -> list[list[object]]:
+    order = m.OrderView(5, 17, 1001, "BUY", 2, "LMT", 440.25, "DAY", "DU1", "HYD-1",
+                        "Submitted", 1, 440.25, 440.25)
+    done = m.OrderView(0, 0, 1002, "SELL", 1, "MKT", None, "DAY", "DU1", "HYD-2", "Filled", 1,
+                       441.0, 441.0, "20261124 10:05:00 America/Chicago")
+    return [m.contract_data(3, ZO), m.open_order(order, ZO), m.completed_order(done, ZO),
+            m.error(7, 110, "The price does not conform"), m.order_status(order)]
+
+
+@pytest.mark.parametrize("version", sorted({MIN_CLIENT_VERSION, SERVER_VERSION,
+                                            *[v for c in m.LAYOUT_CHANGES for v in (c - 1, c)]}))
+def test_layouts_at_each_version_where_they_change_decode_in_ib_insync(
+        version: int, caplog: pytest.LogCaptureFixture):
+    """ib_insync's decoder reads every version 157..176: the range ends and each change."""
+    rec = _Recorder()
+    decoder = Decoder(rec, version)
+    caplog.set_level(logging.ERROR, logger="ib_insync")
+    for message in _replies():
+        decoder.interpret(decode(encode(m.for_version(message, version))[4:]))
+    assert [r.getMessage()[:200] for r in caplog.records] == []
+    got = dict(rec.calls)
+    d = got["contractDetails"][1]
+    assert (d.contract.conId, d.minTick, d.timeZoneId, d.contract.multiplier) == \
+        (ZO.con_id, 0.0025, "US/Central", "5000")
+    assert got["openOrder"][2].orderRef == "HYD-1" and got["openOrder"][3].status == "Submitted"
+    assert got["completedOrder"][2].status == "Filled"
+    assert got["error"][:3] == (7, 110, "The price does not conform")
+
+
+def test_layouts_for_version_157_decode_in_ibs_official_client(
+        caplog: pytest.LogCaptureFixture):
+    """ibapi 9.81.1 (max 157) drops a message of the wrong length and raises on a bad one."""
+    from ibapi.decoder import Decoder as IbDecoder
+    from ibapi.wrapper import EWrapper
+
+    calls: list[tuple[str, tuple]] = []
+
+    class Rec(EWrapper):
+        def contractDetails(self, *a: object) -> None:
+            calls.append(("contractDetails", a))
+
+        def openOrder(self, *a: object) -> None:
+            calls.append(("openOrder", a))
+
+        def completedOrder(self, *a: object) -> None:
+            calls.append(("completedOrder", a))
+
+        def error(self, *a: object) -> None:
+            calls.append(("error", a))
+
+        def orderStatus(self, *a: object) -> None:
+            calls.append(("orderStatus", a))
+
+    caplog.set_level(logging.ERROR, logger="ibapi")
+    decoder = IbDecoder(Rec(), MIN_CLIENT_VERSION)
+    for message in _replies():
+        body = encode(m.for_version(message, MIN_CLIENT_VERSION))[4:]
+        decoder.interpret(tuple(body.split(b"\0")[:-1]))
+    assert [r.getMessage()[:200] for r in caplog.records] == []
+    got = dict(calls)
+    assert [name for name, _ in calls] == ["contractDetails", "openOrder", "completedOrder",
+                                           "error", "orderStatus"]
+    d = got["contractDetails"][1]
+    assert (d.contract.conId, d.minTick, d.timeZoneId, d.contractMonth) == \
+        (ZO.con_id, 0.0025, "US/Central", "202703")
+    assert got["openOrder"][2].orderRef == "HYD-1"
+    assert got["completedOrder"][2].status == "Filled"
+    assert got["error"] == (7, 110, "The price does not conform")
+
+
+# A contractData frame recorded from a real TWS (server version >= 164, March 2024) for NYMEX
+# natural gas futures, published in the pyfutures project's protocol tests; only the long
+# orderTypes field is shortened (one field either way).
+RECORDED_NG_CONTRACT_DATA = [
+    "10", "-60", "NG", "FUT", "20270827-18:30:00", "0", "", "NYMEX", "USD", "NGU27", "NG", "NG",
+    "269460134", "0.001", "10000", "ACTIVETIM,AD,DAY,GTC,LMT,MKT,STP,WHATIF", "NYMEX,QBALGO",
+    "1", "36552980", "Henry Hub Natural Gas", "", "202709", "", "", "", "US/Eastern",
+    "20240325:1800-20240326:1700;20240326:1800-20240327:1700;20240327:1800-20240328:1700;"
+    "20240329:CLOSED;20240330:CLOSED;20240331:1800-20240401:1700",
+    "20240326:0930-20240326:1700;20240327:0930-20240327:1700;20240328:0930-20240328:1700;"
+    "20240329:CLOSED;20240330:CLOSED;20240331:1800-20240401:1700",
+    "", "", "0", "2147483647", "NG", "IND", "98,98", "20270827", "", "1", "1", "1",
+]
+
+
+def test_contract_data_has_the_shape_of_a_recorded_real_tws_frame():
+    ours = decode(encode(m.for_version(m.contract_data(3, ZO), SERVER_VERSION))[4:])
+    assert len(ours) == len(RECORDED_NG_CONTRACT_DATA)
+    calls = []
+    for fields in (RECORDED_NG_CONTRACT_DATA, ours):
+        rec = _Recorder()
+        Decoder(rec, SERVER_VERSION).interpret(list(fields))
+        calls.append(dict(rec.calls)["contractDetails"][1])
+    real, sim = calls
+    assert (real.timeZoneId, real.marketRuleIds, real.contract.lastTradeDateOrContractMonth) == \
+        ("US/Eastern", "98,98", "20270827")
+    assert real.tradingHours.startswith("20240325:1800") and real.liquidHours.endswith("1700")
+    assert sim.timeZoneId == "US/Central" and sim.contract.conId == ZO.con_id
+
+
+def test_e_trade_only_and_firm_quote_only_are_read_where_clients_write_them():
+    client = _Capture()
+    for i, (e_trade, firm) in enumerate([(False, False), (True, False), (False, True)]):
+        order = LimitOrder("BUY", 1, 440.25, eTradeOnly=e_trade, firmQuoteOnly=firm)
+        client.placeOrder(50 + i, Future("ZO", "202703", "CBOT"), order)
+        w = parse_place_order(client.sent[i])
+        assert (w.e_trade_only, w.firm_quote_only, w.limit_price) == (e_trade, firm, 440.25)
+        assert not w.what_if and not w.unsupported

@@ -122,3 +122,18 @@ def test_intraday_bars_come_from_the_same_path_as_the_quotes(client: tuple[LoopT
     hourly = loop.run(lambda: ib.reqHistoricalDataAsync(
         contract, "", "1 D", "1 hour", "TRADES", False, formatDate=2), 10)
     assert len(hourly) > len(bars) / 12  # overnight hours too without useRTH
+
+
+def test_a_client_older_than_157_is_refused_with_the_reason(
+        gateway: TwsServer, caplog: pytest.LogCaptureFixture):
+    import socket
+    import struct
+
+    caplog.set_level(logging.WARNING, logger="hydra")
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as sock:
+        text = b"v100..150"
+        sock.sendall(b"API\0" + struct.pack(">I", len(text)) + text)
+        assert sock.recv(1024) == b"", "the gateway closes instead of answering a version"
+    gateway.sync()
+    assert any("100..150 do not overlap this server's 157..176" in r.getMessage()
+               for r in caplog.records)

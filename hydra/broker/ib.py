@@ -51,6 +51,7 @@ from hydra.broker.base import (
     Position,
     Quote,
 )
+from hydra.broker.ib_hours import session_disagreements
 from hydra.broker.ib_loop import LoopThread
 from hydra.config import IBConfig, load_config
 from hydra.contracts import contract as hydra_contract
@@ -177,6 +178,20 @@ def _size(value: Any) -> int:
     except (TypeError, ValueError):
         return 0
     return int(x) if math.isfinite(x) and x > 0 else 0
+
+
+def check_sessions(market: Market, d: Any) -> list[str]:
+    """Where the broker's tradingHours disagree with the exchange calendar Hydra trades by.
+
+    The cycle times its orders from the calendar; if IB's sessions differ (a holiday or early
+    close one side does not know) orders could go out into a closed market, so it stops.
+    """
+    zone = str(getattr(d, "timeZoneId", "") or "")  # IB's ids ("US/Central") are tz links
+    try:
+        found = session_disagreements(market, str(getattr(d, "tradingHours", "") or ""), zone)
+    except ValueError as exc:
+        return [str(exc)]
+    return [f"trading hours: {'; '.join(found)}"] if found else []
 
 
 def _market_for_local(local: str) -> Market:
@@ -618,6 +633,7 @@ class IBBroker(Broker):
         if ltd is not None and ltd != ours.last_trade_date:
             problems.append(f"last trade date {ltd}, but the registry rule "
                             f"({market.last_trade_rule}) gives {ours.last_trade_date}")
+        problems += check_sessions(market, d)
         if problems:
             raise BrokerError(f"IB's {c.localSymbol or market.symbol} (conId {c.conId}) "
                               f"disagrees with hydra/conf/markets.toml: {'; '.join(problems)}. "

@@ -1,8 +1,10 @@
 """Server -> client TWS API messages for the simulated gateway, field by field.
 
-Each function returns the field list of one message (frame it with tws_protocol.encode). The
-layouts are those ib_insync's decoder reads for server version 176; where a field means
-nothing in the simulator it is sent empty, as TWS sends unset values.
+Each function returns the field list of one message (frame it with tws_protocol.encode) in
+its newest layout, the one ib_insync's decoder reads for server version 176; `for_version`
+then lays it out for the version a session negotiated (the official client's decoder and its
+MIN_SERVER_VER_* constants are the specification). Where a field means nothing in the
+simulator it is sent empty, as TWS sends unset values.
 """
 
 from __future__ import annotations
@@ -14,6 +16,49 @@ from zoneinfo import ZoneInfo
 from hydra.broker.tws_protocol import UNSET_DOUBLE, Out
 
 ORDER_TYPES = "LMT,MKT,DAY,GTC"
+JAVA_DOUBLE_MAX = "1.7976931348623157E308"  # how TWS writes an unset double in some messages
+
+# Server versions at which a message this gateway sends changes layout (157..176).
+V_DURATION = 159  # openOrder gains duration
+V_POST_TO_ATS = 160  # openOrder gains postToAts
+V_AUTO_CANCEL_PARENT = 162  # openOrder gains autoCancelParent
+V_SIZE_RULES = 163  # contractData gains suggestedSizeIncrement (163 only)
+V_SIZE_RULES_FULL = 164  # contractData drops its version and mdSizeMultiplier, gains
+#                          minSize, sizeIncrement, suggestedSizeIncrement
+V_ADVANCED_REJECT = 166  # error gains advancedOrderRejectJson
+V_PEG_BEST_PEG_MID = 170  # openOrder and completedOrder gain minTradeQty .. midOffsetAtHalf
+LAYOUT_CHANGES = (V_DURATION, V_POST_TO_ATS, V_AUTO_CANCEL_PARENT, V_SIZE_RULES,
+                  V_SIZE_RULES_FULL, V_ADVANCED_REJECT, V_PEG_BEST_PEG_MID)
+_CONTRACT_DATA_VERSION = 8  # the version field contractData carries below 164
+_PEG_FIELDS = 5  # minTradeQty, minCompeteSize, competeAgainstBestOffset, midOffsetAt*
+
+
+def for_version(fields: list[object], version: int) -> list[object]:
+    """A message built in its newest layout, laid out for server `version` (157..176).
+
+    One place for every version condition, so a builder cannot forget one: a client of an
+    older version drops a message with the wrong field count (ibapi logs "diff len fields
+    and params") or fails to decode it.
+    """
+    msg_id = fields[0]
+    if msg_id == Out.ERR_MSG and version < V_ADVANCED_REJECT:
+        return fields[:-1]
+    if msg_id == Out.CONTRACT_DATA and version < V_SIZE_RULES_FULL:
+        head, tail = fields[:14], fields[14:-3]  # through minTick / multiplier on
+        size = [fields[-1]] if version == V_SIZE_RULES else []
+        return [head[0], _CONTRACT_DATA_VERSION, *head[1:], 1, *tail, *size]
+    if msg_id == Out.OPEN_ORDER:
+        body, peg = fields[:-_PEG_FIELDS], fields[-_PEG_FIELDS:]
+        body, (duration, post_to_ats, auto_cancel) = body[:-3], body[-3:]
+        out = list(body)
+        out += [duration] if version >= V_DURATION else []
+        out += [post_to_ats] if version >= V_POST_TO_ATS else []
+        out += [auto_cancel] if version >= V_AUTO_CANCEL_PARENT else []
+        out += peg if version >= V_PEG_BEST_PEG_MID else []
+        return out
+    if msg_id == Out.COMPLETED_ORDER and version < V_PEG_BEST_PEG_MID:
+        return fields[:-_PEG_FIELDS]
+    return fields
 
 
 @dataclass(frozen=True)
@@ -34,6 +79,9 @@ class IbContract:
     price_magnifier: int  # 100: prices are quoted in cents
     long_name: str
     time_zone: str  # IB's time zone id, e.g. "US/Central"
+    trading_hours: str = ""  # IB's format, from the exchange calendar (ib_hours.ib_hours)
+    liquid_hours: str = ""
+    market_rule_id: int = 0  # reqMarketRule answers this id with the price increment
 
     def wire(self) -> list[object]:
         """conId .. tradingClass as in execDetails / openOrder (11 fields)."""
@@ -90,12 +138,20 @@ def contract_data(req_id: int, c: IbContract) -> list[object]:
         Out.CONTRACT_DATA, req_id, c.symbol, c.sec_type, c.last_trade_date, 0.0, "",
         c.exchange, c.currency, c.local_symbol, c.symbol, c.trading_class, c.con_id,
         c.min_tick, c.multiplier, ORDER_TYPES, c.exchange, c.price_magnifier, 0, c.long_name,
-        "", c.contract_month, "", "", "", c.time_zone, "", "", "", "", 0,
-        # aggGroup, underSymbol, underSecType, marketRuleIds, realExpirationDate, stockType
-        "", c.symbol, "", "", c.last_trade_date, "",
+        "", c.contract_month, "", "", "", c.time_zone, c.trading_hours, c.liquid_hours,
+        "", "", 0,  # evRule, evMultiplier, secIdList count
+        # aggGroup, underSymbol, underSecType, marketRuleIds (one per valid exchange),
+        # realExpirationDate, stockType
+        "", c.symbol, "", c.market_rule_id or "", c.last_trade_date, "",
         # minSize, sizeIncrement, suggestedSizeIncrement
         1, 1, 1,
     ]
+
+
+def market_rule(rule_id: int, increments: list[tuple[float, float]]) -> list[object]:
+    """marketRule (93): (lowEdge, increment) pairs; no version field."""
+    return [Out.MARKET_RULE, rule_id, len(increments),
+            *[v for pair in increments for v in pair]]
 
 
 def contract_data_end(req_id: int) -> list[object]:
@@ -214,12 +270,15 @@ class ExecView:
     cum_qty: int
     avg_price: float
     order_ref: str
+    last_liquidity: int = 0  # 1 added (a resting order filled), 2 removed (marketable)
 
 
 def exec_details(req_id: int, e: ExecView, c: IbContract) -> list[object]:
-    return [Out.EXECUTION_DATA, req_id, e.order_id, *c.wire(), e.exec_id, ib_time(e.time),
-            e.account, e.exchange, e.side, e.shares, e.price, e.perm_id, e.client_id, 0,
-            e.cum_qty, e.avg_price, e.order_ref, "", "", "", 0]
+    """execDetails; the time in the contract's time zone, named as contract details name it."""
+    return [Out.EXECUTION_DATA, req_id, e.order_id, *c.wire(), e.exec_id,
+            ib_time(e.time, c.time_zone), e.account, e.exchange, e.side, e.shares, e.price,
+            e.perm_id, e.client_id, 0, e.cum_qty, e.avg_price, e.order_ref, "", "", "",
+            e.last_liquidity]
 
 
 def exec_details_end(req_id: int) -> list[object]:
@@ -228,8 +287,10 @@ def exec_details_end(req_id: int) -> list[object]:
 
 def commission_report(exec_id: str, commission: float, currency: str,
                       realized: float | None) -> list[object]:
+    """commissionReport; unset realizedPNL and yield as IB writes them (Double.MAX_VALUE in
+    Java's notation, not empty) and yieldRedemptionDate 0."""
     return [Out.COMMISSION_REPORT, 1, exec_id, commission, currency,
-            UNSET_DOUBLE if realized is None else realized, UNSET_DOUBLE, ""]
+            JAVA_DOUBLE_MAX if realized is None else realized, JAVA_DOUBLE_MAX, 0]
 
 
 def position(account: str, c: IbContract, quantity: int, avg_cost: float) -> list[object]:
@@ -279,6 +340,11 @@ def account_summary_end(req_id: int) -> list[object]:
 
 def pnl(req_id: int, daily: float, unrealized: float, realized: float) -> list[object]:
     return [Out.PNL, req_id, daily, unrealized, realized]
+
+
+def pnl_single(req_id: int, position: int, daily: float | str, unrealized: float,
+               realized: float, value: float) -> list[object]:
+    return [Out.PNL_SINGLE, req_id, position, daily, unrealized, realized, value]
 
 
 def market_data_type(req_id: int, data_type: int) -> list[object]:

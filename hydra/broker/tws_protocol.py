@@ -4,9 +4,13 @@ What `hydra sim-gateway` needs to speak to a real IB API client (ib_insync, ib_a
 own ibapi): a connection opens with the bytes ``API\\0`` followed by a length-prefixed
 ``v<min>..<max>`` version range; the server answers with its version and connection time;
 after that every message in both directions is a 4-byte big-endian length followed by
-NUL-terminated text fields, the first being the message id. Layouts follow ib_insync 0.9.86's
-client.py / decoder.py for server version ``SERVER_VERSION`` (176), which is the highest that
-client supports; fields newer clients send past the ones parsed here are ignored.
+NUL-terminated text fields, the first being the message id. The gateway serves server
+versions MIN_CLIENT_VERSION..SERVER_VERSION (157..176: IB's ibapi 9.81.1 tops out at 157,
+ib_insync 0.9.86 at 176, ib_async 2.1 asks 157..178) and refuses clients outside that range
+(the connection is closed, the reason logged) rather than send layouts they cannot read.
+Replies are laid out per negotiated version by tws_messages.for_version; requests are read as
+ib_insync 0.9.86 writes them for 176, which matches older versions up to the fields parsed
+here (fields past those are ignored).
 
 Pure functions only: the server (tws_server.py) does the I/O.
 """
@@ -60,6 +64,9 @@ class In(IntEnum):
     CANCEL_ACCOUNT_UPDATES_MULTI = 77
     REQ_PNL = 92
     CANCEL_PNL = 93
+    REQ_PNL_SINGLE = 94
+    CANCEL_PNL_SINGLE = 95
+    REQ_MARKET_RULE = 91
     REQ_COMPLETED_ORDERS = 99
 
 
@@ -94,7 +101,9 @@ class Out(IntEnum):
     ACCOUNT_UPDATE_MULTI = 73
     ACCOUNT_UPDATE_MULTI_END = 74
     TICK_REQ_PARAMS = 81
+    MARKET_RULE = 93
     PNL = 94
+    PNL_SINGLE = 95
     COMPLETED_ORDER = 101
     COMPLETED_ORDERS_END = 102
 
@@ -153,7 +162,10 @@ def negotiate(client_min: int, client_max: int) -> int:
     if version < max(client_min, MIN_CLIENT_VERSION):
         raise ProtocolError(
             f"client versions {client_min}..{client_max} do not overlap this server's "
-            f"{MIN_CLIENT_VERSION}..{SERVER_VERSION}"
+            f"{MIN_CLIENT_VERSION}..{SERVER_VERSION}: the sim gateway lays messages out for "
+            f"server versions {MIN_CLIENT_VERSION}..{SERVER_VERSION} only (IB's ibapi 9.81.1 gets "
+            f"157, ib_insync 0.9.86 and ib_async 2.x get 176); refusing rather than sending "
+            f"layouts the client cannot read"
         )
     return version
 
@@ -244,6 +256,8 @@ class WireOrder:
     parent_id: int
     what_if: bool
     unsupported: str  # why this order uses a feature the gateway does not simulate, or ""
+    e_trade_only: bool = False  # TWS 10 rejects both (errors 10268 / 10269); ibapi 9.81.1's
+    firm_quote_only: bool = False  # Order() defaults them to True
 
 
 def parse_place_order(fields: Sequence[str]) -> WireOrder:
@@ -259,12 +273,12 @@ def parse_place_order(fields: Sequence[str]) -> WireOrder:
     transmit = c.str() != "0"
     parent_id = c.int()
     unsupported: list[str] = []
-    what_if = False
+    what_if = e_trade_only = firm_quote_only = False
     if contract.sec_type == "BAG":
         unsupported.append("combo (BAG) orders")
     else:
         try:
-            what_if = _skip_to_what_if(c, unsupported)
+            what_if, e_trade_only, firm_quote_only = _skip_to_what_if(c, unsupported)
         except ProtocolError:
             unsupported.append("an order layout this gateway cannot read")
     return WireOrder(
@@ -272,15 +286,19 @@ def parse_place_order(fields: Sequence[str]) -> WireOrder:
         order_type=order_type, limit_price=None if limit >= UNSET_DOUBLE else limit,
         aux_price=None if aux >= UNSET_DOUBLE else aux, tif=tif, account=account,
         order_ref=order_ref, transmit=transmit, parent_id=parent_id, what_if=what_if,
-        unsupported="; ".join(unsupported),
+        unsupported="; ".join(unsupported), e_trade_only=e_trade_only,
+        firm_quote_only=firm_quote_only,
     )
 
 
-def _skip_to_what_if(c: Cursor, unsupported: list[str]) -> bool:
-    """Walk the variable part of placeOrder up to the whatIf flag."""
+def _skip_to_what_if(c: Cursor, unsupported: list[str]) -> tuple[bool, bool, bool]:
+    """Walk the variable part of placeOrder up to the whatIf flag -> (whatIf, eTradeOnly,
+    firmQuoteOnly)."""
     c.skip(6)  # blockOrder, sweepToFill, displaySize, triggerMethod, outsideRth, hidden
     c.skip(1)  # deprecated sharesAllocation ''
-    c.skip(29)  # discretionaryAmt .. volatilityType
+    c.skip(17)  # discretionaryAmt .. percentOffset
+    e_trade_only, firm_quote_only = c.bool(), c.bool()
+    c.skip(10)  # nbboPriceCap .. volatilityType
     delta_neutral_type = c.str()
     c.skip(1)  # deltaNeutralAuxPrice
     if delta_neutral_type:
@@ -305,7 +323,7 @@ def _skip_to_what_if(c: Cursor, unsupported: list[str]) -> bool:
         n = c.int()
         c.skip(2 * n)
     c.skip(1)  # algoId
-    return c.bool()
+    return c.bool(), e_trade_only, firm_quote_only
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -46,6 +46,7 @@ from hydra.broker.base import (
     OrderStatus,
     Position,
 )
+from hydra.broker.ib_hours import ib_hours
 from hydra.broker.sim import SimBroker
 from hydra.broker.tws_messages import ExecView, IbContract, OrderView
 from hydra.broker.tws_protocol import (
@@ -126,6 +127,23 @@ def ib_local_symbol(c: ContractDetails) -> str:
     return f"{c.symbol:<5}{MONTH_NAMES[month - 1]} {year % 100:02d}"
 
 
+MARKET_RULE_BASE = 2000
+
+
+def market_rules() -> dict[int, float]:
+    """IB-style market rule ids: one per distinct price increment in the registry (stable).
+
+    The increment is in the unit orders are priced in (minTick x priceMagnifier), the grid
+    the gateway rejects off-tick prices on (error 110).
+    """
+    ticks = sorted({m.tick for m in load_registry().values()})
+    return {MARKET_RULE_BASE + i: t for i, t in enumerate(ticks)}
+
+
+def market_rule_id(tick: float) -> int:
+    return next(i for i, t in market_rules().items() if abs(t - tick) < 1e-12)
+
+
 def to_ib(c: ContractDetails, market: Market, sec_type: str = "FUT") -> IbContract:
     mult = int(c.multiplier) if float(c.multiplier).is_integer() else c.multiplier
     month = int(c.contract_month[4:])
@@ -136,7 +154,7 @@ def to_ib(c: ContractDetails, market: Market, sec_type: str = "FUT") -> IbContra
         trading_class=c.symbol, contract_month=c.contract_month,
         min_tick=round(c.tick / c.price_magnifier, 12), price_magnifier=c.price_magnifier,
         long_name=f"{market.name} {MONTH_CODES[month - 1]}{c.contract_month[:4]}",
-        time_zone=IB_ZONE_IDS.get(c.timezone, c.timezone),
+        time_zone=IB_ZONE_IDS.get(c.timezone, c.timezone), market_rule_id=market_rule_id(c.tick),
     )
 
 
@@ -162,12 +180,13 @@ class Session:
     account_updates: bool = False
     positions: bool = False
     pnl: set[int] = field(default_factory=set)
+    pnl_single: dict[int, int] = field(default_factory=dict)  # reqId -> conId
     sent_positions: dict[int, tuple[int, float]] = field(default_factory=dict)
     sent_values: dict[str, str] = field(default_factory=dict)
 
     def send(self, fields: Iterable[object]) -> None:
         if not self.writer.is_closing():
-            self.writer.write(encode(fields))
+            self.writer.write(encode(msg.for_version(list(fields), self.version)))
 
     @property
     def closed(self) -> bool:
@@ -422,6 +441,9 @@ class TwsServer:
             In.REQ_ALL_OPEN_ORDERS: lambda s, f: self._open_orders(s, everyone=True),
             In.REQ_AUTO_OPEN_ORDERS: lambda s, f: None,
             In.REQ_COMPLETED_ORDERS: self._completed_orders,
+            In.REQ_MARKET_RULE: self._market_rule,
+            In.REQ_PNL_SINGLE: self._pnl_single,
+            In.CANCEL_PNL_SINGLE: lambda s, f: s.pnl_single.pop(Cursor(f, 1).int(), None),
             In.REQ_EXECUTIONS: self._executions,
             In.PLACE_ORDER: self._place_order,
             In.CANCEL_ORDER: self._cancel_order,
@@ -535,9 +557,20 @@ class TwsServer:
             s.send(msg.error(req_id, 200, "No security definition has been found for the "
                                           "request"))
             return
-        for ib, _ in found:
-            s.send(msg.contract_data(req_id, ib))
+        for ib, hc in found:
+            market = get_market(hc.symbol)
+            trading, liquid = ib_hours(market, self._today(market))
+            s.send(msg.contract_data(req_id, replace(ib, trading_hours=trading,
+                                                     liquid_hours=liquid)))
         s.send(msg.contract_data_end(req_id))
+
+    def _market_rule(self, s: Session, fields: list[str]) -> None:
+        rule_id = Cursor(fields, 1).int()
+        increment = market_rules().get(rule_id)
+        if increment is None:
+            s.send(msg.error(-1, 321, f"Error validating request: unknown market rule {rule_id}"))
+            return
+        s.send(msg.market_rule(rule_id, [(0.0, increment)]))
 
     def _resolve(self, s: Session, req_id: int, w: WireContract
                  ) -> tuple[IbContract, ContractDetails] | None:
@@ -785,12 +818,38 @@ class TwsServer:
         s.pnl.add(req_id)
         self._push_pnl(s)
 
+    def _pnl_single(self, s: Session, fields: list[str]) -> None:
+        c = Cursor(fields, 1)
+        req_id, account, _model, con_id = c.int(), c.str(), c.str(), c.int()
+        if account != self.account:
+            s.send(msg.error(req_id, 321, f"Error validating request: unknown account {account}"))
+            return
+        s.pnl_single[req_id] = con_id
+        self._push_pnl(s)
+
     def _push_pnl(self, s: Session) -> None:
-        if not s.pnl:
+        """PnL and PnL-single updates for the subscriptions `s` holds.
+
+        The simulator keeps daily PnL per account, not per position: a position's dailyPnL is
+        the account's when it is the only position, else unset (Double.MAX_VALUE, as IB sends
+        a value it does not have) rather than a guess.
+        """
+        if not s.pnl and not s.pnl_single:
             return
         a = self.sim.account_state()
         for req_id in s.pnl:
             s.send(msg.pnl(req_id, a.daily_pnl, a.unrealized_pnl, a.realized_pnl))
+        if not s.pnl_single:
+            return
+        held = {p.con_id: p for p in self.sim.positions() if p.quantity}
+        for req_id, con_id in s.pnl_single.items():
+            p = held.get(con_id)
+            if p is None:
+                s.send(msg.pnl_single(req_id, 0, 0.0, 0.0, 0.0, 0.0))
+                continue
+            daily: float | str = a.daily_pnl if len(held) == 1 else msg.JAVA_DOUBLE_MAX
+            s.send(msg.pnl_single(req_id, p.quantity, daily, p.unrealized_pnl, p.realized_pnl,
+                                  p.quantity * p.market_price * p.point_value))
 
     # ---------------------------------------------------------------------------- orders
     def _view(self, o: OrderStatus, last_fill: float = 0.0) -> OrderView:
@@ -895,6 +954,10 @@ class TwsServer:
         if w.contract.sec_type == "CONTFUT":
             return 201, ("Order rejected - reason:CONTFUT contracts are for data only; orders "
                          "need the dated FUT contract")
+        if w.e_trade_only:
+            return 10268, "The 'EtradeOnly' order attribute is not supported."
+        if w.firm_quote_only:
+            return 10269, "The 'firmQuoteOnly' order attribute is not supported."
         if w.unsupported:
             return 201, f"Order rejected - reason:hydra sim-gateway does not simulate " \
                         f"{w.unsupported}"
@@ -937,11 +1000,13 @@ class TwsServer:
     def _exec_view(self, e: Execution, cum: int, avg: float) -> ExecView:
         perm = int(e.order_id)
         client_id, order_id = self._owners.get(perm, (0, 0))
+        placed = self.sim.order_status(e.order_id).submitted_at
         return ExecView(exec_id=e.exec_id, order_id=order_id, client_id=client_id,
                         perm_id=perm, time=e.time, account=e.account_id,
                         exchange=get_market(e.symbol).exchange,
                         side="BOT" if e.side == "BUY" else "SLD", shares=e.quantity,
-                        price=e.price, cum_qty=cum, avg_price=avg, order_ref=e.order_ref)
+                        price=e.price, cum_qty=cum, avg_price=avg, order_ref=e.order_ref,
+                        last_liquidity=2 if e.time <= placed else 1)
 
     def _with_cumulative(self, execs: list[Execution]) -> list[tuple[Execution, int, float]]:
         totals: dict[str, tuple[int, float]] = {}

@@ -41,8 +41,9 @@ def sim_gateway(
 ) -> None:
     """Serve the data dir's simulated paper account over the TWS API on 127.0.0.1.
 
-    Connect the daily cycle with `-p broker ib -p port PORT`, or any ib_insync client. Runs
-    until Ctrl-C. The account (broker/sim.sqlite) is the same one broker=sim uses.
+    Connect the daily cycle with `-p broker ib -p port PORT`, or any TWS API client that
+    speaks server version 157..176 (IB's ibapi 9.81.1, ib_insync 0.9.86, ib_async 2.x).
+    Runs until Ctrl-C. The account (broker/sim.sqlite) is the same one broker=sim uses.
     """
     from hydra.broker.base import BrokerError
     from hydra.broker.sim import SimBroker
