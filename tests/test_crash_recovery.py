@@ -170,3 +170,43 @@ def test_a_kernel_whose_parent_died_refuses_to_send(tmp_path):
         assert "an orphaned kernel sends no orders" in flag.read_text()
     finally:
         proc.kill()
+
+
+# ----------------------------------------------------------------- the IB path, too
+IB_CONFIG = CONFIG + ("wait_seconds = 2\ncross_wait_seconds = 3\npoll_seconds = 0.5\n"
+                      "cancel_timeout_seconds = 5\ntwap_window_seconds = 20\n")
+IB_SCRIPT = ("import sys\nfrom hydra import cycle\n"
+             "cycle.run_in_process(data_dir=sys.argv[1], as_of=sys.argv[2], contracts=5, "
+             "broker='ib', port=int(sys.argv[3]))\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point,after", [("after_child_sent", 1), ("between_slices", 1)])
+def test_killed_on_the_ib_path_a_rerun_through_the_gateway_finishes_the_day(data_dir, point,
+                                                                           after):
+    """ib_insync over the TWS wire protocol to `hydra sim-gateway`: kill, rerun, same books."""
+    from tests.conftest import HYDRA, REPO, read_line, stop_process
+
+    (data_dir / "hydra.toml").write_text(IB_CONFIG)
+    env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
+    gw = subprocess.Popen([HYDRA, "sim-gateway", "--port", "0", "--as-of", DAY],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                          cwd=REPO)
+    try:
+        banner = read_line(gw, 60)
+        port = banner.split("127.0.0.1:")[1].split()[0]
+        run_env = {**env, "HYDRA_PAPER_PORTS": port, "HYDRA_KILL_AT": point,
+                   "HYDRA_KILL_AFTER": str(after)}
+        killed = subprocess.run([sys.executable, "-c", IB_SCRIPT, str(data_dir), DAY, port],
+                                env=run_env, capture_output=True, text=True, timeout=180)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        run_env.pop("HYDRA_KILL_AT")
+        rerun = subprocess.run([sys.executable, "-c", IB_SCRIPT + "print('ok')\n",
+                                str(data_dir), DAY, port], env=run_env, capture_output=True,
+                               text=True, timeout=180)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+    finally:
+        stop_process(gw, signal.SIGINT)
+    [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+    assert position(data_dir) == target
+    assert_books_agree(data_dir)
