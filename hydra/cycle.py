@@ -921,6 +921,13 @@ def one_line(summary: dict[str, Any]) -> str:
     ]
     if summary.get("avg_fill_price") is not None:
         parts.append(f"avg_fill={summary['avg_fill_price']:g}")
+    if summary.get("resume"):
+        parts.append(summary["resume"])
+    legs = summary.get("legs") or []
+    if len(legs) > 1 or any(leg["outcome"] not in ("filled", "not_sent") for leg in legs):
+        parts.append("legs: " + ", ".join(
+            f"{leg['purpose']} {leg['side']} {leg['quantity']} {leg['local_symbol']} "
+            f"{leg['outcome']}" for leg in legs))
     if summary.get("blocked"):
         parts.append("blocked: " + " | ".join(summary["blocked"]))
     return "  ".join(parts)
