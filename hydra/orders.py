@@ -16,7 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from hydra.broker.base import Broker, ContractDetails, OrderRequest, OrderStatus, Quote, Side
+from hydra.broker.base import (
+    Broker,
+    BrokerError,
+    ContractDetails,
+    OrderRequest,
+    OrderStatus,
+    Quote,
+    Side,
+)
 from hydra.clock import Clock
 from hydra.config import ExecutionConfig
 from hydra.faults import kill_point
@@ -25,6 +33,7 @@ from hydra.outcomes import LegOutcome, leg_outcome
 from hydra.risk import RiskGate
 
 LIMIT_PATIENCE = "limit-patience"
+CANCEL_ATTEMPTS = 3  # cancels sent before an unconfirmed one stops the parent
 TWAP = "twap"
 
 
@@ -355,12 +364,24 @@ class OrderManager:
 
     def _cancel(self, status: OrderStatus, parent: ParentOrder, outcome: ParentOutcome
                 ) -> OrderStatus:
-        """Cancel and wait (bounded) for the broker to confirm; fills during it still count."""
-        status = self.gate.cancel(status.order_id)
-        deadline = self.clock.now() + timedelta(seconds=self.cfg.cancel_timeout_seconds)
-        status = self._await(status, deadline, parent, outcome)
-        if not status.is_done:
-            raise _Stop(LegOutcome.ERROR, f"cancel of {status.order_ref} not confirmed within "
-                        f"{self.cfg.cancel_timeout_seconds:g} s (status {status.status}); "
-                        "not sending more for this order: check it at the broker")
-        return status
+        """Cancel and wait (bounded) for the broker to confirm; fills during it still count.
+
+        A cancel sent while the link was down (a gateway restart, IB 1100) may never arrive, so
+        an unconfirmed cancel is sent again, up to CANCEL_ATTEMPTS times, each after a
+        reconnect if one is needed, before the parent stops with the order named."""
+        order_id, last_error = status.order_id, ""
+        for _ in range(CANCEL_ATTEMPTS):
+            try:
+                status = self.gate.cancel(order_id)
+                deadline = self.clock.now() + timedelta(seconds=self.cfg.cancel_timeout_seconds)
+                status = self._await(status, deadline, parent, outcome)
+            except BrokerError as exc:  # the broker is away: wait and try again
+                last_error = f"; last error: {exc}"
+                self.clock.sleep(min(self.cfg.cancel_timeout_seconds, 5.0))
+                continue
+            if status.is_done:
+                return status
+        raise _Stop(LegOutcome.ERROR, f"cancel of {status.order_ref} not confirmed after "
+                    f"{CANCEL_ATTEMPTS} attempts of {self.cfg.cancel_timeout_seconds:g} s "
+                    f"(status {status.status}){last_error}; not sending more for this order: "
+                    "check it at the broker")

@@ -210,3 +210,46 @@ def test_killed_on_the_ib_path_a_rerun_through_the_gateway_finishes_the_day(data
     [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
     assert position(data_dir) == target
     assert_books_agree(data_dir)
+
+
+@pytest.mark.slow
+def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_right(data_dir):
+    from tests.conftest import HYDRA, REPO, read_line, stop_process
+
+    (data_dir / "hydra.toml").write_text(IB_CONFIG)
+    env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
+
+    def gateway(port: str) -> tuple[subprocess.Popen[str], str]:
+        gw = subprocess.Popen([HYDRA, "sim-gateway", "--port", port, "--as-of", DAY],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env, cwd=REPO)
+        banner = read_line(gw, 60)
+        return gw, banner.split("127.0.0.1:")[1].split()[0]
+
+    gw, port = gateway("0")
+    run_env = {**env, "HYDRA_PAPER_PORTS": port}
+    cyc = subprocess.Popen([sys.executable, "-c", IB_SCRIPT + "print('ok')\n", str(data_dir),
+                            DAY, port], env=run_env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (data_dir / "journal" / "journal.sqlite"
+                                                   ).exists():
+            time.sleep(0.2)
+        while time.monotonic() < deadline and not journal_rows(
+                data_dir, "SELECT 1 FROM child_orders WHERE slice >= 2"):
+            time.sleep(0.2)
+        gw.kill()  # the gateway dies mid-TWAP (slice 2 under way)
+        gw.wait(10)
+        time.sleep(2)
+        gw, _ = gateway(port)
+        out, err = cyc.communicate(timeout=180)
+    finally:
+        cyc.kill()
+        stop_process(gw, signal.SIGINT)
+    assert cyc.returncode == 0 and "ok" in out, err[-3000:]
+    [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+    assert position(data_dir) == target
+    assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
+                                 "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
+    assert_books_agree(data_dir)

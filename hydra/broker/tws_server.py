@@ -27,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -221,6 +223,36 @@ class TwsServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
+        self._owners_db: Path | None = None
+        db = getattr(broker, "db_path", None)
+        if db is not None:
+            self._owners_db = Path(db).with_name("gateway_owners.sqlite")
+            self._load_owners()
+
+    # ---------------------------------------------------------------- order ownership
+    def _load_owners(self) -> None:
+        """Which API client placed which order, kept across gateway restarts: IB keeps an
+        order's (clientId, orderId) server-side, so after a restart the client that placed it
+        can still cancel it by its orderId (else: error 135, and the order works on)."""
+        assert self._owners_db is not None
+        self._owners_db.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(self._owners_db) as con:
+            con.execute("CREATE TABLE IF NOT EXISTS owners (perm_id INTEGER PRIMARY KEY, "
+                        "client_id INTEGER NOT NULL, order_id INTEGER NOT NULL)")
+            for perm, cid, oid in con.execute("SELECT perm_id, client_id, order_id FROM owners"):
+                self._remember(perm, cid, oid)
+
+    def _remember(self, perm: int, client_id: int, order_id: int) -> None:
+        self._owners[perm] = (client_id, order_id)
+        self._by_client[(client_id, order_id)] = perm
+        self._next_id[client_id] = max(self._next_id.get(client_id, 1), order_id + 1)
+
+    def _own(self, perm: int, client_id: int, order_id: int) -> None:
+        self._remember(perm, client_id, order_id)
+        if self._owners_db is not None:
+            with sqlite3.connect(self._owners_db) as con:
+                con.execute("INSERT OR REPLACE INTO owners VALUES (?, ?, ?)",
+                            (perm, client_id, order_id))
 
     # ------------------------------------------------------------------------ lifecycle
     @property
@@ -919,9 +951,7 @@ class TwsServer:
                                tif=w.tif or "DAY")  # type: ignore[arg-type]
         status = self.sim.place_order(request)
         perm = int(status.order_id)
-        self._owners[perm] = (s.client_id, oid)
-        self._by_client[(s.client_id, oid)] = perm
-        self._next_id[s.client_id] = max(self._next_id.get(s.client_id, 1), oid + 1)
+        self._own(perm, s.client_id, oid)
         if status.status == "Inactive":
             code = 110 if "Invalid Price" in status.message else 201
             text = ("The price does not conform to the minimum price variation for this "
