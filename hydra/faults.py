@@ -1,7 +1,7 @@
 """Fault injection for the crash-recovery tests: die at a named point of the money path.
 
-Inert unless HYDRA_KILL_AT names the point (and, optionally, HYDRA_KILL_AFTER says how many
-passes through it to survive first). The process then sends itself SIGKILL: no cleanup, no
+Inert unless HYDRA_KILL_AT (or HYDRA_STALL_AT) names the point (and, optionally,
+HYDRA_KILL_AFTER says how many passes through it to survive first). The process then sends itself SIGKILL: no cleanup, no
 finally blocks, no flush, exactly what a `kill -9`, an OOM kill or a power cut leaves behind.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 POINTS = (
     "after_planning",  # the plan is made, the target recorded, nothing sent
@@ -23,7 +24,12 @@ _passes: dict[str, int] = {}
 
 
 def kill_point(name: str) -> None:
-    """Die here if the environment names this point (after HYDRA_KILL_AFTER passes)."""
+    """Die here if the environment names this point (after HYDRA_KILL_AFTER passes).
+
+    HYDRA_STALL_AT=<point> instead sleeps HYDRA_STALL_SECONDS there (default 5): time for a
+    test to kill some other process (the `hydra run` parent of a kernel) at that moment."""
+    if os.environ.get("HYDRA_STALL_AT") == name:
+        time.sleep(float(os.environ.get("HYDRA_STALL_SECONDS", "5") or 5))
     want = os.environ.get("HYDRA_KILL_AT")
     if not want or want != name:
         return

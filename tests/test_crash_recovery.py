@@ -253,3 +253,43 @@ def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_r
     assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
                                  "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
     assert_books_agree(data_dir)
+
+
+@pytest.mark.slow
+def test_hydra_run_killed_mid_twap_its_kernel_stops_and_the_next_hydra_run_resumes(data_dir):
+    """The operator's path end to end: `hydra run` (papermill, a real kernel) SIGKILLed while
+    its kernel is between TWAP slices. The orphaned kernel must send nothing more; the next
+    `hydra run` marks the dead run failed (interrupted) and finishes the day."""
+    from hydra.paths import DataPaths
+    from hydra.runs import RunIndex
+    from tests.conftest import HYDRA, REPO, run_hydra
+
+    (data_dir / "hydra.toml").write_text(CONFIG)
+    env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_STALL_AT": "between_slices",
+           "HYDRA_STALL_SECONDS": "6"}
+    proc = subprocess.Popen([HYDRA, "run", "daily-cycle", "--as-of", DAY, "-p", "contracts",
+                             "5"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+            (data_dir / "journal" / "journal.sqlite").exists()
+            and journal_rows(data_dir, "SELECT 1 FROM child_orders WHERE slice = 1")):
+        time.sleep(0.1)
+    sent_before = broker_rows(data_dir, "SELECT order_ref FROM orders")
+    proc.kill()  # the `hydra run` parent only; its kernel is stalled at the next slice
+    proc.wait(10)
+    time.sleep(8)  # the kernel wakes up: orphaned, it must not send slice 2
+    assert broker_rows(data_dir, "SELECT order_ref FROM orders") == sent_before
+    again = run_hydra("run", "daily-cycle", "--as-of", DAY, "-p", "contracts", "5",
+                      data_dir=data_dir)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "resumed: " in again.stdout
+    [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+    assert position(data_dir) == target
+    assert_books_agree(data_dir)
+    index = RunIndex(DataPaths(data_dir).run_index)
+    runs = index.list(job="daily-cycle")
+    index.close()
+    dead = [r for r in runs if r.status == "failed"]
+    assert dead and dead[0].reason.startswith("interrupted"), [(r.status, r.reason) for r in runs]
+    assert sum(r.status == "succeeded" for r in runs) == 1
