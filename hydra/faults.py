@@ -1,8 +1,9 @@
 """Fault injection for the crash-recovery tests: die at a named point of the money path.
 
 Inert unless HYDRA_KILL_AT (or HYDRA_STALL_AT) names the point (and, optionally,
-HYDRA_KILL_AFTER says how many passes through it to survive first). The process then sends itself SIGKILL: no cleanup, no
-finally blocks, no flush, exactly what a `kill -9`, an OOM kill or a power cut leaves behind.
+HYDRA_KILL_AFTER says how many passes through it to survive first). The process then sends
+itself SIGKILL: no cleanup, no finally blocks, no flush, exactly what a `kill -9`, an OOM kill
+or a power cut leaves behind.
 """
 
 from __future__ import annotations
