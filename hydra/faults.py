@@ -20,6 +20,7 @@ POINTS = (
     "before_fill_journaled",  # an execution is at the broker, not yet in the journal
     "while_journaling",  # inside the journal's fill transaction
     "during_summary",  # every order done, the summary not yet built
+    "before_index_finished",  # `hydra run`: the notebook saved, the run index not yet updated
 )
 _passes: dict[str, int] = {}
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra import __version__
+from hydra.faults import kill_point
 from hydra.paths import NOTEBOOKS_DIR, REPO_DIR, DataPaths, ensure_writable
 from hydra.schedule import JOBS, Job, ScheduleError, closed_reason, due_slot
 from hydra.sqlite_tx import immediate
@@ -405,6 +406,7 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
     digest = sha256_of(output) if output.exists() and output.stat().st_size else None
     if output.exists():
         output.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # a record, not a draft
+    kill_point("before_index_finished")
     index.finish(run_id, status=status, reason=reason, sha256=digest, summary=summary)
     final = index.get(run_id)
     index.close()

@@ -9,6 +9,7 @@ every execution journaled exactly once, every parent row agreeing with the broke
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -293,3 +294,35 @@ def test_hydra_run_killed_mid_twap_its_kernel_stops_and_the_next_hydra_run_resum
     dead = [r for r in runs if r.status == "failed"]
     assert dead and dead[0].reason.startswith("interrupted"), [(r.status, r.reason) for r in runs]
     assert sum(r.status == "succeeded" for r in runs) == 1
+
+
+@pytest.mark.slow
+def test_hydra_run_killed_after_the_notebook_is_saved_the_next_run_knows(data_dir):
+    """Killed between saving the executed notebook and finishing the index entry (the whole
+    process group, as a shutdown would): the record stays, the next start marks the run failed
+    (interrupted), and the date is already done: nothing is sent twice."""
+    from hydra.paths import DataPaths
+    from hydra.runs import RunIndex
+    from tests.conftest import HYDRA, REPO, run_hydra
+
+    (data_dir / "hydra.toml").write_text(CONFIG)
+    env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir),
+           "HYDRA_KILL_AT": "before_index_finished"}
+    proc = subprocess.Popen([HYDRA, "run", "daily-cycle", "--as-of", DAY, "-p", "contracts",
+                             "5"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    assert proc.wait(120) == -signal.SIGKILL
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # and whatever was left of its group
+    orders = broker_rows(data_dir, "SELECT order_ref FROM orders")
+    notebooks = list((data_dir / "runs" / "daily_cycle").rglob("*.ipynb"))
+    assert orders and len(notebooks) == 1, "the cycle traded and its record was saved"
+    again = run_hydra("run", "daily-cycle", "--as-of", DAY, "-p", "contracts", "5",
+                      data_dir=data_dir)
+    assert again.returncode == 0 and "status=already_done" in again.stdout, again.stdout
+    assert broker_rows(data_dir, "SELECT order_ref FROM orders") == orders
+    assert_books_agree(data_dir)
+    index = RunIndex(DataPaths(data_dir).run_index)
+    first = sorted(index.list(job="daily-cycle"), key=lambda r: r.started_at)[0]
+    index.close()
+    assert first.status == "failed" and first.reason.startswith("interrupted")
