@@ -53,7 +53,14 @@ def position(data_dir: Path) -> int:
     return int(qty)
 
 
-def assert_books_agree(data_dir: Path) -> None:
+def assert_books_agree(data_dir: Path, **broker: str) -> None:
+    """The suite's own checks, then the operator's: `hydra fill-report --reconcile`'s broker
+    check (against `broker`: the simulator by default) finds zero breaks."""
+    from hydra import fill_report
+
+    rep = fill_report.open_report(data_dir=str(data_dir), **broker)
+    check = fill_report.broker_check(rep)
+    assert check.status == "compared" and check.breaks == [], check.breaks  # zero breaks
     refs = [r for (r,) in broker_rows(data_dir, "SELECT order_ref FROM orders")]
     assert len(refs) == len(set(refs)), "an orderRef was sent twice"
     execs = sorted(broker_rows(data_dir, "SELECT exec_id, quantity, price FROM executions"))
@@ -206,11 +213,15 @@ def test_killed_on_the_ib_path_a_rerun_through_the_gateway_finishes_the_day(data
                                 str(data_dir), DAY, port], env=run_env, capture_output=True,
                                text=True, timeout=180)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
+        [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+        assert position(data_dir) == target
+        os.environ["HYDRA_PAPER_PORTS"] = port
+        try:
+            assert_books_agree(data_dir, broker="ib", port=port, client_id="23")
+        finally:
+            del os.environ["HYDRA_PAPER_PORTS"]
     finally:
         stop_process(gw, signal.SIGINT)
-    [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
-    assert position(data_dir) == target
-    assert_books_agree(data_dir)
 
 
 @pytest.mark.slow
@@ -245,15 +256,19 @@ def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_r
         time.sleep(2)
         gw, _ = gateway(port)
         out, err = cyc.communicate(timeout=180)
+        assert cyc.returncode == 0 and "ok" in out, err[-3000:]
+        [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+        assert position(data_dir) == target
+        assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
+                                     "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
+        os.environ["HYDRA_PAPER_PORTS"] = port
+        try:
+            assert_books_agree(data_dir, broker="ib", port=port, client_id="23")
+        finally:
+            del os.environ["HYDRA_PAPER_PORTS"]
     finally:
         cyc.kill()
         stop_process(gw, signal.SIGINT)
-    assert cyc.returncode == 0 and "ok" in out, err[-3000:]
-    [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
-    assert position(data_dir) == target
-    assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
-                                 "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
-    assert_books_agree(data_dir)
 
 
 @pytest.mark.slow
