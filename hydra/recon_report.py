@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from hydra import tca
 from hydra.fill_report import FillList, Report
+from hydra.money import money
 from hydra.reconcile import BrokerReconciliation
 
 COLOURS = {"green": "#1b7f3b", "yellow": "#8a6d00", "red": "#b00020", "grey": "#666"}
@@ -74,7 +75,7 @@ def show_scope(rep: Report) -> None:
         f"pessimism multiplier above {r.pessimism_warn:g} warns; calibrated when |bias| <= "
         f"{r.calibrated_max_bias_ticks:g} and correlation >= {r.calibrated_min_correlation:g}. "
         f"Price breaks beyond {r.price_tolerance_ticks:g} tick, commission breaks beyond "
-        f"${r.commission_tolerance_usd:g}."))
+        f"{money(r.commission_tolerance_usd)}."))
 
 
 def show_fill_list(fl: FillList, rows: int = 200) -> None:
@@ -142,9 +143,9 @@ def show_broker_check(check: BrokerReconciliation) -> None:
         f"{check.broker_executions} Hydra execution(s) at the broker, {check.matched} matched by "
         f"execId" + (f", {check.not_compared} older fill(s) not compared" if check.not_compared
                      else "")
-        + f". Commissions: journal ${check.journal_commission:,.2f}, broker "
-          f"${check.broker_commission:,.2f} (difference "
-          f"${check.broker_commission - check.journal_commission:+,.2f})."))
+        + f". Commissions: journal {money(check.journal_commission)}, broker "
+          f"{money(check.broker_commission)} (difference "
+          f"{money(check.broker_commission - check.journal_commission, signed=True)})."))
     if check.status == "skipped":
         return
     if check.breaks:

@@ -16,6 +16,7 @@ from IPython.display import DisplayHandle, Image, Markdown, display
 from matplotlib.figure import Figure
 
 from hydra.cycle import AccountCheck, ExecutionResult, ModelStatus, OrderPlan, SignalResult
+from hydra.money import money
 
 _COLOURS = {
     "traded": "#1b7f3b", "no_trade": "#35618f", "already_done": "#35618f",
@@ -50,11 +51,11 @@ def _banner(summary: dict[str, Any] | None) -> dict[str, str]:
         ]
         if summary.get("slippage_ticks") is not None:
             rows.append(("Slippage", f"{summary['slippage_ticks']:+.2f} ticks "
-                                     f"(${summary['slippage_usd']:+,.2f}; predicted "
-                                     f"${summary['predicted_slippage_usd']:,.2f}), commission "
-                                     f"${summary['commission'] or 0:,.2f}"))
-        rows.append(("Account", f"net liquidation ${summary['net_liquidation']:,.2f}, "
-                                f"day P&L ${summary['daily_pnl']:+,.2f}"))
+                                     f"({money(summary['slippage_usd'], signed=True)}; predicted "
+                                     f"{money(summary['predicted_slippage_usd'])}), commission "
+                                     f"{money(summary['commission'] or 0)}"))
+        rows.append(("Account", f"net liquidation {money(summary['net_liquidation'])}, "
+                                f"day P&L {money(summary['daily_pnl'], signed=True)}"))
         rows.append(("Blocked", "; ".join(summary["blocked"]) or "nothing"))
         body = "<table>" + "".join(
             f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
@@ -86,9 +87,9 @@ def show_account(check: AccountCheck) -> None:
         f"{check.broker_time:%Y-%m-%d %H:%M:%S %Z}",
         f"**Trade date** {'is a trading day' if check.trading_day else check.non_trading_reason}"
         f"; session open now: {check.trade_date_open or 'no'}",
-        f"**Net liquidation** ${a.net_liquidation:,.2f} · cash ${a.cash:,.2f} · unrealized "
-        f"${a.unrealized_pnl:+,.2f} · realized ${a.realized_pnl:+,.2f} · day P&L "
-        f"${a.daily_pnl:+,.2f}",
+        f"**Net liquidation** {money(a.net_liquidation)} · cash {money(a.cash)} · unrealized "
+        f"{money(a.unrealized_pnl, signed=True)} · realized {money(a.realized_pnl, signed=True)}"
+        f" · day P&L {money(a.daily_pnl, signed=True)}",
         f"**Fills recovered from the broker** into the journal at start: {check.synced_fills}",
     ]
     display(Markdown("\n\n".join(lines)))
@@ -120,7 +121,7 @@ def show_signal(sig: SignalResult) -> None:
         f"**{s.label}** for {s.as_of} from model `{s.model}` ({how}; last completed bar "
         f"{s.last_bar_date}, close {s.last_close:g}) → target position "
         f"**{sig.target_position:+d}** in `{sig.contract.local_symbol}` "
-        f"(tick {sig.contract.tick:g}, ${sig.contract.tick_value:,.2f}/tick, "
+        f"(tick {sig.contract.tick:g}, {money(sig.contract.tick_value)}/tick, "
         f"multiplier {sig.contract.multiplier:g})"))
 
 
