@@ -414,13 +414,13 @@ def _finalise_notebook(output: Path, record: RunRecord, status: str,
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
     papermill_marked = any("papermill-error-cell-tag" in c.metadata.get("tags", [])
                            for c in nb.cells)
-    if status == "failed" and not papermill_marked:
+    if status == "failed":
         cell = nbformat.v4.new_markdown_cell(
             f'<span style="color:red; font-size:1.4em">**HYDRA RUN FAILED: {reason}**</span>'
             "\n\nThis run did not finish. Cells after the failure did not run, even where the "
             "notebook shows them without an error. The run index records this run as failed.")
         cell.metadata["tags"] = ["hydra-run-failed"]
-        nb.cells.insert(0, cell)
+        nb.cells.insert(1 if papermill_marked else 0, cell)  # first screen either way
     nbformat.write(nb, output)
     return read_summary(output)
 

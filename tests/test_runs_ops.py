@@ -245,6 +245,6 @@ def test_verify_reports_files_the_index_does_not_know(data_dir, two_runs):
     report = runs.verify(data_dir)
     found = sorted((i.kind, i.path) for i in report.issues)
     checkpoints = str((a.output.parent / ".ipynb_checkpoints").relative_to(data_dir))
-    assert found == [("unknown", checkpoints), ("unknown", "runs/notes.txt")]
+    assert found == sorted([("unknown", checkpoints), ("unknown", "runs/notes.txt")])
     bad = run_hydra("runs", "verify", data_dir=data_dir, timeout=60)
     assert bad.returncode == 1 and "UNKNOWN runs/notes.txt" in " ".join(bad.stderr.split())
