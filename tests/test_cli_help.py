@@ -1,0 +1,27 @@
+"""CLI defects a new user met: help text and row counts say exactly what they mean."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import run_hydra
+
+
+def test_help_shows_no_bool_type_and_upper_case_arguments() -> None:
+    proc = run_hydra("runs", "show", "--help", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "<bool>" not in proc.stdout
+    assert "Usage: hydra runs show [OPTIONS] RUN" in " ".join(proc.stdout.split())
+    assert "{run}" not in proc.stdout
+
+
+def test_schedule_check_n_lists_n_rows() -> None:
+    # from 2026-11-25 the next times cross Thanksgiving (a skipped row among them)
+    proc = run_hydra("schedule", "check", "--from", "2026-11-25", "-n", "5", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    jobs = proc.stdout.split("next 5 scheduled times")[1:]
+    assert jobs and "skipped" in jobs[0]
+    for job in jobs:
+        table = job.split("└")[0]
+        rows = re.findall(r"^│ (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d\d-\d\d", table, re.M)
+        assert len(rows) == 5, table
