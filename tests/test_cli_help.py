@@ -25,3 +25,13 @@ def test_schedule_check_n_lists_n_rows() -> None:
         table = job.split("└")[0]
         rows = re.findall(r"^│ (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d\d-\d\d", table, re.M)
         assert len(rows) == 5, table
+
+
+def test_runs_show_rounds_float_noise_and_the_reconciliation_line_says_its_outcome_once() -> None:
+    from hydra.cli.commands.runs import _one_line, readable
+
+    assert readable({"x": -14.850000000000023, "y": [0.1 + 0.2], "n": 3}) == {
+        "x": -14.85, "y": [0.3], "n": 3}
+    line = _one_line({"status": "insufficient_data",
+                      "headline": "INSUFFICIENT DATA: 1 fill(s) with slippage"})
+    assert line == "INSUFFICIENT DATA: 1 fill(s) with slippage"

@@ -100,8 +100,8 @@ def run(
 
 
 def _one_line(summary: dict[str, Any]) -> str:
-    if "headline" in summary:  # the reconciliation job
-        return f"{summary.get('status')}: {summary['headline']}"
+    if "headline" in summary:  # the reconciliation job: its headline starts with the outcome
+        return str(summary["headline"])
     try:
         from hydra.cycle import one_line
 
@@ -198,6 +198,17 @@ def _integrity(paths: DataPaths, rec: Any) -> str:
     return "[bold red]EDITED[/]: the notebook's sha256 differs from the index"
 
 
+def readable(value: Any, digits: int = 10) -> Any:
+    """Floats at `digits` significant digits, so -14.850000000000023 prints as -14.85."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: readable(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [readable(v, digits) for v in value]
+    return value
+
+
 def _plain(value: Any) -> Any:
     """A scrap as JSON-able data (DataFrames as lists of rows)."""
     if hasattr(value, "to_dict") and hasattr(value, "columns"):
@@ -227,7 +238,8 @@ def runs_show(
     if not scraps and rec.summary:
         scraps, scrap_note = {"summary": rec.summary}, "summary from the run index"
     if as_json:
-        print(json.dumps({**rec.__dict__, "scraps": {k: _plain(v) for k, v in scraps.items()}},
+        print(json.dumps({**rec.__dict__,
+                          "scraps": {k: readable(_plain(v)) for k, v in scraps.items()}},
                          default=str, indent=2))
         return
     table = Table(show_header=False, title=f"run {rec.run_id}")
@@ -258,9 +270,10 @@ def runs_show(
     for name, value in scraps.items():
         console.print(f"[bold]{name}[/]")
         if hasattr(value, "to_string"):
-            console.print(value.to_string(max_rows=20), markup=False)
+            console.print(value.to_string(max_rows=20, index=False, na_rep="none",
+                                          float_format=lambda x: f"{x:.6g}"), markup=False)
         else:
-            console.print_json(json.dumps(value, default=str))
+            console.print_json(json.dumps(readable(value), default=str))
 
 
 @runs_app.command("verify")
