@@ -59,7 +59,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     data_dir = tmp_path_factory.mktemp("browser") / "data"
     data_dir.mkdir()
     for params in (["-p", "dry_run", "true"], ["-p", "contracts", "2"],
-                   ["-p", "contracts=-1"]):  # the dry run first: after a trade it is done
+                   ["-p", "broker=ib", "-p", "port=9"]):  # dry run first; then a refusal in cell 4
         proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, *params, data_dir=data_dir)
         assert proc.returncode in (0, 1), proc.stderr
     with sqlite3.connect(data_dir / "runs" / "index.sqlite") as con:

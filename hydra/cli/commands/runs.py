@@ -74,6 +74,8 @@ def run(
             parse_date(as_of, "--as-of")
         params = (runs.coerce_parameters(jobdef.source, pairs)
                   if pairs and jobdef.source.is_file() else {})
+        if jobdef.source.is_file():
+            _refuse_bad_values(runs, jobdef, params)
         outcome = runs.run_job(job, root, as_of=as_of, parameters=params, timeout=timeout,
                                scheduled=scheduled, even_if_closed=even_if_closed)
     except runs.JobBusyError as exc:
@@ -97,6 +99,32 @@ def run(
         _on_failure(outcome.job, root, rec.status, rec.reason, rec)
         raise typer.Exit(1)
     console.print(f"run {rec.run_id} succeeded")
+
+
+def _refuse_bad_values(runs: Any, jobdef: Any, params: dict[str, Any]) -> None:
+    """Refuse (exit 2, nothing recorded) a value the notebook would only reject in a cell.
+
+    A typed parameter still given as text ("-p contracts two") cannot be right; for the daily
+    cycle every value is also checked the way its first cell checks it (ranges, broker names).
+    """
+    declared = runs.notebook_parameters(jobdef.source)
+    wrong = [f"{name} must be {declared[name]['inferred_type_name']}, got {value!r}"
+             for name, value in params.items()
+             if declared.get(name, {}).get("inferred_type_name") in ("int", "float", "bool")
+             and isinstance(value, str)]
+    if not wrong and jobdef.source.name == "daily_cycle.ipynb":
+        from hydra.cycle import ParameterError, validate_params
+
+        merged = {k: v for k, v in {**jobdef.parameters, **params}.items()
+                  if k not in ("as_of", "data_dir", "run_id")}
+        try:
+            validate_params(**merged)
+        except ParameterError as exc:
+            wrong = [line.strip(" -") for line in str(exc).splitlines()[1:]]
+        except TypeError as exc:  # a name validate_params does not take
+            wrong = [str(exc)]
+    if wrong:
+        raise runs.RunError(f"refused before running {jobdef.name}: " + "; ".join(wrong))
 
 
 def _one_line(summary: dict[str, Any]) -> str:
