@@ -35,3 +35,11 @@ def test_runs_show_rounds_float_noise_and_the_reconciliation_line_says_its_outco
     line = _one_line({"status": "insufficient_data",
                       "headline": "INSUFFICIENT DATA: 1 fill(s) with slippage"})
     assert line == "INSUFFICIENT DATA: 1 fill(s) with slippage"
+
+
+def test_diagnose_says_not_judged_on_too_few_live_days() -> None:
+    from hydra.cli.commands.model import diagnosis_text
+
+    assert diagnosis_text([], False, 4, 20) == "not judged: 4 live days, 20 needed"
+    assert diagnosis_text([], True, 30, 20) == "healthy"
+    assert diagnosis_text(["drifted: ret_5"], False, 4, 20) == "drifted: ret_5"
