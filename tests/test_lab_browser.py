@@ -62,14 +62,17 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
                    ["-p", "broker=ib", "-p", "port=9"]):  # dry run first; then a refusal in cell 4
         proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, *params, data_dir=data_dir)
         assert proc.returncode in (0, 1), proc.stderr
+    proc = run_hydra("run", "reconciliation", "--as-of", TRADE_DATE, data_dir=data_dir)
+    assert proc.returncode == 0, proc.stderr
     with sqlite3.connect(data_dir / "runs" / "index.sqlite") as con:
         rows = con.execute("SELECT status, summary, output_path FROM runs "
                            "ORDER BY started_at").fetchall()
-    blocked, traded, failed = rows
+    blocked, traded, failed, recon = rows
     assert json.loads(traded[1])["status"] == "traded"
     assert json.loads(blocked[1])["status"] in ("dry_run", "blocked")
     assert failed[0] == "failed"
-    return data_dir, {"traded": traded[2], "blocked": blocked[2], "failed": failed[2]}
+    return data_dir, {"traded": traded[2], "blocked": blocked[2], "failed": failed[2],
+                      "reconciliation": recon[2]}
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +135,8 @@ def _open(browser: Any, port: int, path: str, shot: Path) -> Any:
     return page
 
 
-def _in_first_screen(page: Any, text: str) -> None:
-    cell = page.locator(f"{PANEL} .jp-OutputArea-output th, {PANEL} .jp-RenderedMarkdown",
+def _in_first_screen(page: Any, text: str, where: str = "th") -> None:
+    cell = page.locator(f"{PANEL} .jp-OutputArea-output {where}, {PANEL} .jp-RenderedMarkdown",
                         has_text=text).first
     box = cell.bounding_box()
     assert box is not None, f"{text!r} is not shown"
@@ -187,3 +190,18 @@ def test_a_failed_record_says_what_failed_first(records, lab, browser, tmp_path)
     assert _api(lab, "/api/kernels") == (200, [])
     leftovers = [p for p in (data_dir / "runs").rglob("*") if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_the_reconciliation_outcome_is_on_the_first_screen(records, lab, browser, tmp_path):
+    _, paths = records
+    page = _open(browser, lab, paths["reconciliation"], tmp_path / "reconciliation.png")
+    try:
+        _no_maths(page)
+        for text in ("INSUFFICIENT DATA", "Broker check:", "Fills "):
+            _in_first_screen(page, text, where="b")
+        outputs = page.locator(f"{PANEL} .jp-OutputArea").all_inner_texts()
+        assert not any("$" in text for text in outputs)
+        assert not any("NaN" in text for text in outputs)
+    finally:
+        page.close()
+    assert _api(lab, "/api/kernels") == (200, [])
