@@ -43,3 +43,12 @@ def test_diagnose_says_not_judged_on_too_few_live_days() -> None:
     assert diagnosis_text([], False, 4, 20) == "not judged: 4 live days, 20 needed"
     assert diagnosis_text([], True, 30, 20) == "healthy"
     assert diagnosis_text(["drifted: ret_5"], False, 4, 20) == "drifted: ret_5"
+
+
+def test_journal_names_the_replaced_champion_in_promote_and_rollback_rows() -> None:
+    from hydra.cli.commands.model import other_model
+
+    assert other_model("promote", "ZO-0001") == "replaced ZO-0001"
+    assert other_model("rollback", "ZO-0002") == "retired ZO-0002"
+    assert other_model("compare", "ZO-0003") == "candidate ZO-0003"
+    assert other_model("observe", None) == ""

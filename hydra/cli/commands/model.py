@@ -40,6 +40,18 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+# The journal's candidate_id column holds the other model of a row: a challenger for training
+# and comparison rows, but the replaced champion for promote, rollback and watch rows.
+_OTHER_ROLE = {"promote": "replaced", "rollback": "retired", "watch": "previous"}
+
+
+def other_model(step: str, model_id: str | None) -> str:
+    """The row's second model, named by its role so a champion is never read as a candidate."""
+    if not model_id:
+        return ""
+    return f"{_OTHER_ROLE.get(step, 'candidate')} {model_id}"
+
+
 def diagnosis_text(causes: list[str], judged: bool, live_days: int, needed: int) -> str:
     """The causes found; "healthy" only when there were enough live days to judge."""
     if causes:
@@ -170,11 +182,11 @@ def journal_cmd(
             print(json.dumps(e.__dict__, default=str))
         return
     table = Table(title=f"agent journal ({len(events)} newest first)")
-    for col in ("id", "as_of", "market", "step", "outcome", "model", "candidate", "detail"):
+    for col in ("id", "as_of", "market", "step", "outcome", "model", "other model", "detail"):
         table.add_column(col, overflow="fold")
     for e in events:
         table.add_row(str(e.id), e.as_of, e.market, e.step, e.outcome, e.model_id or "",
-                      e.candidate_id or "", e.detail)
+                      other_model(e.step, e.candidate_id), e.detail)
     console.print(table)
 
 
