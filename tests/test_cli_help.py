@@ -52,3 +52,16 @@ def test_journal_names_the_replaced_champion_in_promote_and_rollback_rows() -> N
     assert other_model("rollback", "ZO-0002") == "retired ZO-0002"
     assert other_model("compare", "ZO-0003") == "candidate ZO-0003"
     assert other_model("observe", None) == ""
+
+
+def test_sync_fills_uses_the_data_dirs_broker_and_names_it(tmp_path) -> None:
+    from hydra.cli.commands.ib import data_dir_broker
+    from hydra.paths import DataPaths
+
+    paths = DataPaths(tmp_path)
+    paths.sim_db.parent.mkdir(parents=True)
+    paths.sim_db.write_bytes(b"")
+    assert data_dir_broker(paths) == "sim"  # a simulated account: never try IB
+    proc = run_hydra("sync-fills", "--broker", "ib", "--port", "1", data_dir=tmp_path,
+                     timeout=60)
+    assert "sync-fills: IB at 127.0.0.1:1" in proc.stdout
