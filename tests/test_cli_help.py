@@ -65,3 +65,14 @@ def test_sync_fills_uses_the_data_dirs_broker_and_names_it(tmp_path) -> None:
     proc = run_hydra("sync-fills", "--broker", "ib", "--port", "1", data_dir=tmp_path,
                      timeout=60)
     assert "sync-fills: IB at 127.0.0.1:1" in proc.stdout
+
+
+def test_an_invalid_hydra_toml_is_refused_before_any_notebook_runs(tmp_path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "hydra.toml").write_text("this is = not [valid\n")
+    proc = run_hydra("run", "daily-cycle", "--as-of", "2026-11-24", data_dir=data_dir,
+                     timeout=60)
+    assert proc.returncode == 2
+    assert "not valid TOML" in " ".join(proc.stderr.split())
+    assert not (data_dir / "runs").exists()

@@ -76,6 +76,7 @@ def run(
                   if pairs and jobdef.source.is_file() else {})
         if jobdef.source.is_file():
             _refuse_bad_values(runs, jobdef, params)
+        _refuse_bad_config(root)
         outcome = runs.run_job(job, root, as_of=as_of, parameters=params, timeout=timeout,
                                scheduled=scheduled, even_if_closed=even_if_closed)
     except runs.JobBusyError as exc:
@@ -99,6 +100,16 @@ def run(
         _on_failure(outcome.job, root, rec.status, rec.reason, rec)
         raise typer.Exit(1)
     console.print(f"run {rec.run_id} succeeded")
+
+
+def _refuse_bad_config(root: Any) -> None:
+    """An invalid hydra.toml is refused here (exit 2, nothing recorded), not in a cell."""
+    from hydra.config import ConfigError, load_config
+
+    try:
+        load_config(root)
+    except ConfigError as exc:
+        raise fail(f"refused before running: {exc}") from None
 
 
 def _refuse_bad_values(runs: Any, jobdef: Any, params: dict[str, Any]) -> None:
