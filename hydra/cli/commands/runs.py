@@ -76,7 +76,7 @@ def run(
                   if pairs and jobdef.source.is_file() else {})
         if jobdef.source.is_file():
             _refuse_bad_values(runs, jobdef, params)
-        _refuse_bad_config(root)
+        _refuse_bad_config(runs, root)
         outcome = runs.run_job(job, root, as_of=as_of, parameters=params, timeout=timeout,
                                scheduled=scheduled, even_if_closed=even_if_closed)
     except runs.JobBusyError as exc:
@@ -102,14 +102,15 @@ def run(
     console.print(f"run {rec.run_id} succeeded")
 
 
-def _refuse_bad_config(root: Any) -> None:
-    """An invalid hydra.toml is refused here (exit 2, nothing recorded), not in a cell."""
+def _refuse_bad_config(runs: Any, root: Any) -> None:
+    """An invalid hydra.toml is refused here (exit 2, nothing recorded), not in a cell; as a
+    RunError, so a scheduled run's on-failure hook hears of it too."""
     from hydra.config import ConfigError, load_config
 
     try:
         load_config(root)
     except ConfigError as exc:
-        raise fail(f"refused before running: {exc}") from None
+        raise runs.RunError(f"refused before running: {exc}") from None
 
 
 def _refuse_bad_values(runs: Any, jobdef: Any, params: dict[str, Any]) -> None:
