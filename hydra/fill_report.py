@@ -22,6 +22,7 @@ from hydra.broker.base import BrokerError, Execution, Position
 from hydra.config import Config, load_config
 from hydra.journal import FillRecord, Journal
 from hydra.markets import UnknownMarketError, get_market, load_registry
+from hydra.money import money
 from hydra.params import as_bool, as_date, as_int
 from hydra.paths import DataPaths, resolve_data_dir
 
@@ -196,7 +197,7 @@ def fill_list(rep: Report) -> FillList:
                   else f": there is no fill journal yet ({rep.paths.journal_db})"))
     else:
         msg = (f"{t.fills} fill(s), {t.contracts} contract(s) ({t.buys} bought, {t.sells} sold), "
-               f"notional ${t.notional_usd:,.2f}, commissions ${t.commission_usd:,.2f}"
+               f"notional {money(t.notional_usd)}, commissions {money(t.commission_usd)}"
                + (f" ({t.commission_missing} fill(s) still without a commission report)"
                   if t.commission_missing else ""))
     return FillList(fills, t, tca.totals_by(fills), msg)

@@ -10,6 +10,7 @@ A rerun is saved as a new notebook in scratch/, never over an executed one.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from jupyter_server.services.sessions.sessionmanager import SessionManager
 from tornado import web
 from traitlets import List, Unicode
 
@@ -80,10 +82,63 @@ class ReadOnlyRunsContentsManager(AsyncLargeFileManager):
         self._refuse(path)
         return await super().delete_checkpoint(checkpoint_id, path)
 
+    async def list_checkpoints(self, path: str) -> list[dict[str, Any]]:
+        """None under the trail: listing would create an .ipynb_checkpoints/ folder there."""
+        if self.protected(path):
+            return []
+        return await super().list_checkpoints(path)
+
+
+KERNEL_REFUSAL = ("{path} is not in scratch/: records and source notebooks run no kernel here. "
+                  "Use File > Save Notebook As... into scratch/ and run the copy there.")
+
+
+class ScratchOnlySessionManager(SessionManager):
+    """Kernels only for notebooks in scratch/: opening a record must not start one."""
+
+    async def create_session(self, path: str | None = None, name: Any = None,
+                             type: str | None = None, kernel_name: Any = None,
+                             kernel_id: str | None = None) -> dict[str, Any]:
+        parts = Path(path or "").parts
+        if not parts or parts[0] != "scratch" or ".." in parts:
+            raise web.HTTPError(403, KERNEL_REFUSAL.format(path=path or "/"))
+        return await super().create_session(path=path, name=name, type=type,
+                                             kernel_name=kernel_name, kernel_id=kernel_id)
+
+
+# JupyterLab's own settings (names checked against its 4.x settings schemas): no news popup or
+# update check, no autosave of anything, no kernel started for a notebook without one asked for,
+# and the name column gets the file panel's width so two runs of one date read apart.
+LAB_SETTINGS: dict[str, dict[str, Any]] = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
+                                                     "checkForUpdates": False},
+    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+    "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": False},
+    "@jupyterlab/filebrowser-extension:browser": {"showLastModifiedColumn": False,
+                                                   "showFileSizeColumn": False},
+}
+
+
+def prepare_settings(paths: DataPaths) -> dict[str, Path]:
+    """The lab's settings, user settings and workspaces outside its root (not in the panel).
+
+    Workspaces start empty at every launch, so no stale tab from an earlier session reopens.
+    """
+    state = paths.root / "lab-state"
+    dirs = {"app_settings_dir": state / "app-settings",
+            "user_settings_dir": state / "user-settings",
+            "workspaces_dir": state / "workspaces"}
+    shutil.rmtree(dirs["workspaces_dir"], ignore_errors=True)
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    (dirs["app_settings_dir"] / "overrides.json").write_text(json.dumps(LAB_SETTINGS, indent=1))
+    return dirs
+
 
 _WORKSPACE_README = """# Hydra lab workspace
 
-- `notebooks/`: the source notebooks (a link to the checkout). Open one to run a cycle by hand.
+- `notebooks/`: the source notebooks (a link to the checkout cron runs from), read-only. To run
+  one by hand, File > Save Notebook As... into scratch/ and run the copy.
 - `runs/`: the audit trail (a link to the data directory's runs). Executed notebooks are
   records: this server refuses to save, rename or delete anything here.
 - `scratch/`: your interactive reruns. To rerun an executed notebook, use
@@ -131,7 +186,8 @@ def new_token() -> str:
 
 
 def server_argv(workspace: Path, runs_dir: Path, *, port: int, token: str,
-                open_browser: bool = False) -> list[str]:
+                open_browser: bool = False,
+                settings: dict[str, Path] | None = None) -> list[str]:
     """JupyterLab's command-line settings (they win over any jupyter config file)."""
     if not token:
         raise LabError("hydra lab needs a non-empty token (an empty one turns authentication off)")
@@ -145,9 +201,13 @@ def server_argv(workspace: Path, runs_dir: Path, *, port: int, token: str,
         "--ServerApp.terminals_enabled=False",  # a shell would bypass the read-only trail
         "--ServerApp.contents_manager_class=hydra.lab.ReadOnlyRunsContentsManager",
         f"--ReadOnlyRunsContentsManager.read_only_dirs={runs_dir.resolve()}",
+        f"--ReadOnlyRunsContentsManager.read_only_dirs={NOTEBOOKS_DIR.resolve()}",
+        "--ServerApp.session_manager_class=hydra.lab.ScratchOnlySessionManager",
         f"--IdentityProvider.token={token}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    for name, folder in (settings or {}).items():
+        argv.append(f"--LabApp.{name}={folder}")
     if os.geteuid() == 0:
         argv.append("--ServerApp.allow_root=True")  # JupyterLab refuses root without it
     return argv
@@ -159,4 +219,5 @@ def launch(paths: DataPaths, *, port: int, token: str, open_browser: bool = Fals
 
     ws = prepare_workspace(paths)
     LabApp.launch_instance(argv=server_argv(ws, paths.runs_dir, port=port, token=token,
-                                            open_browser=open_browser))
+                                            open_browser=open_browser,
+                                            settings=prepare_settings(paths)))

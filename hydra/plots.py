@@ -34,9 +34,35 @@ def price_signal_fills(sig: SignalResult, fills: pd.DataFrame, days: int = 60) -
     return fig
 
 
+def resting_intervals(quotes: pd.DataFrame, children: pd.DataFrame,
+                      fills: pd.DataFrame) -> pd.DataFrame:
+    """When each child limit rested: from its send until the next child replaced it.
+
+    Children are worked one at a time (a slice's next attempt or the next slice replaces the
+    previous one), so a child rests until the next send; the last rests until its last fill
+    when it filled, else until the last quote the order manager saw.
+    """
+    if not len(children):
+        return pd.DataFrame(columns=["start", "end", "limit_price", "status"])
+    kids = children.assign(start=pd.to_datetime(children["sent_at"], utc=True)
+                           ).sort_values("start").reset_index(drop=True)
+    ends = list(kids["start"].iloc[1:])
+    last_quote = pd.to_datetime(quotes["time"], utc=True).max() if len(quotes) else None
+    last_fill = pd.to_datetime(fills["fill_time"], utc=True).max() if len(fills) else None
+    final = kids["start"].iloc[-1]
+    if kids["filled"].iloc[-1] and last_fill is not None and last_fill >= final:
+        final = last_fill
+    elif last_quote is not None and last_quote >= final:
+        final = last_quote
+    ends.append(final)
+    return pd.DataFrame({"start": kids["start"], "end": ends,
+                         "limit_price": kids["limit_price"], "status": kids["status"]})
+
+
 def execution_window(quotes: pd.DataFrame, children: pd.DataFrame, fills: pd.DataFrame
                      ) -> Figure | None:
-    """Bid/ask as the order manager saw them, the child limits, and the fills."""
+    """Bid/ask as the order manager saw them, each child limit over the interval it rested,
+    the fills and the arrival mid they are measured against."""
     if not len(quotes):
         return None
     fig = Figure(figsize=(9, 3.4), layout="constrained")
@@ -44,13 +70,17 @@ def execution_window(quotes: pd.DataFrame, children: pd.DataFrame, fills: pd.Dat
     t = pd.to_datetime(quotes["time"], utc=True)
     ax.step(t, quotes["bid"], where="post", color="#1b7f3b", lw=1, label="bid")
     ax.step(t, quotes["ask"], where="post", color="#b00020", lw=1, label="ask")
-    if len(children):
-        ax.scatter(pd.to_datetime(children["sent_at"], utc=True), children["limit_price"],
-                   marker="_", s=300, color="#35618f", label="child limit")
+    rests = resting_intervals(quotes, children, fills)
+    for i, r in enumerate(rests.itertuples(index=False)):
+        ax.hlines(r.limit_price, r.start, r.end, color="#35618f", lw=3, alpha=0.8,
+                  label="child limit (while resting)" if i == 0 else None)
     if len(fills):
         ax.scatter(pd.to_datetime(fills["fill_time"], utc=True), fills["price"], marker="o",
                    s=50, color="black", zorder=4, label="fills")
-    ax.set_title("execution window: quotes seen, child limits and fills (UTC)")
+        if "arrival_mid" in fills and fills["arrival_mid"].notna().any():
+            ax.axhline(float(fills["arrival_mid"].dropna().iloc[0]), color="#8a6d00", ls="--",
+                       lw=1, label="arrival mid")
+    ax.set_title("execution window: quotes seen, child limits while resting, fills (UTC)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return fig

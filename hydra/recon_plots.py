@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from hydra.money import money
+
 MAX_POINTS = 20_000
 ROUTE_COLOURS = {"limit-patience": "#35618f", "twap": "#b35900"}
 
@@ -86,9 +88,9 @@ def cumulative_cost(fills: pd.DataFrame) -> Figure | None:
     fig = Figure(figsize=(9, 3.4), layout="constrained")
     ax = fig.add_subplot()
     ax.step(t, pairs["actual_usd"].cumsum(), where="post", color="#b00020", lw=1.4,
-            label=f"actual (total ${pairs['actual_usd'].sum():,.2f})")
+            label=f"actual (total {money(pairs['actual_usd'].sum())})")
     ax.step(t, pairs["predicted_usd"].cumsum(), where="post", color="#35618f", lw=1.2,
-            ls="--", label=f"predicted (total ${pairs['predicted_usd'].sum():,.2f})")
+            ls="--", label=f"predicted (total {money(pairs['predicted_usd'].sum())})")
     ax.set_ylabel("cumulative slippage cost (USD)")
     ax.set_title("cumulative slippage cost")
     ax.grid(alpha=0.3)

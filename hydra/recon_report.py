@@ -15,7 +15,9 @@ from matplotlib.figure import Figure
 
 from hydra import tca
 from hydra.fill_report import FillList, Report
+from hydra.money import money
 from hydra.reconcile import BrokerReconciliation
+from hydra.tables import table
 
 COLOURS = {"green": "#1b7f3b", "yellow": "#8a6d00", "red": "#b00020", "grey": "#666"}
 _STATUS = {"reconciled": "#1b7f3b", "no_fills": "#35618f", "insufficient_data": "#8a6d00",
@@ -74,7 +76,7 @@ def show_scope(rep: Report) -> None:
         f"pessimism multiplier above {r.pessimism_warn:g} warns; calibrated when |bias| <= "
         f"{r.calibrated_max_bias_ticks:g} and correlation >= {r.calibrated_min_correlation:g}. "
         f"Price breaks beyond {r.price_tolerance_ticks:g} tick, commission breaks beyond "
-        f"${r.commission_tolerance_usd:g}."))
+        f"{money(r.commission_tolerance_usd)}."))
 
 
 def show_fill_list(fl: FillList, rows: int = 200) -> None:
@@ -85,10 +87,10 @@ def show_fill_list(fl: FillList, rows: int = 200) -> None:
     if rows and len(fl.fills) > rows:
         display(Markdown(f"_The {rows} most recent of {len(fl.fills)} fills (set `fill_rows` "
                          "to 0 to list all):_"))
-    display(fl.table(rows).reset_index(drop=True))
+    display(table(fl.table(rows)))
     display(Markdown("Totals by contract (notional = price × point value × contracts; "
                      "slippage cost positive = paid away):"))
-    display(fl.by_contract)
+    display(table(fl.by_contract))
 
 
 def _dot(colour: str) -> str:
@@ -125,9 +127,7 @@ def show_slippage(slip: tca.SlippageReport) -> None:
                                                           "mid"), ("usd", "dollars per contract")):
         display(Markdown(f"**Slippage in {label}** (bias = actual − predicted; multiplier = "
                          "mean actual / mean predicted):"))
-        digits = 3 if unit == "ticks" else 2
-        table = slip.table(unit).set_index("group")
-        display(table.map(lambda v, d=digits: round(v, d) if isinstance(v, float) else v))
+        display(table(slip.table(unit)))
 
 
 def show_broker_check(check: BrokerReconciliation) -> None:
@@ -142,14 +142,14 @@ def show_broker_check(check: BrokerReconciliation) -> None:
         f"{check.broker_executions} Hydra execution(s) at the broker, {check.matched} matched by "
         f"execId" + (f", {check.not_compared} older fill(s) not compared" if check.not_compared
                      else "")
-        + f". Commissions: journal ${check.journal_commission:,.2f}, broker "
-          f"${check.broker_commission:,.2f} (difference "
-          f"${check.broker_commission - check.journal_commission:+,.2f})."))
+        + f". Commissions: journal {money(check.journal_commission)}, broker "
+          f"{money(check.broker_commission)} (difference "
+          f"{money(check.broker_commission - check.journal_commission, signed=True)})."))
     if check.status == "skipped":
         return
     if check.breaks:
         display(Markdown(f"**Every break ({check.break_count}):**"))
-        display(check.breaks_frame())
+        display(table(check.breaks_frame()))
     elif check.nothing_to_compare:
         display(Markdown("**Zero breaks**: nothing to compare (no journaled fills, no broker "
                          "executions, no positions)."))
@@ -158,9 +158,9 @@ def show_broker_check(check: BrokerReconciliation) -> None:
                          "(side, quantity, price, commission) and every position agrees."))
     if check.explained:
         display(Markdown(f"**Explained ({len(check.explained)})**, listed but not breaks:"))
-        display(check.breaks_frame(explained=True))
+        display(table(check.breaks_frame(explained=True)))
     display(Markdown("**Positions** (journal-implied + explained vs the broker, now):"))
-    display(check.positions if len(check.positions) else Markdown("_No open positions on "
+    display(table(check.positions) if len(check.positions) else Markdown("_No open positions on "
                                                                    "either side._"))
 
 

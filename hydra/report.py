@@ -16,12 +16,47 @@ from IPython.display import DisplayHandle, Image, Markdown, display
 from matplotlib.figure import Figure
 
 from hydra.cycle import AccountCheck, ExecutionResult, ModelStatus, OrderPlan, SignalResult
+from hydra.money import money
+from hydra.tables import table
 
 _COLOURS = {
     "traded": "#1b7f3b", "no_trade": "#35618f", "already_done": "#35618f",
     "dry_run": "#8a6d00", "blocked": "#b35900", "sent_no_fill": "#b35900",
-    "incomplete": "#b00020",
+    "incomplete": "#b00020", "execution_stopped": "#b00020",
 }
+
+
+
+def slippage_verdict(actual_usd: float | None, predicted_usd: float | None) -> str:
+    """One word for the fills' cost against the model's prediction: the reader's first question.
+
+    "expected" within 25% of the prediction (or USD 5, so tiny fills are not judged on noise),
+    "better" below that band, "worse" above it, "unknown" without both numbers.
+    """
+    if actual_usd is None or predicted_usd is None:
+        return "unknown"
+    band = max(0.25 * abs(predicted_usd), 5.0)
+    if actual_usd > predicted_usd + band:
+        return "worse"
+    if actual_usd < predicted_usd - band:
+        return "better"
+    return "expected"
+
+
+def leg_lines(summary: dict[str, Any]) -> list[str]:
+    """Each planned leg's outcome: from `legs` when the cycle records them, else order_outcomes."""
+    legs = summary.get("legs")
+    if not legs:
+        return [str(o) for o in summary.get("order_outcomes", [])]
+    lines = []
+    for leg in legs:
+        line = (f"{leg.get('purpose', '?')} {leg.get('side', '?')} {leg.get('quantity', '?')} "
+                f"{leg.get('local_symbol', '?')}: {str(leg.get('outcome', '?')).upper()}, "
+                f"{leg.get('filled', 0)} filled")
+        if leg.get("reason"):
+            line += f" ({leg['reason']})"
+        lines.append(line + f" [{leg.get('order_ref', '')}]")
+    return lines
 
 
 def _banner(summary: dict[str, Any] | None) -> dict[str, str]:
@@ -48,13 +83,19 @@ def _banner(summary: dict[str, Any] | None) -> dict[str, str]:
                                + (f" avg {summary['avg_fill_price']:g}"
                                   if summary.get("avg_fill_price") is not None else "")),
         ]
+        legs = leg_lines(summary)
+        rows += [(f"Leg {i}" if len(legs) > 1 else "Leg", leg) for i, leg in enumerate(legs, 1)]
+        if summary.get("resume"):
+            rows.append(("Resumed", str(summary["resume"])))
         if summary.get("slippage_ticks") is not None:
-            rows.append(("Slippage", f"{summary['slippage_ticks']:+.2f} ticks "
-                                     f"(${summary['slippage_usd']:+,.2f}; predicted "
-                                     f"${summary['predicted_slippage_usd']:,.2f}), commission "
-                                     f"${summary['commission'] or 0:,.2f}"))
-        rows.append(("Account", f"net liquidation ${summary['net_liquidation']:,.2f}, "
-                                f"day P&L ${summary['daily_pnl']:+,.2f}"))
+            verdict = slippage_verdict(summary.get("slippage_usd"),
+                                       summary.get("predicted_slippage_usd"))
+            rows.append(("Slippage", f"{verdict.upper()}: {summary['slippage_ticks']:+.2f} ticks, "
+                                     f"{money(summary['slippage_usd'], signed=True)} vs "
+                                     f"{money(summary['predicted_slippage_usd'], signed=True)} "
+                                     f"predicted; commission {money(summary['commission'] or 0)}"))
+        rows.append(("Account", f"net liquidation {money(summary['net_liquidation'])}, "
+                                f"day P&L {money(summary['daily_pnl'], signed=True)}"))
         rows.append(("Blocked", "; ".join(summary["blocked"]) or "nothing"))
         body = "<table>" + "".join(
             f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
@@ -86,14 +127,14 @@ def show_account(check: AccountCheck) -> None:
         f"{check.broker_time:%Y-%m-%d %H:%M:%S %Z}",
         f"**Trade date** {'is a trading day' if check.trading_day else check.non_trading_reason}"
         f"; session open now: {check.trade_date_open or 'no'}",
-        f"**Net liquidation** ${a.net_liquidation:,.2f} · cash ${a.cash:,.2f} · unrealized "
-        f"${a.unrealized_pnl:+,.2f} · realized ${a.realized_pnl:+,.2f} · day P&L "
-        f"${a.daily_pnl:+,.2f}",
+        f"**Net liquidation** {money(a.net_liquidation)} · cash {money(a.cash)} · unrealized "
+        f"{money(a.unrealized_pnl, signed=True)} · realized {money(a.realized_pnl, signed=True)}"
+        f" · day P&L {money(a.daily_pnl, signed=True)}",
         f"**Fills recovered from the broker** into the journal at start: {check.synced_fills}",
     ]
     display(Markdown("\n\n".join(lines)))
     frame = check.positions_frame()
-    display(frame if len(frame) else Markdown("_No open positions._"))
+    display(table(frame) if len(frame) else Markdown("_No open positions._"))
 
 
 def show_model(status: ModelStatus) -> None:
@@ -107,9 +148,9 @@ def show_model(status: ModelStatus) -> None:
         return
     display(Markdown("\n\n".join(loop_display.outcome_lines(out))))
     if out.drift.features:
-        display(loop_display.drift_frame(out))
+        display(table(loop_display.drift_frame(out)))
     if out.candidates:
-        display(loop_display.candidates_frame(out))
+        display(table(loop_display.candidates_frame(out)))
 
 
 def show_signal(sig: SignalResult) -> None:
@@ -120,7 +161,7 @@ def show_signal(sig: SignalResult) -> None:
         f"**{s.label}** for {s.as_of} from model `{s.model}` ({how}; last completed bar "
         f"{s.last_bar_date}, close {s.last_close:g}) → target position "
         f"**{sig.target_position:+d}** in `{sig.contract.local_symbol}` "
-        f"(tick {sig.contract.tick:g}, ${sig.contract.tick_value:,.2f}/tick, "
+        f"(tick {sig.contract.tick:g}, {money(sig.contract.tick_value)}/tick, "
         f"multiplier {sig.contract.multiplier:g})"))
 
 
@@ -134,17 +175,17 @@ def show_plan(plan: OrderPlan) -> None:
         + f". ADV {plan.adv:,.0f} contracts, daily σ {plan.sigma:.3g} price units."
     ))
     if plan.intents:
-        display(plan.intents_frame())
+        display(table(plan.intents_frame()))
     else:
         display(Markdown("_No order needed: the position is already at the target._"))
     if plan.prior_orders:
         display(Markdown("**Already placed for this cycle** (a rerun sends nothing new):"))
-        display(plan.prior_frame())
+        display(table(plan.prior_frame()))
     if plan.risk:
         verdict = "ALLOWED" if all(d.allowed for d in plan.risk) else "BLOCKED"
         display(Markdown(f"**Pre-trade risk gate: {verdict}** (every check, journaled; each "
                          "child order is checked again when it is sent)"))
-        display(plan.risk_frame())
+        display(table(plan.risk_frame()))
     for reason in plan.blocked:
         display(Markdown(f"⛔ **Not sent:** {html.escape(reason)}"))
 
@@ -153,9 +194,9 @@ def show_execution(result: ExecutionResult) -> None:
     display(Markdown(f"**{html.escape(result.note)}**"))
     if result.outcomes:
         display(Markdown("Parent orders (route, outcome):"))
-        display(result.orders_frame())
+        display(table(result.orders_frame()))
         display(Markdown("Child orders sent to the broker (each passed the risk gate):"))
-        display(result.children_frame())
+        display(table(result.children_frame()))
 
 
 def show_fills(fills: pd.DataFrame) -> None:
@@ -164,7 +205,7 @@ def show_fills(fills: pd.DataFrame) -> None:
         return
     cols = ["exec_id", "order_ref", "fill_time", "side", "quantity", "price", "arrival_mid",
             "predicted_ticks", "actual_ticks", "actual_bps", "actual_usd", "commission", "route"]
-    display(fills[cols])
+    display(table(fills[cols]))
 
 
 def show_figure(fig: Figure | None) -> None:

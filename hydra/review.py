@@ -81,9 +81,9 @@ def figure(review: Review) -> Figure | None:
     ax1.set_title("Signal and position")
     traded = daily[daily["fills"].fillna(0) > 0]
     ax2.bar(traded.index, traded["slippage_usd"].astype(float), width=0.8,
-            label="actual slippage $")
+            label="actual slippage (USD)")
     ax2.plot(traded.index, traded["predicted_slippage_usd"].astype(float), "kx",
-             label="predicted slippage $")
+             label="predicted slippage (USD)")
     ax2.axhline(0, color="black", linewidth=0.5)
     ax2.set_ylabel("USD (positive = cost)")
     ax2.legend(loc="upper left")

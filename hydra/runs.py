@@ -425,15 +425,18 @@ def _finalise_notebook(output: Path, record: RunRecord, status: str,
     nb.metadata["hydra"] = {"run_id": record.run_id, "job": record.job, "status": status,
                             "reason": reason, "hydra_version": record.hydra_version,
                             "git_commit": record.git_commit}
+    for cell in nb.cells:  # the reader's first screen is the banner, not parameter code
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
     papermill_marked = any("papermill-error-cell-tag" in c.metadata.get("tags", [])
                            for c in nb.cells)
-    if status == "failed" and not papermill_marked:
+    if status == "failed":
         cell = nbformat.v4.new_markdown_cell(
             f'<span style="color:red; font-size:1.4em">**HYDRA RUN FAILED: {reason}**</span>'
             "\n\nThis run did not finish. Cells after the failure did not run, even where the "
             "notebook shows them without an error. The run index records this run as failed.")
         cell.metadata["tags"] = ["hydra-run-failed"]
-        nb.cells.insert(0, cell)
+        nb.cells.insert(1 if papermill_marked else 0, cell)  # first screen either way
     nbformat.write(nb, output)
     return read_summary(output)
 
@@ -666,7 +669,7 @@ def run_on_failure(job: Job, data_dir: Path, *, status: str, reason: str,
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VerifyIssue:
-    kind: str  # "edited" | "missing" | "extra" | "unfinished"
+    kind: str  # "edited" | "missing" | "extra" | "unfinished" | "unknown"
     path: str  # relative to the data directory
     run_id: str | None
     detail: str
@@ -729,11 +732,50 @@ def verify(data_dir: Path) -> VerifyReport:
     if paths.runs_dir.exists():
         for nb in sorted(paths.runs_dir.rglob("*.ipynb")):
             rel = str(nb.relative_to(data_dir))
-            if rel not in referenced:
+            if rel not in referenced and not _hidden(nb.relative_to(paths.runs_dir)):
                 report.issues.append(VerifyIssue("extra", rel, None,
                                                  "a notebook in the audit trail that no "
                                                  "indexed run produced"))
+        report.issues += _unknown_files(paths)
     return report
+
+
+_INDEX_FILES = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal"}
+
+
+def _hidden(rel: Path) -> bool:
+    return any(part.startswith(".") for part in rel.parts)
+
+
+def _unknown_files(paths: DataPaths) -> list[VerifyIssue]:
+    """Whatever under runs/ is neither the index, a job lock nor an executed notebook.
+
+    A front end or an editor leaves such things (.ipynb_checkpoints/, ~ backups); each is a
+    write into the audit trail that no run made, so it is reported, empty folders included.
+    """
+    issues = []
+    root = paths.runs_dir
+
+    def issue(path: Path, detail: str) -> None:
+        issues.append(VerifyIssue("unknown", str(path.relative_to(paths.root)), None, detail))
+
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        for name in sorted(dirs):
+            if name.startswith("."):
+                issue(here / name, "a hidden folder in the audit trail that no run made "
+                                   "(a front end's checkpoints?)")
+            elif not any((here / name).iterdir()):
+                issue(here / name, "an empty folder in the audit trail")
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            rel = (here / name).relative_to(root)
+            known = (name.endswith(".ipynb") or (here == root and name in _INDEX_FILES)
+                     or (rel.parts[0] == "locks" and len(rel.parts) == 2
+                         and name.endswith(".lock")))
+            if not known:
+                issue(here / name, "a file in the audit trail that the run index does not know")
+    return issues
 
 
 # --------------------------------------------------------------------------------------------

@@ -100,18 +100,34 @@ def test_rerun_for_the_same_date_sends_no_order(data_dir):
 
 
 def test_invalid_parameter_fails_loudly_keeps_notebook_and_sends_nothing(data_dir):
-    proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts=-1",
-                     data_dir=data_dir)
+    # a value the notebook's first cell refuses (not a paper or live port) fails the run there
+    proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "broker=ib",
+                     "-p", "port=9", data_dir=data_dir)
     assert proc.returncode == 1
     assert "FAILED" in proc.stderr
     [row] = index_rows(data_dir)
     assert row["status"] == "failed"
-    assert "contracts must be >= 0" in row["reason"]
+    assert "refused before connecting" in row["reason"]
     out = data_dir / row["output_path"]
     assert out.exists() and row["sha256"]
     nb = nbformat.read(out, as_version=4)
     assert "papermill-error-cell-tag" in nb.cells[0].metadata.get("tags", [])
+    assert "hydra-run-failed" in nb.cells[1].metadata.get("tags", [])
     assert broker_orders(data_dir) == []
+
+
+@pytest.mark.parametrize(("param", "message"), [
+    ("contracts two", "contracts must be int, got 'two'"),
+    ("contracts=-1", "contracts must be >= 0, got -1"),
+    ("broker=foo", "broker must be one of"),
+])
+def test_a_badly_typed_or_out_of_range_value_is_refused_before_any_notebook_runs(
+        data_dir, param, message):
+    proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", *param.split(),
+                     data_dir=data_dir, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert message in " ".join(proc.stderr.split())
+    assert not (data_dir / "runs" / "index.sqlite").exists()
 
 
 def test_unknown_parameter_and_bad_date_are_usage_errors(data_dir):

@@ -40,7 +40,7 @@ def test_fill_table_with_totals_and_limit(history):
     out = proc.stdout
     assert f"(the 3 most recent of {n} fills; --limit 0 lists all)" in out
     assert out.count("HYD-ZO-") == 3
-    assert f"Totals: {n} fill(s)" in out and "notional $" in out and "commissions $" in out
+    assert f"Totals: {n} fill(s)" in out and "notional USD " in out and "commissions USD " in out
     assert "Slippage" not in out and "Broker reconciliation" not in out  # only with --reconcile
 
 

@@ -93,7 +93,42 @@ def test_lab_binds_loopback_only_and_requires_its_token(lab):
     assert status == 200
     assert {"notebooks", "runs", "scratch"} <= {c["name"] for c in listing["content"]}
     status, nb = _request(port, "/api/contents/notebooks/daily_cycle.ipynb?content=0")
-    assert status == 200 and nb["writable"] is True
+    assert status == 200 and nb["writable"] is False  # the checkout cron runs from
+
+
+def test_the_checkout_is_read_only_and_records_start_no_kernel(lab, data_dir):
+    port, record = lab
+    text = {"type": "file", "format": "text", "content": "x"}
+    status, body = _request(port, "/api/contents/notebooks/x.txt", method="PUT", body=text)
+    assert status == 403 and "read-only" in body["message"]
+    assert not (REPO / "notebooks" / "x.txt").exists()
+    for path in ("runs/daily_cycle/2026/11/24/r1.ipynb", "notebooks/daily_cycle.ipynb"):
+        status, body = _request(port, "/api/sessions", method="POST", body={
+            "path": path, "name": "r1.ipynb", "type": "notebook",
+            "kernel": {"name": "python3"}})
+        # jupyter_server's session handler reports any refusal as 500, with our message
+        assert status in (403, 500) and "Save Notebook As" in body["message"], (path, body)
+    assert _request(port, "/api/kernels") == (200, [])  # type: ignore[comparison-overlap]
+    # listing a record's checkpoints (the front end does on open) creates nothing under runs/
+    api = "/api/contents/runs/daily_cycle/2026/11/24/r1.ipynb/checkpoints"
+    assert _request(port, api) == (200, [])  # type: ignore[comparison-overlap]
+    assert not (record.parent / ".ipynb_checkpoints").exists()
+
+
+def test_the_lab_settings_turn_off_news_autosave_and_kernel_autostart(lab):
+    port, _ = lab
+    expected = {
+        "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
+                                                         "checkForUpdates": False},
+        "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+        "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": False},
+    }
+    for plugin, values in expected.items():
+        status, body = _request(port, f"/lab/api/settings/{plugin}")
+        assert status == 200, plugin
+        for key, value in values.items():
+            # overrides.json becomes the schema's defaults (user settings would still win)
+            assert body["schema"]["properties"][key]["default"] == value, (plugin, key)
 
 
 def test_the_audit_trail_is_read_only_and_reruns_go_to_scratch(lab, data_dir):

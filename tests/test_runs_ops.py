@@ -235,3 +235,16 @@ def test_an_index_of_the_first_release_is_migrated_in_place(data_dir):
     proc = run_hydra("run", "daily-cycle", "--as-of", "2026-11-26", data_dir=data_dir, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert [r["status"] for r in _rows(data_dir)] == ["succeeded", "skipped"]
+
+
+def test_verify_reports_files_the_index_does_not_know(data_dir, two_runs):
+    """A front end's empty .ipynb_checkpoints/ and a stray file are writes no run made."""
+    a, _ = two_runs
+    (a.output.parent / ".ipynb_checkpoints").mkdir()
+    (data_dir / "runs" / "notes.txt").write_text("scribble")
+    report = runs.verify(data_dir)
+    found = sorted((i.kind, i.path) for i in report.issues)
+    checkpoints = str((a.output.parent / ".ipynb_checkpoints").relative_to(data_dir))
+    assert found == sorted([("unknown", checkpoints), ("unknown", "runs/notes.txt")])
+    bad = run_hydra("runs", "verify", data_dir=data_dir, timeout=60)
+    assert bad.returncode == 1 and "UNKNOWN runs/notes.txt" in " ".join(bad.stderr.split())

@@ -5,6 +5,7 @@ Reads the registry, the agent journal and the bar store only: no broker connecti
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ def _markets(root: Path) -> list[str]:
     return sorted(p.name for p in models.iterdir() if (p / "champion.json").is_file())
 
 
-def health_summary(data_dir: str | Path, market: str | None = None) -> dict[str, Any]:
+def health_summary(data_dir: str | Path, market: str | None = None,
+                   also: Iterable[str] = ()) -> dict[str, Any]:
     """{market: {...}} for every market with a champion (or just `market`).
 
     Per market: champion id, its training window and recipe, the previous champion (rollback
@@ -30,7 +32,8 @@ def health_summary(data_dir: str | Path, market: str | None = None) -> dict[str,
     """
     root = Path(data_dir)
     out: dict[str, Any] = {}
-    markets = [market] if market else _markets(root)
+    extra = set(also)  # markets to list even without a model (those a job trades)
+    markets = [market] if market else sorted(set(_markets(root)) | extra)
     db = agent_db_path(root)
     journal = AgentJournal(db) if db.exists() else None
     try:
@@ -38,6 +41,8 @@ def health_summary(data_dir: str | Path, market: str | None = None) -> dict[str,
             reg = Registry(DataPaths(root).models_dir, sym)
             champ = reg.champion()
             if champ is None:
+                if sym in extra:
+                    out[sym] = {"champion": None}
                 continue
             entry: dict[str, Any] = {
                 "champion": champ.model_id,
@@ -52,7 +57,10 @@ def health_summary(data_dir: str | Path, market: str | None = None) -> dict[str,
                 "last_decision": None,
             }
             if journal is not None:
-                obs = journal.events(market=sym, step="observe", limit=1, newest_first=True)
+                # the current champion's own health: after a rollback or promotion the last
+                # observe step may describe the model that was retired
+                obs = journal.events(market=sym, step="observe", model_id=champ.model_id,
+                                     limit=1, newest_first=True)
                 if obs:
                     entry["health"] = {"as_of": obs[0].as_of, "outcome": obs[0].outcome,
                                        **obs[0].data.get("health", {})}
@@ -72,6 +80,8 @@ def health_summary(data_dir: str | Path, market: str | None = None) -> dict[str,
 
 def status_line(entry: dict[str, Any]) -> str:
     """One line per market, e.g. for `hydra status`."""
+    if entry.get("champion") is None:
+        return "no model yet (the first daily cycle for this market trains one)"
     h = entry.get("health") or {}
     m = h.get("metrics") or {}
 
@@ -80,12 +90,18 @@ def status_line(entry: dict[str, Any]) -> str:
 
     dec = entry.get("last_decision") or {}
     drift = entry.get("drift") or {}
+    outcome = h.get("outcome")
+    decision = dec.get("outcome", "n/a")
+    if outcome == "not_judged" and decision == "healthy":
+        decision = "kept (not judged yet)"  # "healthy" would contradict the health above
+    health = (f"health {outcome.replace('_', ' ')}: hit {fmt(m.get('hit_rate'), '.2f')}, "
+              f"sharpe {fmt(m.get('sharpe'), '+.2f')}, dd {fmt(m.get('max_drawdown'), '.1%')} "
+              f"over {m.get('days', 0)} live days" if outcome else
+              "health not observed yet for this champion")
     return (f"champion {entry['champion']} (trained {entry['trained_from']}..{entry['trained_to']})"
-            f"  health {h.get('outcome', 'n/a')}: hit {fmt(m.get('hit_rate'), '.2f')}, "
-            f"sharpe {fmt(m.get('sharpe'), '+.2f')}, dd {fmt(m.get('max_drawdown'), '.1%')} over "
-            f"{m.get('days', 0)} live days"
+            f"  {health}"
             f"  drift: {', '.join(drift.get('drifted', [])) or 'none'}"
-            f"  last decision {dec.get('as_of', 'n/a')}: {dec.get('outcome', 'n/a')}")
+            f"  last decision {dec.get('as_of', 'n/a')}: {decision}")
 
 
 def next_trade_date_after(root: Path, market: str) -> date | None:
@@ -102,9 +118,9 @@ def next_trade_date_after(root: Path, market: str) -> date | None:
     return next_trading_day(get_market(market), last) if last else None
 
 
-def model_line(data_dir: str | Path) -> str | None:
-    """Every market's status line joined, or None before the first cycle (`hydra status`)."""
-    summary = health_summary(data_dir)
+def model_line(data_dir: str | Path, markets: Iterable[str] = ()) -> str | None:
+    """Every market's status line joined (models, plus `markets` a job trades), or None."""
+    summary = health_summary(data_dir, also=markets)
     if not summary:
         return None
     return "\n".join(f"{sym}: {status_line(entry)}" for sym, entry in summary.items())

@@ -17,6 +17,31 @@ from hydra import __version__
 from hydra.cli import commands
 from hydra.cli.common import console
 
+
+def _plain_help() -> None:
+    """Help as operators read it: no `<bool>` type after every flag, `RUN` not `{run}`.
+
+    This typer release prints both; it is patched here, once, where typer offers no setting.
+    """
+    from typer import core
+
+    option_type = getattr(core.TyperOption, "display_type_rich", None)
+    if option_type is not None:
+        def display_type_rich(self: core.TyperOption, ctx: object) -> str | None:
+            return None if self.is_flag else option_type(self, ctx)
+
+        core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    if hasattr(core.TyperArgument, "_usage_display_name"):
+        def usage_name(self: core.TyperArgument) -> str:
+            name = self.display_name_raw.upper()
+            name = name if self.required else f"[{name}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        core.TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+
+
+_plain_help()
+
 app = typer.Typer(
     name="hydra",
     help="Hydra: one daily futures trading cycle on IB paper (or the embedded simulator), "

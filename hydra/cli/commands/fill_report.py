@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hydra.cli.common import DataDirOpt, console, err, fail
+from hydra.money import money
 
 STYLE = {"green": "bold green", "yellow": "bold yellow", "red": "bold red", "grey": "dim"}
 UNIT_FORMAT = {"ticks": "{:+.3f}", "bps": "{:+.2f}", "usd": "{:+,.2f}"}
@@ -99,9 +100,9 @@ def _print_fills(rep: Any, fl: Any, limit: int) -> None:
         return
     table = Table(show_lines=False, header_style="bold")
     for col in ("trade date", "time (UTC)", "exec id", "order ref", "contract", "side", "qty",
-                "price", "route", "pred ticks", "act ticks", "act $", "commission"):
+                "price", "route", "pred ticks", "act ticks", "act USD", "commission"):
         table.add_column(col, justify="right" if col in ("qty", "price", "pred ticks",
-                                                          "act ticks", "act $", "commission")
+                                                          "act ticks", "act USD", "commission")
                          else "left")
     shown = fl.table(limit)
     ticks = fl.fills["tick"].tail(len(shown)).tolist()
@@ -116,11 +117,12 @@ def _print_fills(rep: Any, fl: Any, limit: int) -> None:
                       "--limit 0 lists all)[/]")
     t = fl.totals
     console.print(f"[bold]Totals:[/] {escape(fl.message)}; slippage cost "
-                  f"{_num(t.actual_cost_usd, '${:+,.2f}')} actual vs "
-                  f"{_num(t.predicted_cost_usd, '${:,.2f}')} predicted")
+                  f"{money(t.actual_cost_usd, signed=True)} actual vs "
+                  f"{money(t.predicted_cost_usd, signed=True)} predicted")
     if len(fl.by_contract) > 1:
         by = Table(header_style="bold")
-        for col in ("contract", "fills", "contracts", "notional $", "commission $", "slippage $"):
+        for col in ("contract", "fills", "contracts", "notional USD", "commission USD",
+                    "slippage USD"):
             by.add_column(col, justify="left" if col == "contract" else "right")
         for r in fl.by_contract.itertuples(index=False):
             by.add_row(r.local_symbol, str(r.fills), str(r.contracts), f"{r.notional_usd:,.2f}",
@@ -182,8 +184,8 @@ def _print_broker(check: Any) -> None:
                   f"Hydra execution(s) at the broker, {check.matched} matched"
                   + (f", {check.not_compared} older fill(s) not compared"
                      if check.not_compared else "")
-                  + f"; commissions journal ${check.journal_commission:,.2f}, broker "
-                    f"${check.broker_commission:,.2f}")
+                  + f"; commissions journal {money(check.journal_commission)}, broker "
+                    f"{money(check.broker_commission)}")
     for title, items, style in (("breaks", check.breaks, "red"),
                                 ("explained (not breaks)", check.explained, "yellow")):
         if not items:

@@ -115,12 +115,29 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(EXCHANGE_TZ)
 
 
+def data_dir_broker(paths: DataPaths) -> str:
+    """The broker this data dir trades with: sim if it holds a simulated account, else the
+    daily-cycle job's broker, else ib."""
+    if paths.sim_db.exists():
+        return "sim"
+    from hydra import schedule as sch
+
+    try:
+        job = sch.load_jobs(sch.jobs_file(None)).get("daily-cycle")
+    except sch.ScheduleError:  # reported by `hydra schedule check`; the target is printed
+        job = None
+    return str(job.parameters.get("broker", "ib")) if job is not None else "ib"
+
+
 def sync_fills(
-    broker: Annotated[str, typer.Option(help="ib (IB Gateway / TWS, or hydra sim-gateway) or "
-                                        "sim (the embedded simulator).")] = "ib",
+    broker: Annotated[str | None, typer.Option(
+        help="ib (IB Gateway / TWS, or hydra sim-gateway) or sim (the embedded simulator); "
+             "default: the data dir's own (sim when it holds a simulated account, else the "
+             "daily-cycle job's broker).")] = None,
     host: Annotated[str, typer.Option(help="IB Gateway / TWS host.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="IB API port (4002 Gateway paper, 7497 TWS "
-                                      "paper).")] = 4002,
+    port: Annotated[int | None, typer.Option(help="IB API port (4002 Gateway paper, 7497 TWS "
+                                             "paper; default 4002); giving it means --broker "
+                                             "ib.")] = None,
     client_id: Annotated[int, typer.Option(help="IB API client id; differs from the daily "
                                            "cycle's 17 so both can be connected.")] = 18,
     since: Annotated[str | None, typer.Option(help="Only executions at or after this time "
@@ -142,13 +159,18 @@ def sync_fills(
     from hydra.journal import Journal
     from hydra.safety import safety_verdict
 
-    if broker not in ("ib", "sim"):
-        raise fail(f"--broker must be ib or sim, got {broker!r}")
     try:
         root = ensure_writable(resolve_data_dir(data_dir))
         config = load_config(root)
     except (DataDirError, ConfigError) as exc:
         raise fail(str(exc)) from None
+    if broker is None:  # an explicit port names an IB API endpoint (Gateway, TWS, sim-gateway)
+        broker = "ib" if port is not None else data_dir_broker(DataPaths(root))
+    port = 4002 if port is None else port
+    if broker not in ("ib", "sim"):
+        raise fail(f"--broker must be ib or sim, got {broker!r}")
+    target = "the embedded simulator" if broker == "sim" else f"IB at {host}:{port}"
+    console.print(f"sync-fills: {target} (client id {client_id}) into {root}")
     start: datetime | None = None
     if since:
         try:

@@ -40,6 +40,25 @@ def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+# The journal's candidate_id column holds the other model of a row: a challenger for training
+# and comparison rows, but the replaced champion for promote, rollback and watch rows.
+_OTHER_ROLE = {"promote": "replaced", "rollback": "retired", "watch": "previous"}
+
+
+def other_model(step: str, model_id: str | None) -> str:
+    """The row's second model, named by its role so a champion is never read as a candidate."""
+    if not model_id:
+        return ""
+    return f"{_OTHER_ROLE.get(step, 'candidate')} {model_id}"
+
+
+def diagnosis_text(causes: list[str], judged: bool, live_days: int, needed: int) -> str:
+    """The causes found; "healthy" only when there were enough live days to judge."""
+    if causes:
+        return "; ".join(causes)
+    return "healthy" if judged else f"not judged: {live_days} live days, {needed} needed"
+
+
 def diagnose(
     market: MarketOpt = "ZO",
     as_of: Annotated[str | None, typer.Option("--as-of", help="Trade date to diagnose for "
@@ -62,7 +81,8 @@ def diagnose(
         raise fail(f"no {sym} bars stored in {root} yet: run a cycle first "
                    "(`hydra run daily-cycle` or `hydra replay`)")
     try:
-        out = observe_only(root, get_market(sym), day, load_config(root))
+        cfg = load_config(root)
+        out = observe_only(root, get_market(sym), day, cfg)
     except (LookupError, ValueError, ConfigError) as exc:
         raise fail(str(exc)) from None
     h = out.health
@@ -79,15 +99,16 @@ def diagnose(
             f"{m.max_drawdown:.1%}, net return {m.total_return:+.2%}, Brier skill "
             f"{_fmt(m.brier_skill, '+.3f')}"
             + ("" if h.judged else " [yellow](too few live days to judge)[/]"))
-    table = Table(title=f"feature drift: last {out.drift.n_current} days vs the training "
-                        f"window ({out.drift.n_reference} days)")
+    table = Table(title=f"feature drift: last {out.drift.n_current} days vs the "
+                        f"{out.drift.n_reference} training days", title_justify="left")
     for col in ("feature", "PSI", "KS stat", "KS p-value", "drifted"):
         table.add_column(col)
     for f in out.drift.features:
         table.add_row(f.feature, f"{f.psi:.3f}", f"{f.ks_stat:.3f}", f"{f.ks_pvalue:.4f}",
                       "[red]yes[/]" if f.drifted else "no")
     console.print(table)
-    console.print("diagnosis: " + ("; ".join(out.causes) or "healthy"))
+    console.print("diagnosis: " + diagnosis_text(out.causes, h.judged, h.live_days,
+                                                 cfg.agent.min_live_days))
     console.print(f"loop would: {out.action} ({out.detail})")
 
 
@@ -161,11 +182,11 @@ def journal_cmd(
             print(json.dumps(e.__dict__, default=str))
         return
     table = Table(title=f"agent journal ({len(events)} newest first)")
-    for col in ("id", "as_of", "market", "step", "outcome", "model", "candidate", "detail"):
+    for col in ("id", "as_of", "market", "step", "outcome", "model", "other model", "detail"):
         table.add_column(col, overflow="fold")
     for e in events:
         table.add_row(str(e.id), e.as_of, e.market, e.step, e.outcome, e.model_id or "",
-                      e.candidate_id or "", e.detail)
+                      other_model(e.step, e.candidate_id), e.detail)
     console.print(table)
 
 

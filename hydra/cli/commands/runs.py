@@ -74,6 +74,9 @@ def run(
             parse_date(as_of, "--as-of")
         params = (runs.coerce_parameters(jobdef.source, pairs)
                   if pairs and jobdef.source.is_file() else {})
+        if jobdef.source.is_file():
+            _refuse_bad_values(runs, jobdef, params)
+        _refuse_bad_config(runs, root)
         outcome = runs.run_job(job, root, as_of=as_of, parameters=params, timeout=timeout,
                                scheduled=scheduled, even_if_closed=even_if_closed)
     except runs.JobBusyError as exc:
@@ -99,9 +102,46 @@ def run(
     console.print(f"run {rec.run_id} succeeded")
 
 
+def _refuse_bad_config(runs: Any, root: Any) -> None:
+    """An invalid hydra.toml is refused here (exit 2, nothing recorded), not in a cell; as a
+    RunError, so a scheduled run's on-failure hook hears of it too."""
+    from hydra.config import ConfigError, load_config
+
+    try:
+        load_config(root)
+    except ConfigError as exc:
+        raise runs.RunError(f"refused before running: {exc}") from None
+
+
+def _refuse_bad_values(runs: Any, jobdef: Any, params: dict[str, Any]) -> None:
+    """Refuse (exit 2, nothing recorded) a value the notebook would only reject in a cell.
+
+    A typed parameter still given as text ("-p contracts two") cannot be right; for the daily
+    cycle every value is also checked the way its first cell checks it (ranges, broker names).
+    """
+    declared = runs.notebook_parameters(jobdef.source)
+    wrong = [f"{name} must be {declared[name]['inferred_type_name']}, got {value!r}"
+             for name, value in params.items()
+             if declared.get(name, {}).get("inferred_type_name") in ("int", "float", "bool")
+             and isinstance(value, str)]
+    if not wrong and jobdef.source.name == "daily_cycle.ipynb":
+        from hydra.cycle import ParameterError, validate_params
+
+        merged = {k: v for k, v in {**jobdef.parameters, **params}.items()
+                  if k not in ("as_of", "data_dir", "run_id")}
+        try:
+            validate_params(**merged)
+        except ParameterError as exc:
+            wrong = [line.strip(" -") for line in str(exc).splitlines()[1:]]
+        except TypeError as exc:  # a name validate_params does not take
+            wrong = [str(exc)]
+    if wrong:
+        raise runs.RunError(f"refused before running {jobdef.name}: " + "; ".join(wrong))
+
+
 def _one_line(summary: dict[str, Any]) -> str:
-    if "headline" in summary:  # the reconciliation job
-        return f"{summary.get('status')}: {summary['headline']}"
+    if "headline" in summary:  # the reconciliation job: its headline starts with the outcome
+        return str(summary["headline"])
     try:
         from hydra.cycle import one_line
 
@@ -198,6 +238,17 @@ def _integrity(paths: DataPaths, rec: Any) -> str:
     return "[bold red]EDITED[/]: the notebook's sha256 differs from the index"
 
 
+def readable(value: Any, digits: int = 10) -> Any:
+    """Floats at `digits` significant digits, so -14.850000000000023 prints as -14.85."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: readable(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [readable(v, digits) for v in value]
+    return value
+
+
 def _plain(value: Any) -> Any:
     """A scrap as JSON-able data (DataFrames as lists of rows)."""
     if hasattr(value, "to_dict") and hasattr(value, "columns"):
@@ -227,7 +278,8 @@ def runs_show(
     if not scraps and rec.summary:
         scraps, scrap_note = {"summary": rec.summary}, "summary from the run index"
     if as_json:
-        print(json.dumps({**rec.__dict__, "scraps": {k: _plain(v) for k, v in scraps.items()}},
+        print(json.dumps({**rec.__dict__,
+                          "scraps": {k: readable(_plain(v)) for k, v in scraps.items()}},
                          default=str, indent=2))
         return
     table = Table(show_header=False, title=f"run {rec.run_id}")
@@ -258,9 +310,10 @@ def runs_show(
     for name, value in scraps.items():
         console.print(f"[bold]{name}[/]")
         if hasattr(value, "to_string"):
-            console.print(value.to_string(max_rows=20), markup=False)
+            console.print(value.to_string(max_rows=20, index=False, na_rep="none",
+                                          float_format=lambda x: f"{x:.6g}"), markup=False)
         else:
-            console.print_json(json.dumps(value, default=str))
+            console.print_json(json.dumps(readable(value), default=str))
 
 
 @runs_app.command("verify")

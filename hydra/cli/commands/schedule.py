@@ -105,8 +105,10 @@ def _print_job(j, after: datetime, count: int) -> None:  # j: hydra.schedule.Job
     console.print(f"  market {j.market}; window: {window}; timeout {j.timeout} s; "
                   f"on failure: {escape(j.on_failure) or '(nothing)'}; parameters "
                   f"{escape(str(j.parameters))}")
-    runs = sch.next_runs(j, after, count, include_skipped=True)
-    table = Table(title=f"next {count} runs after {after:%Y-%m-%d %H:%M %Z}", title_justify="left")
+    # -n N lists N rows: closed days count as rows (marked skipped), so N means what it says
+    runs = sch.next_runs(j, after, count, include_skipped=True)[:count]
+    table = Table(title=f"next {count} scheduled times after {after:%Y-%m-%d %H:%M %Z} "
+                        "(closed days marked skipped)", title_justify="left")
     for col in (j.timezone, "UTC", "trade date", "note"):
         table.add_column(col)
     for r in runs:

@@ -44,14 +44,14 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def model_line(paths: DataPaths) -> str | None:
+def model_line(paths: DataPaths, markets: Any = ()) -> str | None:
     """The traded model's one-line health (champion, age, drift), or None when not reported.
 
     Read from the model registry and the agent journal; never connects to a broker.
     """
     from hydra.agent.status import model_line as line
 
-    return line(paths.root)
+    return line(paths.root, markets)
 
 
 def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> None:
@@ -129,7 +129,11 @@ def status(
     ks = read_state(paths)
     console.print(f"trading: [bold red]PAUSED[/] ({escape(ks.reason)}; since {ks.changed_at})"
                   if ks.paused else "trading: [bold green]allowed[/] (not paused)")
-    console.print(f"model: {model_line(paths) or 'no health report in this version'}")
+    traded = sorted({str(j.market) for j in jobs.values() if getattr(j, "market", None)})
+    lines = (model_line(paths, traded) or "no health report in this version").splitlines()
+    console.print("model: " + lines[0])
+    for more in lines[1:]:
+        console.print("       " + more)
     store = sch.CrontabStore.from_option(crontab_file)
     block = None
     try:

@@ -1,0 +1,207 @@
+"""The records as the operator sees them: `hydra lab` in headless Chromium at 1400x1000.
+
+nbconvert's HTML never shows what JupyterLab's renderers do (MathJax turns `$...$` into maths),
+so these tests open real records in a real browser: one lab server and one browser per module.
+Debian's chromium is driven by Playwright through `executable_path` (no browser download).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import HYDRA, REPO, TRADE_DATE, run_hydra, stop_process
+
+pytestmark = pytest.mark.slow
+TOKEN = "browser-test-token-7d1e"
+CHROMIUM = "/usr/bin/chromium"
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the open record's tab, not a hidden one
+VIEWPORT = {"width": 1400, "height": 1000}
+WAIT_MS = 60_000  # every wait on the page is bounded
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-default-apps", "--no-first-run",
+                 "--disable-domain-reliability", "--metrics-recording-only"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _api(port: int, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Authorization", f"token {TOKEN}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A traded, a blocked (dry run) and a failed daily-cycle record, as `hydra run` wrote them."""
+    data_dir = tmp_path_factory.mktemp("browser") / "data"
+    data_dir.mkdir()
+    for params in (["-p", "dry_run", "true"], ["-p", "contracts", "2"],
+                   ["-p", "broker=ib", "-p", "port=9"]):  # dry run first; then a refusal in cell 4
+        proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, *params, data_dir=data_dir)
+        assert proc.returncode in (0, 1), proc.stderr
+    proc = run_hydra("run", "reconciliation", "--as-of", TRADE_DATE, data_dir=data_dir)
+    assert proc.returncode == 0, proc.stderr
+    with sqlite3.connect(data_dir / "runs" / "index.sqlite") as con:
+        rows = con.execute("SELECT status, summary, output_path FROM runs "
+                           "ORDER BY started_at").fetchall()
+    blocked, traded, failed, recon = rows
+    assert json.loads(traded[1])["status"] == "traded"
+    assert json.loads(blocked[1])["status"] in ("dry_run", "blocked")
+    assert failed[0] == "failed"
+    return data_dir, {"traded": traded[2], "blocked": blocked[2], "failed": failed[2],
+                      "reconciliation": recon[2]}
+
+
+@pytest.fixture(scope="module")
+def lab(records: tuple[Path, dict[str, str]]) -> Iterator[int]:
+    data_dir, _ = records
+    port = _free_port()
+    log = (data_dir.parent / "lab.log").open("w")
+    proc = subprocess.Popen([HYDRA, "lab", "--port", str(port), "--data-dir", str(data_dir)],
+                            cwd=REPO, env={**os.environ, "HYDRA_LAB_TOKEN": TOKEN},
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, (data_dir.parent / "lab.log").read_text()
+            try:
+                if _api(port, "/api/status")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "JupyterLab did not start within 90 s"
+            time.sleep(0.25)
+        yield port
+    finally:
+        stop_process(proc, signal.SIGTERM)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _open(browser: Any, port: int, path: str, shot: Path) -> Any:
+    """A fresh page on the record, once its outputs are rendered (and MathJax had its turn)."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"http://127.0.0.1:{port}/lab/tree/{path}?reset&token={TOKEN}")
+    page.wait_for_selector(f"{PANEL} .jp-OutputArea-output")
+    page.wait_for_timeout(3000)  # MathJax typesets asynchronously after the outputs appear
+    page.screenshot(path=str(shot))
+    # the server refuses a kernel for a record; JupyterLab says so in a dialog (known gap:
+    # the front end still asks for one on open)
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        assert "scratch/" in dialog.inner_text()
+    for _ in range(3):  # the refusal, then JupyterLab's kernel chooser: answer "No Kernel"
+        if not dialog.count():
+            break
+        no_kernel = dialog.locator("button", has_text="No Kernel")
+        (no_kernel if no_kernel.count() else dialog.locator("button").last).click()
+        page.wait_for_timeout(500)
+    page.screenshot(path=str(shot.with_name(shot.stem + "-dismissed.png")))
+    return page
+
+
+def _in_first_screen(page: Any, text: str, where: str = "th") -> None:
+    cell = page.locator(f"{PANEL} .jp-OutputArea-output {where}, {PANEL} .jp-RenderedMarkdown",
+                        has_text=text).first
+    box = cell.bounding_box()
+    assert box is not None, f"{text!r} is not shown"
+    assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], (text, box)
+
+
+def _no_maths(page: Any) -> None:
+    maths = page.locator(".jp-OutputArea mjx-container, .jp-OutputArea .MathJax, "
+                         ".jp-MarkdownOutput mjx-container, mjx-merror")
+    assert maths.count() == 0
+
+
+@pytest.mark.parametrize("kind", ["traded", "blocked"])
+def test_a_record_reads_right_on_the_first_screen(kind, records, lab, browser, tmp_path):
+    _, paths = records
+    page = _open(browser, lab, paths[kind], tmp_path / f"{kind}.png")
+    try:
+        _no_maths(page)
+        banner = page.locator(f"{PANEL} .jp-OutputArea-output table").first.inner_text()
+        assert "$" not in banner and "USD " in banner
+        for row in ("Status", "Trade date / market", "Mode", "Signal", "Position",
+                    "Orders / fills", "Account", "Blocked"):
+            _in_first_screen(page, row)
+        if kind == "traded":
+            _in_first_screen(page, "Slippage")
+            assert any(w in banner for w in ("EXPECTED", "BETTER", "WORSE"))
+        # the whole record: no `$` anywhere it renders, tables without NaN
+        outputs = page.locator(f"{PANEL} .jp-OutputArea").all_inner_texts()
+        assert not any("$" in text for text in outputs)
+        assert not any("NaN" in text for text in outputs)
+    finally:
+        page.close()
+    assert _api(lab, "/api/kernels") == (200, [])  # opening a record started no kernel
+
+
+def test_a_failed_record_says_what_failed_first(records, lab, browser, tmp_path):
+    data_dir, paths = records
+    before = (data_dir / paths["failed"]).read_bytes()
+    page = _open(browser, lab, paths["failed"], tmp_path / "failed.png")
+    try:
+        _no_maths(page)
+        _in_first_screen(page, "HYDRA RUN FAILED")
+        page.keyboard.press("Control+s")  # a save from the browser is refused by the server
+        page.wait_for_timeout(1000)
+    finally:
+        page.close()
+    assert (data_dir / paths["failed"]).read_bytes() == before
+    status, _ = _api(lab, f"/api/contents/{paths['failed']}", "PUT",
+                     {"type": "file", "format": "text", "content": "x"})
+    assert status == 403
+    assert _api(lab, "/api/kernels") == (200, [])
+    leftovers = [p for p in (data_dir / "runs").rglob("*") if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_the_reconciliation_outcome_is_on_the_first_screen(records, lab, browser, tmp_path):
+    _, paths = records
+    page = _open(browser, lab, paths["reconciliation"], tmp_path / "reconciliation.png")
+    try:
+        _no_maths(page)
+        for text in ("INSUFFICIENT DATA", "Broker check:", "Fills "):
+            _in_first_screen(page, text, where="b")
+        outputs = page.locator(f"{PANEL} .jp-OutputArea").all_inner_texts()
+        assert not any("$" in text for text in outputs)
+        assert not any("NaN" in text for text in outputs)
+    finally:
+        page.close()
+    assert _api(lab, "/api/kernels") == (200, [])
