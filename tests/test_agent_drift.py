@@ -52,7 +52,8 @@ def _ar1(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
 
 def test_false_alarm_rate_at_most_5pct_on_identical_distributions():
     """60 training rows against 40 fresh ones, four features (i.i.d. and autocorrelated, as
-    daily features are): one check of all features alarms on <= 5% of 400 seeded draws (measured 1.5% over 1,000)."""
+    daily features are): one check of all features alarms on <= 5% of 400 seeded draws
+    (measured: 1.5% over 1,000)."""
     rng = np.random.default_rng(20261201)
     alarms = 0
     trials = 400

@@ -20,10 +20,9 @@ overlapping rows make the two samples look alike and hide drift.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
-
-import math
 
 import numpy as np
 import pandas as pd
