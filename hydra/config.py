@@ -76,7 +76,7 @@ class AgentConfig:
     health_alpha: float = 0.05  # per-check false-alarm rate of the performance flags
     drift_alpha: float = 0.05  # per-check false-alarm rate of the drift test (all features)
     drift_min_rows: int = 20  # fewer fresh rows after training than this: drift not judged
-    promote_alpha: float = 0.01  # false-promotion rate of one promotion attempt
+    promote_alpha: float = 0.0005  # one-sided p a promotion needs (see defaults.toml)
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,9 @@ from hydra.model.evaluate import (
     Comparison,
     CostModel,
     Metrics,
+    as_deployed,
     compare,
-    deployed_for_fold,
+    fixed_before,
     make_folds,
     refit_for_fold,
     score,
@@ -316,6 +317,14 @@ def _budget_used(journal: AgentJournal, market: str, as_of: date) -> int:
     return len(journal.experiments_between(market, as_of - timedelta(days=6), as_of))
 
 
+def _first_fresh_row(data: ModelData, evaluated_until: str | None) -> int:
+    """Index of the first labelled row after the last evaluated day (0 if none)."""
+    if not evaluated_until:
+        return 0
+    last = date.fromisoformat(evaluated_until)
+    return int(sum(1 for d in data.X.index if d <= last))
+
+
 def _cycles_since(data: ModelData, day: date) -> int:
     """Completed trading days from `day` up to the trade date (how many cycles have passed)."""
     return int(sum(1 for d in data.bars.index if d >= day))
@@ -402,7 +411,8 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
             restored, retired = reg.rollback(at=as_of.isoformat(),
                                              reason=f"degraded {watch.streak} periods in a row")
             reg.update_meta(retired, status="rolled_back", rolled_back_as_of=as_of.isoformat())
-            state = {"watch": WatchState(restored).as_dict(), "cooldown_since": as_of.isoformat()}
+            state = {**state, "watch": WatchState(restored).as_dict(),
+                     "cooldown_since": as_of.isoformat()}
             journal.put_state(sym, state)
             out.action = "rolled_back"
             out.champion_id, out.previous_id = restored, reg.previous_id()
@@ -452,18 +462,33 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
         return out
 
     # ---- retrain and evaluate on the same walk-forward windows
-    folds = make_folds(len(data.X), a.wf_folds, a.wf_fold_days, a.wf_embargo_days,
-                       MIN_TRAIN_ROWS)
-    champion_fn = deployed_for_fold(champ.model, data.X, data.up)
-    best: tuple[CandidateResult, Comparison] | None = None
     tried: dict[str, int] = {}
     for e in journal.events(market=sym, step="train", model_id=champ.model_id):
         tried[e.data.get("playbook", "")] = tried.get(e.data.get("playbook", ""), 0) + 1
     entries = playbook(champ.model.recipe, causes, base_recipe(config), tried)
+    # Evidence: windows no earlier attempt has tested (so repeated attempts cannot re-mine the
+    # same days), champion and candidate each one fit held fixed over the windows, and a
+    # paired test at promote_alpha split over the candidates tried (Bonferroni).
+    first_row = _first_fresh_row(data, state.get("evaluated_until"))
+    folds = make_folds(len(data.X), a.wf_folds, a.wf_fold_days, a.wf_embargo_days,
+                       MIN_TRAIN_ROWS, first_row)
+    if len(folds) < a.promote_min_wins:
+        out.action = "skipped"
+        out.detail = (f"degraded ({'; '.join(causes)}) but only {len(folds)} untested "
+                      f"{a.wf_fold_days}-day windows since the last evaluation (up to "
+                      f"{state.get('evaluated_until')}); {a.promote_min_wins} are needed")
+        rec("decision", "skipped", out.detail, model_id=champ.model_id)
+        return out
+    champion_fn = as_deployed(champ.model, data.X, data.up, folds)
+    n_try = len(entries[:room])
+    alpha = a.promote_alpha / max(1, n_try)
+    state["evaluated_until"] = str(data.X.index[folds[-1].end - 1])
+    journal.put_state(sym, state)
+    best: tuple[CandidateResult, Comparison] | None = None
     for name, recipe in entries[:room]:
         model = fit(recipe, data.X, data.up)
-        cmp = compare(champion_fn, refit_for_fold(recipe, data.X, data.up), folds, data.X,
-                      data.up, data.fwd, data.close, cost, band, a.promote_min_wins)
+        cmp = compare(champion_fn, fixed_before(recipe, data.X, data.up, folds), folds, data.X,
+                      data.up, data.fwd, data.close, cost, band, a.promote_min_wins, alpha)
         cid = reg.save(model, {"created_as_of": as_of.isoformat(), "created_at": at.isoformat(),
                                "reason": "; ".join(causes), "playbook": name,
                                "parent": champ.model_id, "walk_forward": cmp.as_dict(),
@@ -476,7 +501,9 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
         rec("evaluate", "won" if won else "lost",
             f"{cid} vs {champ.model_id}: won {cmp.wins}, lost {cmp.losses}, tied {cmp.ties} of "
             f"{len(cmp.folds)} windows (needs {a.promote_min_wins}); net return "
-            f"{cmp.candidate_total:+.2%} vs {cmp.champion_total:+.2%}",
+            f"{cmp.candidate_total:+.2%} vs {cmp.champion_total:+.2%}; paired t "
+            + ("n/a" if cmp.t_stat is None else f"{cmp.t_stat:+.2f}")
+            + f", p {cmp.p_value:.4f} (needs < {cmp.alpha:.4f})",
             model_id=champ.model_id, candidate_id=cid, data=cmp.as_dict())
         result = CandidateResult(cid, name, recipe.to_dict(), cmp.as_dict(), won)
         out.candidates.append(result)
