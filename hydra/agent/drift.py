@@ -132,10 +132,13 @@ class DriftReport:
                 "n_current": self.n_current, "features": [asdict(f) for f in self.features]}
 
 
-def not_judged(n_reference: int, n_current: int, min_features: int,
-               alpha: float) -> DriftReport:
-    """The report when there are too few fresh rows to test: nothing is called drifted."""
-    return DriftReport([], n_reference, n_current, min_features, False, alpha)
+def not_judged(n_reference: int, n_current: int, min_features: int, alpha: float,
+               features: list[str] | tuple[str, ...] = ()) -> DriftReport:
+    """The report when there are too few fresh rows to test: the watched features listed with
+    no statistics (NaN), nothing called drifted."""
+    nan = float("nan")
+    rows = [FeatureDrift(f, nan, nan, nan, False, nan, nan, nan) for f in features]
+    return DriftReport(rows, n_reference, n_current, min_features, False, alpha)
 
 
 def drift_report(reference: pd.DataFrame, current: pd.DataFrame, *, alpha: float = 0.05,

@@ -157,7 +157,8 @@ def observe_drift(model: FittedModel, data: ModelData, cfg: AgentConfig) -> Drif
     ref = feats[[start <= d <= end for d in feats.index]]
     cur = feats[[d > end for d in feats.index]].tail(cfg.drift_days)
     if len(cur) < cfg.drift_min_rows or len(ref) < cfg.drift_min_rows:
-        return not_judged(len(ref), len(cur), cfg.drift_min_features, cfg.drift_alpha)
+        return not_judged(len(ref), len(cur), cfg.drift_min_features, cfg.drift_alpha,
+                          list(feats.columns))
     return drift_report(ref, cur, alpha=cfg.drift_alpha, min_features=cfg.drift_min_features)
 
 
