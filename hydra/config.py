@@ -27,6 +27,7 @@ class SimConfig:
     commission_per_contract: float
     account_id: str
     cycle_time: str
+    null_market: bool = False  # calibration: prices a pure random walk (hydra/broker/market_sim)
 
     @property
     def cycle_local_time(self) -> time:
@@ -73,6 +74,10 @@ class AgentConfig:
     rollback_exit_t: float
     rollback_periods: int
     cooldown_days: int
+    health_alpha: float = 0.05  # per-check false-alarm rate of the performance flags
+    drift_alpha: float = 0.05  # per-check false-alarm rate of the drift test (all features)
+    drift_min_rows: int = 20  # fewer fresh rows after training than this: drift not judged
+    promote_alpha: float = 0.0005  # one-sided p a promotion needs (see defaults.toml)
 
 
 @dataclass(frozen=True)

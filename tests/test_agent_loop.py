@@ -55,6 +55,11 @@ def test_first_cycle_trains_and_journals_the_initial_champion(data_dir):
 
 
 def test_degraded_champion_is_replaced_and_the_next_cycles_trade_the_winner(data_dir):
+    # The wrong champion is degraded at once (min_live_days 1) and the old promotion rule is
+    # used (promote_alpha 1: no significance test), so this tests the plumbing of a promotion;
+    # tests/test_model_promotion.py tests what evidence a promotion needs.
+    (data_dir / "hydra.toml").write_text(
+        "[agent]\nmin_live_days = 1\npromote_alpha = 1.0\ndrawdown_max = 0.0\n")
     _cycle(data_dir, "2026-03-02")
     bad_id = _install_wrong_champion(data_dir)
 
@@ -110,7 +115,8 @@ def test_a_candidate_is_promoted_only_when_it_wins(data_dir):
     for e in evaluated:
         d = e.data
         assert (e.outcome == "won") == (d["wins"] >= d["min_wins"] and d["wins"] > d["losses"]
-                                        and d["candidate_total"] > d["champion_total"])
+                                        and d["candidate_total"] > d["champion_total"]
+                                        and d["p_value"] < d["alpha"])
     # the weekly budget (2) is spent: the next degraded cycle tries nothing
     _cycle(data_dir, "2026-03-04")
     assert len(_events(data_dir, step="train")) == 2

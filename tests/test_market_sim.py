@@ -179,3 +179,17 @@ def test_three_hundred_bars_are_fast() -> None:
     elapsed = time.perf_counter() - t0
     assert len(bars) == 300 and bars[-1].date == DAY
     assert elapsed < 1.0, f"300 bars took {elapsed:.2f} s"
+
+
+def test_null_market_is_one_random_walk_regime_without_autocorrelation() -> None:
+    """The calibration market: i.i.d. log returns, so no model can have an edge on it."""
+    null = sim_market("ZO", 7, True)
+    assert len(null.regimes) == 1 and null.regimes[0].label == "random_walk/normal"
+    assert null.regimes[0].phi == 0.0 and null.regimes[0].drift == 0.0
+    closes = np.array([c for _, c in null.closes(date(2001, 1, 1), date(2020, 12, 31))])
+    r = np.diff(np.log(closes))
+    rho = float(np.corrcoef(r[:-1], r[1:])[0, 1])
+    assert abs(rho) < 3 / np.sqrt(len(r))  # ~0 within sampling error
+    assert abs(np.std(r) / get_market("ZO").sim.daily_vol - 1.0) < 0.05
+    regimes = sim_market("ZO", 7)  # the default is untouched: seeded regimes
+    assert len(regimes.regimes) > 10 and regimes.close(DAY) != null.close(DAY)

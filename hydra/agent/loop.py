@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy.stats import binom
+from scipy.stats import t as student_t
 
-from hydra.agent.drift import DriftReport, drift_report
+from hydra.agent.drift import DriftReport, drift_report, not_judged
 from hydra.agent.journal import AgentJournal, Event, agent_db_path
 from hydra.broker.base import Broker
 from hydra.config import AgentConfig, Config
@@ -38,8 +41,9 @@ from hydra.model.evaluate import (
     Comparison,
     CostModel,
     Metrics,
+    as_deployed,
     compare,
-    deployed_for_fold,
+    fixed_before,
     make_folds,
     refit_for_fold,
     score,
@@ -50,6 +54,7 @@ from hydra.model.signal import ModelData, cost_model, load_data, sync_store
 from hydra.model.store import BarStore, bar_store_path
 
 DRIFT_ALWAYS = ("vol_20",)  # watched for drift whatever the model uses: the volatility regime
+RAW_RETURN = "logret_1"  # also watched: the raw daily log return (volatility shifts, undiluted)
 
 
 def base_recipe(config: Config) -> Recipe:
@@ -87,37 +92,74 @@ def _live_mask(model: FittedModel, data: ModelData) -> np.ndarray:
     return np.array([d > end for d in data.X.index], dtype=bool)
 
 
+def performance_flags(m: Metrics, rets: np.ndarray, pos: np.ndarray, up: np.ndarray,
+                      cfg: AgentConfig) -> list[str]:
+    """Flags that are evidence, not noise: each fires on a coin-like model at most
+    health_alpha / 2 of the time (one-sided binomial test of the hit rate, one-sided t-test of
+    the mean net return); the threshold keys must be crossed too. Drawdown and Brier skill
+    flag on their thresholds (set wide in defaults.toml: they have no test)."""
+    flags: list[str] = []
+    half = cfg.health_alpha / 2
+    active = pos != 0
+    n_act = int(active.sum())
+    if m.hit_rate is not None and n_act and m.hit_rate < cfg.hit_rate_min:
+        hits = int(np.sum((pos[active] > 0) == (up[active] == 1)))
+        p = float(binom.cdf(hits, n_act, 0.5))
+        if p < half:
+            flags.append(f"hit_rate {hits}/{n_act} = {m.hit_rate:.3f} < {cfg.hit_rate_min:.3f} "
+                         f"and below a coin (binomial p {p:.3f} < {half:.3f})")
+    n = len(rets)
+    sd = float(np.std(rets, ddof=1)) if n > 1 else 0.0
+    if m.sharpe is not None and m.sharpe < cfg.sharpe_min and sd > 0:
+        t = float(np.mean(rets) / (sd / math.sqrt(n)))
+        p = float(student_t.cdf(t, n - 1))
+        if p < half:
+            flags.append(f"sharpe {m.sharpe:+.3f} < {cfg.sharpe_min:+.3f} and mean net return "
+                         f"below 0 (t {t:+.2f}, p {p:.3f} < {half:.3f})")
+    if m.max_drawdown < -cfg.drawdown_max:
+        flags.append(f"drawdown of the 1-contract model return {m.max_drawdown:.2%} beyond "
+                     f"-{cfg.drawdown_max:.2%} (the model's, not the account's)")
+    if m.brier_skill is not None and m.brier_skill < cfg.brier_skill_min:
+        flags.append(f"brier_skill {m.brier_skill:+.4f} < {cfg.brier_skill_min:+.4f}")
+    return flags
+
+
 def observe_health(model: FittedModel, data: ModelData, cost: CostModel, band: float,
                    cfg: AgentConfig) -> Health:
+    """Health over the champion's live days; "not judged" (no flags) before min_live_days."""
     live = _live_mask(model, data)
     n_live = int(live.sum())
     X = data.X[live].tail(cfg.observe_days)
     if not len(X):
         return Health(0, False, None, [])
-    s = score(model, X, data.up.loc[X.index], data.fwd.loc[X.index], data.close, cost, band)
-    m = s.metrics
+    up = data.up.loc[X.index]
+    s = score(model, X, up, data.fwd.loc[X.index], data.close, cost, band)
     judged = n_live >= cfg.min_live_days
-    flags: list[str] = []
-    if judged:
-        if m.hit_rate is not None and m.hit_rate < cfg.hit_rate_min:
-            flags.append(f"hit_rate {m.hit_rate:.2f} < {cfg.hit_rate_min:.2f}")
-        if m.sharpe is not None and m.sharpe < cfg.sharpe_min:
-            flags.append(f"sharpe {m.sharpe:+.2f} < {cfg.sharpe_min:+.2f}")
-        if m.max_drawdown < -cfg.drawdown_max:
-            flags.append(f"drawdown {m.max_drawdown:.1%} beyond -{cfg.drawdown_max:.0%}")
-        if m.brier_skill is not None and m.brier_skill < cfg.brier_skill_min:
-            flags.append(f"brier_skill {m.brier_skill:+.3f} < {cfg.brier_skill_min:+.3f}")
-    return Health(n_live, judged, m, flags)
+    flags = performance_flags(s.metrics, s.rets, s.pos, up.to_numpy(), cfg) if judged else []
+    return Health(n_live, judged, s.metrics, flags)
+
+
+def drift_frame(model: FittedModel, data: ModelData) -> pd.DataFrame:
+    """The watched columns: the model's inputs, vol_20 and the raw daily log return (nearly
+    independent day to day, so the test has its full sample size for volatility shifts)."""
+    cols = [f for f in FEATURES if f in model.recipe.features or f in DRIFT_ALWAYS]
+    feats = data.all_features[cols].copy()
+    logret = np.log(data.close).diff()
+    feats[RAW_RETURN] = logret.reindex(feats.index)
+    return feats
 
 
 def observe_drift(model: FittedModel, data: ModelData, cfg: AgentConfig) -> DriftReport:
+    """Recent rows strictly after the training window against the training rows (never
+    overlapping); not judged until drift_min_rows fresh rows exist."""
     start, end = date.fromisoformat(model.train_start), date.fromisoformat(model.train_end)
-    cols = [f for f in FEATURES if f in model.recipe.features or f in DRIFT_ALWAYS]
-    feats = data.all_features[cols]
+    feats = drift_frame(model, data)
     ref = feats[[start <= d <= end for d in feats.index]]
-    cur = feats.tail(cfg.drift_days)
-    return drift_report(ref, cur, psi_threshold=cfg.psi_threshold, ks_pvalue=cfg.ks_pvalue,
-                        min_features=cfg.drift_min_features)
+    cur = feats[[d > end for d in feats.index]].tail(cfg.drift_days)
+    if len(cur) < cfg.drift_min_rows or len(ref) < cfg.drift_min_rows:
+        return not_judged(len(ref), len(cur), cfg.drift_min_features, cfg.drift_alpha,
+                          list(feats.columns))
+    return drift_report(ref, cur, alpha=cfg.drift_alpha, min_features=cfg.drift_min_features)
 
 
 # --------------------------------------------------------------------- rollback watch
@@ -276,6 +318,14 @@ def _budget_used(journal: AgentJournal, market: str, as_of: date) -> int:
     return len(journal.experiments_between(market, as_of - timedelta(days=6), as_of))
 
 
+def _first_fresh_row(data: ModelData, evaluated_until: str | None) -> int:
+    """Index of the first labelled row after the last evaluated day (0 if none)."""
+    if not evaluated_until:
+        return 0
+    last = date.fromisoformat(evaluated_until)
+    return int(sum(1 for d in data.X.index if d <= last))
+
+
 def _cycles_since(data: ModelData, day: date) -> int:
     """Completed trading days from `day` up to the trade date (how many cycles have passed)."""
     return int(sum(1 for d in data.bars.index if d >= day))
@@ -362,7 +412,8 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
             restored, retired = reg.rollback(at=as_of.isoformat(),
                                              reason=f"degraded {watch.streak} periods in a row")
             reg.update_meta(retired, status="rolled_back", rolled_back_as_of=as_of.isoformat())
-            state = {"watch": WatchState(restored).as_dict(), "cooldown_since": as_of.isoformat()}
+            state = {**state, "watch": WatchState(restored).as_dict(),
+                     "cooldown_since": as_of.isoformat()}
             journal.put_state(sym, state)
             out.action = "rolled_back"
             out.champion_id, out.previous_id = restored, reg.previous_id()
@@ -412,18 +463,33 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
         return out
 
     # ---- retrain and evaluate on the same walk-forward windows
-    folds = make_folds(len(data.X), a.wf_folds, a.wf_fold_days, a.wf_embargo_days,
-                       MIN_TRAIN_ROWS)
-    champion_fn = deployed_for_fold(champ.model, data.X, data.up)
-    best: tuple[CandidateResult, Comparison] | None = None
     tried: dict[str, int] = {}
     for e in journal.events(market=sym, step="train", model_id=champ.model_id):
         tried[e.data.get("playbook", "")] = tried.get(e.data.get("playbook", ""), 0) + 1
     entries = playbook(champ.model.recipe, causes, base_recipe(config), tried)
+    # Evidence: windows no earlier attempt has tested (so repeated attempts cannot re-mine the
+    # same days), champion and candidate each one fit held fixed over the windows, and a
+    # paired test at promote_alpha split over the candidates tried (Bonferroni).
+    first_row = _first_fresh_row(data, state.get("evaluated_until"))
+    folds = make_folds(len(data.X), a.wf_folds, a.wf_fold_days, a.wf_embargo_days,
+                       MIN_TRAIN_ROWS, first_row)
+    if len(folds) < a.promote_min_wins:
+        out.action = "skipped"
+        out.detail = (f"degraded ({'; '.join(causes)}) but only {len(folds)} untested "
+                      f"{a.wf_fold_days}-day windows since the last evaluation (up to "
+                      f"{state.get('evaluated_until')}); {a.promote_min_wins} are needed")
+        rec("decision", "skipped", out.detail, model_id=champ.model_id)
+        return out
+    champion_fn = as_deployed(champ.model, data.X, data.up, folds)
+    n_try = len(entries[:room])
+    alpha = a.promote_alpha / max(1, n_try)
+    state["evaluated_until"] = str(data.X.index[folds[-1].end - 1])
+    journal.put_state(sym, state)
+    best: tuple[CandidateResult, Comparison] | None = None
     for name, recipe in entries[:room]:
         model = fit(recipe, data.X, data.up)
-        cmp = compare(champion_fn, refit_for_fold(recipe, data.X, data.up), folds, data.X,
-                      data.up, data.fwd, data.close, cost, band, a.promote_min_wins)
+        cmp = compare(champion_fn, fixed_before(recipe, data.X, data.up, folds), folds, data.X,
+                      data.up, data.fwd, data.close, cost, band, a.promote_min_wins, alpha)
         cid = reg.save(model, {"created_as_of": as_of.isoformat(), "created_at": at.isoformat(),
                                "reason": "; ".join(causes), "playbook": name,
                                "parent": champ.model_id, "walk_forward": cmp.as_dict(),
@@ -436,7 +502,9 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
         rec("evaluate", "won" if won else "lost",
             f"{cid} vs {champ.model_id}: won {cmp.wins}, lost {cmp.losses}, tied {cmp.ties} of "
             f"{len(cmp.folds)} windows (needs {a.promote_min_wins}); net return "
-            f"{cmp.candidate_total:+.2%} vs {cmp.champion_total:+.2%}",
+            f"{cmp.candidate_total:+.2%} vs {cmp.champion_total:+.2%}; paired t "
+            + ("n/a" if cmp.t_stat is None else f"{cmp.t_stat:+.2f}")
+            + f", p {cmp.p_value:.4f} (needs < {cmp.alpha:.4f})",
             model_id=champ.model_id, candidate_id=cid, data=cmp.as_dict())
         result = CandidateResult(cid, name, recipe.to_dict(), cmp.as_dict(), won)
         out.candidates.append(result)

@@ -22,6 +22,12 @@ How it is built, and why:
   wider), sizes about `sim.depth` (thinner overnight), and a deeper book: level k on each side is
   k ticks further out with about `sim.depth` contracts, so large orders walk the book and pay.
 
+* The *null market* (`SimMarket(..., null=True)`, config `sim.null_market`) is a calibration
+  setting: one "random_walk/normal" regime over the whole history and no pull, so daily log
+  returns are i.i.d. normal and no model can have an edge. The loop should almost never promote
+  on it; anything it does there is a false alarm or a false promotion. The default (False) leaves
+  every existing seed's prices unchanged.
+
 Simplification: all contract months of one market share this one underlying price path (no
 calendar spreads, no convergence to a delivery price).
 """
@@ -185,11 +191,12 @@ class DayPath:
 class SimMarket:
     """The simulated market of one symbol under one seed (build through `sim_market`)."""
 
-    def __init__(self, market: Market, seed: int) -> None:
+    def __init__(self, market: Market, seed: int, *, null: bool = False) -> None:
         if seed < 0:
             raise ValueError(f"the simulator seed must be a non-negative integer, not {seed}")
         self.market = market
         self.seed = int(seed)
+        self.null = bool(null)
         self.tick = market.tick
         self._tz = ZoneInfo(market.timezone)
         self.days: tuple[date, ...] = tuple(trading_days(market, EPOCH, HORIZON))
@@ -205,6 +212,8 @@ class SimMarket:
     # ----------------------------------------------------------------- daily path and regimes
 
     def _make_regimes(self) -> tuple[Regime, ...]:
+        if self.null:  # one regime over the whole history: no autocorrelation, drift or vol shift
+            return (Regime(self.days[0], self.days[-1], "random_walk", "normal", 1.0, 0.0, 0.0),)
         rng = _rng(self.seed, self.market.symbol, _STREAM_REGIMES)
         kinds, vols = list(_KINDS), list(_VOLS)
         out: list[Regime] = []
@@ -246,7 +255,8 @@ class SimMarket:
             sigma = base * r.vol_multiplier
             e = r.phi * e + math.sqrt(1.0 - r.phi * r.phi) * sigma * float(z[t + 1])
             dev = x - anchor
-            pull = _PULL * dev + _OUTER * math.copysign(max(0.0, abs(dev) - _BAND), dev)
+            pull = 0.0 if self.null else (
+                _PULL * dev + _OUTER * math.copysign(max(0.0, abs(dev) - _BAND), dev))
             x += e + r.drift * sigma - pull
             closes[t] = math.exp(x)
         return closes
@@ -513,9 +523,9 @@ class SimMarket:
 
 
 @cache
-def sim_market(symbol: str, seed: int) -> SimMarket:
-    """The (cached) simulated market for `symbol` under `seed`."""
-    return SimMarket(get_market(symbol), seed)
+def sim_market(symbol: str, seed: int, null: bool = False) -> SimMarket:
+    """The (cached) simulated market for `symbol` under `seed` (`null`: see SimMarket)."""
+    return SimMarket(get_market(symbol), seed, null=null)
 
 
 __all__ = [

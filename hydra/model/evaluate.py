@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from hydra.model.classifier import FittedModel, Recipe, fit
 
@@ -116,13 +117,14 @@ class Fold:
 
 
 def make_folds(n_rows: int, n_folds: int, fold_days: int, embargo_days: int,
-               min_train_rows: int) -> list[Fold]:
-    """The last n_folds * fold_days rows as consecutive test folds (fewer if history is short)."""
+               min_train_rows: int, first_row: int = 0) -> list[Fold]:
+    """The last n_folds * fold_days rows as consecutive test folds (fewer if history is short,
+    or if a fold would start before `first_row`: rows an earlier attempt already tested)."""
     out: list[Fold] = []
     for k in range(n_folds):
         start = n_rows - (n_folds - k) * fold_days
         train_end = start - embargo_days
-        if train_end < min_train_rows:
+        if train_end < min_train_rows or start < first_row:
             continue
         out.append(Fold(start, start + fold_days, train_end))
     return out
@@ -137,6 +139,18 @@ class FoldScore:
     winner: str  # "candidate" | "champion" | "tie"
 
 
+def paired_test(diff: np.ndarray) -> tuple[float | None, float]:
+    """(t, one-sided p) that the mean daily (candidate - champion) net return is > 0."""
+    d = np.asarray(diff, dtype=float)
+    if len(d) < 2:
+        return None, 1.0
+    sd = float(np.std(d, ddof=1))
+    if sd == 0.0:
+        return (0.0, 1.0) if float(np.mean(d)) <= 0 else (math.inf, 0.0)
+    t = float(np.mean(d) / (sd / math.sqrt(len(d))))
+    return t, float(student_t.sf(t, len(d) - 1))
+
+
 @dataclass(frozen=True)
 class Comparison:
     folds: list[FoldScore]
@@ -146,12 +160,17 @@ class Comparison:
     min_wins: int
     champion_total: float
     candidate_total: float
+    t_stat: float | None = None  # paired t of daily (candidate - champion) over all test days
+    p_value: float = 1.0  # one-sided
+    alpha: float = 1.0  # the p-value must be below this (1.0: no test, the old rule)
 
     @property
     def candidate_wins(self) -> bool:
-        """A majority of windows (at least min_wins) and more money overall."""
+        """A majority of windows (at least min_wins), more money overall, and a paired test
+        on the daily differences significant at `alpha` (the false-promotion rate)."""
         return (self.wins >= self.min_wins and self.wins > self.losses
-                and self.candidate_total > self.champion_total)
+                and self.candidate_total > self.champion_total
+                and (self.alpha >= 1.0 or self.p_value < self.alpha))
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -180,18 +199,40 @@ def deployed_for_fold(model: FittedModel, X: pd.DataFrame, up: pd.Series) -> Mod
     return pick
 
 
+def fixed_before(recipe: Recipe, X: pd.DataFrame, up: pd.Series,
+                 folds: list[Fold]) -> ModelForFold:
+    """The recipe fitted once, on rows ending at the first fold's embargo, then held fixed over
+    every fold: how a candidate would have traded had it been deployed before the windows."""
+    model = fit(recipe, X.iloc[: folds[0].train_end], up.iloc[: folds[0].train_end])
+    return lambda f: model
+
+
+def as_deployed(model: FittedModel, X: pd.DataFrame, up: pd.Series,
+                folds: list[Fold]) -> ModelForFold:
+    """The champion held fixed over every fold, exactly as it trades; if its training reaches
+    into the windows, its recipe fitted once before them instead (never scored in-sample).
+    With `fixed_before` for the candidate both are one fit scored unchanged on the same days."""
+    if model.train_end < str(X.index[folds[0].start]):
+        return lambda f: model
+    return fixed_before(model.recipe, X, up, folds)
+
+
 def compare(champion: ModelForFold, candidate: ModelForFold, folds: list[Fold],
             X: pd.DataFrame, up: pd.Series, fwd: pd.Series, close: pd.Series,
-            cost: CostModel, band: float, min_wins: int) -> Comparison:
-    """Both models on the same test folds; the candidate wins a fold by earning more."""
+            cost: CostModel, band: float, min_wins: int, alpha: float = 1.0) -> Comparison:
+    """Both models on the same test folds, each given the same way (a model per fold, trained
+    before its embargo); the candidate wins a fold by earning more."""
     rows: list[FoldScore] = []
+    diffs: list[np.ndarray] = []
     for f in folds:
         sl = slice(f.start, f.end)
         a = score(champion(f), X.iloc[sl], up.iloc[sl], fwd.iloc[sl], close, cost, band)
         b = score(candidate(f), X.iloc[sl], up.iloc[sl], fwd.iloc[sl], close, cost, band)
+        diffs.append(b.rets - a.rets)
         ca, cb = a.metrics.total_return, b.metrics.total_return
         winner = "tie" if abs(cb - ca) < 1e-12 else ("candidate" if cb > ca else "champion")
         rows.append(FoldScore(str(X.index[f.start]), str(X.index[f.end - 1]), ca, cb, winner))
+    t, p = paired_test(np.concatenate(diffs) if diffs else np.zeros(0))
     return Comparison(
         folds=rows,
         wins=sum(r.winner == "candidate" for r in rows),
@@ -200,4 +241,5 @@ def compare(champion: ModelForFold, candidate: ModelForFold, folds: list[Fold],
         min_wins=min_wins,
         champion_total=float(sum(r.champion for r in rows)),
         candidate_total=float(sum(r.candidate for r in rows)),
+        t_stat=t, p_value=p, alpha=alpha,
     )

@@ -112,13 +112,13 @@ def model_signal(broker: Broker, contract: ContractDetails, market: Market, as_o
         record = ensure_champion(root, market, as_of, config, data, journal,
                                  at=broker.now(), cycle_id=cycle_id)
         pred = predict(record.model, data, config.model.prob_band)
-        equity = 0.0
-        if config.model.sizing == "kelly":
-            equity = broker.account_state().net_liquidation
+        equity = broker.account_state().net_liquidation  # the notional limit needs it
         target = target_contracts(
             pred.direction, pred.probability, sizing=config.model.sizing, cap=contracts,
             kelly_fraction=config.model.kelly_fraction, daily_sigma=pred.daily_sigma,
-            equity=equity, notional_per_contract=pred.last_close * market.point_value)
+            equity=equity, notional_per_contract=pred.last_close * market.point_value,
+            max_position_contracts=config.risk.max_position_contracts,
+            max_notional_fraction=config.risk.max_notional_fraction)
         journal.record_prediction(market=market.symbol, as_of=as_of, model_id=record.model_id,
                                   last_bar_date=pred.last_bar_date,
                                   probability=pred.probability, direction=pred.direction,
