@@ -193,3 +193,22 @@ def test_null_market_is_one_random_walk_regime_without_autocorrelation() -> None
     assert abs(np.std(r) / get_market("ZO").sim.daily_vol - 1.0) < 0.05
     regimes = sim_market("ZO", 7)  # the default is untouched: seeded regimes
     assert len(regimes.regimes) > 10 and regimes.close(DAY) != null.close(DAY)
+
+
+def test_the_null_market_setting_reaches_the_simulated_broker(tmp_path):
+    """`[sim] null_market = true` in hydra.toml prices the cycle from the random walk."""
+    from hydra import cycle
+
+    prices = {}
+    for null in (False, True):
+        d = tmp_path / f"null-{null}"
+        d.mkdir()
+        (d / "hydra.toml").write_text(f"[sim]\nnull_market = {str(null).lower()}\n")
+        cyc = cycle.open_cycle(as_of="2026-11-24", data_dir=str(d), dry_run=True)
+        try:
+            assert cyc.broker.null_market is null
+            c = cyc.broker.contract_details("ZO", cyc.params.as_of)
+            prices[null] = [b.close for b in cyc.broker.daily_bars(c, 30)]
+        finally:
+            cyc.close()
+    assert prices[False] != prices[True]

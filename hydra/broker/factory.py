@@ -47,6 +47,7 @@ def make_broker(spec: BrokerSpec, config: Config, paths: DataPaths,
             starting_cash=config.sim.starting_cash,
             commission_per_contract=config.sim.commission_per_contract,
             account_id=config.sim.account_id,
+            null_market=config.sim.null_market,
         )
         return broker, clock
     if spec.kind == "ib":

@@ -412,6 +412,7 @@ class SimBroker(Broker):
         starting_cash: float = 100_000.0,
         commission_per_contract: float = 2.35,
         account_id: str = "DUSIM0001",
+        null_market: bool = False,
     ) -> None:
         if int(seed) < 0:
             raise BrokerError(f"the simulator seed must be a non-negative integer, not {seed}")
@@ -421,6 +422,7 @@ class SimBroker(Broker):
         self.starting_cash = float(starting_cash)
         self.commission_per_contract = float(commission_per_contract)
         self.account_id = account_id
+        self.null_market = bool(null_market)  # calibration: prices a pure random walk
         self._conn: sqlite3.Connection | None = None
 
     # ------------------------------------------------------------------------ connection
@@ -559,7 +561,7 @@ class SimBroker(Broker):
 
     def _market(self, symbol: str) -> SimMarket:
         try:
-            return sim_market(get_market(symbol).symbol, self.seed)
+            return sim_market(get_market(symbol).symbol, self.seed, self.null_market)
         except UnknownMarketError as exc:
             raise BrokerError(str(exc)) from exc
 

@@ -77,7 +77,8 @@ def sim_gateway(
     broker = SimBroker(paths.sim_db, clock, seed=config.sim.seed,
                        starting_cash=config.sim.starting_cash,
                        commission_per_contract=config.sim.commission_per_contract,
-                       account_id=config.sim.account_id)
+                       account_id=config.sim.account_id,
+                       null_market=config.sim.null_market)
     options = GatewayOptions(market_data="delayed" if delayed_data else "live",
                              read_only=read_only)
     server = TwsServer(broker, port=port, options=options)
