@@ -513,6 +513,23 @@ def _note_run_in_lock(fd: int, run_id: str) -> None:
         pass
 
 
+def reap_dead_runs(paths: DataPaths, found_by: str) -> list[str]:
+    """Mark failed (interrupted) every run indexed as running whose job lock nobody holds:
+    the lock is taken before a run is indexed and dropped only when its process ends, so a
+    free lock means the process is gone. Readers call this, so no dead run shows as running."""
+    if not paths.run_index.exists():
+        return []
+    index = RunIndex(paths.run_index)
+    try:
+        dead: list[str] = []
+        for job in sorted({r.job for r in index.list(status="running")}):
+            if not is_running(paths, job):
+                dead += index.mark_interrupted(job, found_by)
+        return dead
+    finally:
+        index.close()
+
+
 def is_running(paths: DataPaths, job_name: str) -> bool:
     """Whether some process holds the job's lock now."""
     path = lock_path(paths, job_name)

@@ -122,7 +122,9 @@ def test_two_runs_of_one_cycle_at_once_only_one_trades(data_dir):
     cycle.open_cycle(as_of=DAY, data_dir=str(data_dir)).close()  # released on close
 
 
-def test_a_run_whose_process_died_is_indexed_as_failed_interrupted_by_the_next_start(data_dir):
+@pytest.mark.parametrize("command", [("run", "daily-cycle", "--as-of", "2026-11-26"),
+                                     ("runs", "list"), ("status",)])
+def test_a_run_whose_process_died_is_never_shown_as_running(data_dir, command):
     from hydra.paths import DataPaths
     from hydra.runs import RunIndex, RunRecord
     from tests.conftest import run_hydra
@@ -136,9 +138,10 @@ def test_a_run_whose_process_died_is_indexed_as_failed_interrupted_by_the_next_s
         status="running", reason="", output_path="runs/x.ipynb", sha256=None,
         hydra_version="0", git_commit=None, summary=None, scheduled_for=None))
     index.close()
-    # the next start of the job (here: a holiday, recorded as skipped without a notebook)
-    proc = run_hydra("run", "daily-cycle", "--as-of", "2026-11-26", data_dir=data_dir)
+    # the next start of the job (a holiday: skipped without a notebook), or a reader
+    proc = run_hydra(*command, data_dir=data_dir)
     assert proc.returncode == 0, proc.stderr
+    assert "deadbeef00" not in proc.stdout or "failed" in proc.stdout
     index = RunIndex(paths.run_index)
     dead = index.get("deadbeef00")
     index.close()

@@ -180,7 +180,7 @@ def runs_list(
     data_dir: DataDirOpt = None,
 ) -> None:
     """List indexed runs, newest first."""
-    from hydra.runs import STATUSES, RunIndex
+    from hydra.runs import STATUSES, RunIndex, reap_dead_runs
 
     if status is not None and status not in STATUSES:
         raise fail(f"--status must be one of {', '.join(STATUSES)}, got {status!r}")
@@ -188,6 +188,7 @@ def runs_list(
     if not paths.run_index.exists():
         console.print(f"no runs yet (no index at {paths.run_index})")
         return
+    reap_dead_runs(paths, "hydra runs list")
     index = RunIndex(paths.run_index)
     records = index.list(job=job, status=status, since=parse_date(since, "--since"), limit=limit)
     index.close()

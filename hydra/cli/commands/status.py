@@ -143,6 +143,7 @@ def status(
     except sch.ScheduleError as exc:
         console.print(f"schedule: [red]unknown[/] ({escape(str(exc))})")
 
+    runs.reap_dead_runs(paths, "hydra status")
     index = runs.RunIndex(paths.run_index) if paths.run_index.exists() else None
     table = Table(title="jobs")
     for col in ("job", "last run", "outcome", "next run", f"missed ({MISSED_DAYS} days)"):
