@@ -502,6 +502,9 @@ def recover(cyc: Cycle, prior: list[PriorOrder]) -> Recovery:
     for o in cyc.broker.orders(cyc.ref_prefix):
         if o.is_done:
             continue
+        if cyc.params.dry_run:  # a dry run changes nothing at the broker, cancels included
+            unconfirmed.append(o.order_ref)
+            continue
         status = gate.cancel(o.order_id)
         deadline = cyc.clock.now() + timedelta(
             seconds=cyc.config.execution.cancel_timeout_seconds)
@@ -634,7 +637,9 @@ def _blocking_reasons(cyc: Cycle, plan: OrderPlan, quote: Quote) -> list[str]:
         why = ("the position is at the day's target" if r is None or r.target is not None
                else "no target on record for it, so a rerun cannot know what is left")
         if r is not None and r.unconfirmed:
-            why = (f"the cancel of {', '.join(r.unconfirmed)} was not confirmed by the broker: "
+            why = (f"{', '.join(r.unconfirmed)} is still working at the broker (a dry run does "
+                   "not cancel it; a real rerun will)" if p.dry_run else
+                   f"the cancel of {', '.join(r.unconfirmed)} was not confirmed by the broker: "
                    "check it there before rerunning")
         reasons.append(f"already done: this cycle ({cyc.cycle_id}) already placed {done}; "
                        f"{why}; nothing more is sent")

@@ -344,3 +344,19 @@ def test_hydra_run_killed_after_the_notebook_is_saved_the_next_run_knows(data_di
     first = sorted(index.list(job="daily-cycle"), key=lambda r: r.started_at)[0]
     index.close()
     assert first.status == "failed" and first.reason.startswith("interrupted")
+
+
+def test_a_dry_run_rerun_after_a_crash_cancels_nothing_and_a_real_rerun_finishes(data_dir):
+    (data_dir / "hydra.toml").write_text(CONFIG)
+    assert killed_run(data_dir, "after_child_sent") == -signal.SIGKILL
+    working = "SELECT order_ref FROM orders WHERE status IN ('Submitted', 'PreSubmitted')"
+    left = broker_rows(data_dir, working)
+    assert left, "the killed run left a child working"
+    dry = cycle.run_in_process(data_dir=str(data_dir), as_of=DAY, contracts=5, dry_run=True)
+    assert broker_rows(data_dir, working) == left, "a dry run changes nothing at the broker"
+    assert dry["orders_sent"] == 0 and any("a dry run does not cancel it" in b
+                                           for b in dry["blocked"])
+    cycle.run_in_process(data_dir=str(data_dir), as_of=DAY, contracts=5)
+    [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+    assert position(data_dir) == target and broker_rows(data_dir, working) == []
+    assert_books_agree(data_dir)
