@@ -65,14 +65,16 @@ def test_a_roll_with_default_limits_leaves_nothing_in_the_expiring_month(data_di
 
 def test_the_roll_out_is_sent_even_when_the_opening_leg_is_blocked(data_dir):
     run(data_dir, "2026-11-18", contracts=2)
-    # tighter than the new month's -2 (about 51% of net liquidation)
-    (data_dir / "hydra.toml").write_text("[risk]\nmax_notional_fraction = 0.3\n")
+    # an account-wide limit tighter than the new month's -2 (about 51% of net liquidation);
+    # (a per-market limit would clip the target itself in sizing, before any leg is planned)
+    (data_dir / "hydra.toml").write_text("[risk]\nmax_gross_notional_fraction = 0.3\n")
     roll = run(data_dir, "2026-11-20", contracts=2)
     out, blocked = roll["legs"]
     assert (out["purpose"], out["side"], out["quantity"], out["outcome"]) == \
         ("roll-out", "BUY", 2, "filled")
     assert (blocked["purpose"], blocked["outcome"]) == ("open", "blocked")
-    assert "position notional would be 51.5% of net liquidation, above 30%" in blocked["reason"]
+    assert "gross notional of every position at the broker would be 51.5% of net " \
+        "liquidation, above 30%" in blocked["reason"]
     assert positions(data_dir) == {}, "nothing left in the expiring month"
     assert roll["status"] == CycleStatus.PARTIAL
     assert any("HYD-ZO-20261120-2 open SELL 2 ZOH7" in b for b in roll["blocked"])
