@@ -582,7 +582,8 @@ def plan_orders(cyc: Cycle, sig: SignalResult) -> OrderPlan:
                        choose_route(leg.quantity, adv, thr))
             for n, leg in enumerate(planned, start=1)]
     plan = OrderPlan(contract, front + sum(others.values()), front, others, target, legs,
-                     prior_orders(cyc), adv=adv, sigma=sigma, resume=resume)
+                     prior_orders(cyc) if resume else prior, adv=adv, sigma=sigma,
+                     resume=resume)  # re-read after `recover` changed statuses
     quote = cyc.broker.quote(contract)
     plan.decision_quote = quote
     cyc.decision_quote = quote
@@ -594,7 +595,15 @@ def plan_orders(cyc: Cycle, sig: SignalResult) -> OrderPlan:
 
 def _closed(plan: OrderPlan) -> bool:
     """Halted for a reason the gate cannot change (a dry run still shows the gate's view)."""
-    return any(not r.startswith("dry run") for r in plan.halted)
+    return _beyond_dry_run(plan.halted)
+
+
+DRY_RUN = "dry run: orders computed, none sent"
+
+
+def _beyond_dry_run(reasons: list[str]) -> bool:
+    """Whether anything but the dry run itself stops an order."""
+    return any(r != DRY_RUN for r in reasons)
 
 
 def _judge_legs(cyc: Cycle, plan: OrderPlan, front_quote: Quote) -> None:
@@ -660,7 +669,7 @@ def _blocking_reasons(cyc: Cycle, plan: OrderPlan, quote: Quote) -> list[str]:
                            f"{p.as_of} trades {span} ({m.timezone})")
 
     if p.dry_run:
-        reasons.append("dry run: orders computed, none sent")
+        reasons.append(DRY_RUN)
     return reasons
 
 
@@ -860,7 +869,7 @@ def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalRe
     status = cycle_status(
         [leg.outcome for leg in legs], int(fills["quantity"].sum()) if len(fills) else 0,
         already_done=plan.already_done, dry_run=cyc.params.dry_run,
-        blocked=any(not r.startswith("dry run") for r in plan.blocked))
+        blocked=_beyond_dry_run(plan.blocked))
 
     def num(col: str) -> float | None:
         if not len(fills) or fills[col].isna().all():

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,37 @@ def stop_process(proc: subprocess.Popen[str], sig: int) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+# ------------------------------------------------------------------ the simulator's books
+def broker_orders(data_dir: Path) -> list[tuple]:
+    """(orderRef, status, filled) of every order the simulated broker holds, by orderRef."""
+    db = data_dir / "broker" / "sim.sqlite"
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT order_ref, status, filled FROM orders ORDER BY 1").fetchall()
+
+
+def sim_positions(data_dir: Path) -> dict[str, int]:
+    """The simulated account's positions, from its own executions (the broker's truth)."""
+    with sqlite3.connect(data_dir / "broker" / "sim.sqlite") as con:
+        rows = con.execute("SELECT local_symbol, SUM(CASE side WHEN 'BUY' THEN quantity "
+                           "ELSE -quantity END) FROM executions GROUP BY local_symbol").fetchall()
+    return {local: qty for local, qty in rows if qty}
+
+
+def start_sim_gateway(data_dir: Path, as_of: str, port: str = "0"
+                      ) -> tuple[subprocess.Popen[str], str]:
+    """`hydra sim-gateway` on `port` (0: a free one) over `data_dir`; returns it and its port."""
+    env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen([HYDRA, "sim-gateway", "--port", port, "--as-of", as_of],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=REPO)
+    banner = read_line(proc, 60)
+    assert "listening on 127.0.0.1:" in banner, banner + (proc.stderr.read() if
+                                                          proc.poll() is not None else "")
+    return proc, banner.split("127.0.0.1:")[1].split()[0]
 
 
 # Property-based tests: bounded and derandomized in the normal suite (same examples on every run

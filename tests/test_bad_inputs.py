@@ -21,16 +21,9 @@ from hydra.cycle import ParameterError
 from hydra.journal import JournalError
 from hydra.outcomes import LegOutcome
 from hydra.sqlite_tx import DatabaseLockedError
+from tests.conftest import broker_orders
 
 DAY = "2026-11-24"
-
-
-def broker_orders(data_dir: Path) -> list[tuple]:
-    db = data_dir / "broker" / "sim.sqlite"
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as con:
-        return con.execute("SELECT order_ref FROM orders").fetchall()
 
 
 def journal_fills(data_dir: Path) -> list[tuple]:

@@ -22,6 +22,7 @@ import pytest
 
 from hydra import cycle
 from hydra.faults import POINTS
+from tests.conftest import sim_positions, start_sim_gateway, stop_process
 
 DAY, NEXT = "2026-11-24", "2026-11-25"
 CONFIG = ("[risk]\nmax_notional_fraction = 3.0\nmax_gross_notional_fraction = 3.0\n"
@@ -48,9 +49,7 @@ def journal_rows(data_dir: Path, sql: str) -> list[tuple]:
 
 
 def position(data_dir: Path) -> int:
-    [(qty,)] = broker_rows(data_dir, "SELECT COALESCE(SUM(CASE side WHEN 'BUY' THEN quantity "
-                                     "ELSE -quantity END), 0) FROM executions")
-    return int(qty)
+    return sum(sim_positions(data_dir).values())
 
 
 def assert_books_agree(data_dir: Path, **broker: str) -> None:
@@ -61,6 +60,15 @@ def assert_books_agree(data_dir: Path, **broker: str) -> None:
     rep = fill_report.open_report(data_dir=str(data_dir), **broker)
     check = fill_report.broker_check(rep)
     assert check.status == "compared" and check.breaks == [], check.breaks  # zero breaks
+
+
+def assert_books_agree_over_ib(data_dir: Path, port: str) -> None:
+    """The same, with the fill report asking the gateway (a port declared paper for it)."""
+    os.environ["HYDRA_PAPER_PORTS"] = port
+    try:
+        assert_books_agree(data_dir, broker="ib", port=port, client_id="23")
+    finally:
+        del os.environ["HYDRA_PAPER_PORTS"]
     refs = [r for (r,) in broker_rows(data_dir, "SELECT order_ref FROM orders")]
     assert len(refs) == len(set(refs)), "an orderRef was sent twice"
     execs = sorted(broker_rows(data_dir, "SELECT exec_id, quantity, price FROM executions"))
@@ -196,16 +204,10 @@ IB_SCRIPT = ("import sys\nfrom hydra import cycle\n"
 def test_killed_on_the_ib_path_a_rerun_through_the_gateway_finishes_the_day(data_dir, point,
                                                                            after):
     """ib_insync over the TWS wire protocol to `hydra sim-gateway`: kill, rerun, same books."""
-    from tests.conftest import HYDRA, REPO, read_line, stop_process
-
     (data_dir / "hydra.toml").write_text(IB_CONFIG)
     env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
-    gw = subprocess.Popen([HYDRA, "sim-gateway", "--port", "0", "--as-of", DAY],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                          cwd=REPO)
+    gw, port = start_sim_gateway(data_dir, DAY)
     try:
-        banner = read_line(gw, 60)
-        port = banner.split("127.0.0.1:")[1].split()[0]
         run_env = {**env, "HYDRA_PAPER_PORTS": port, "HYDRA_KILL_AT": point,
                    "HYDRA_KILL_AFTER": str(after)}
         killed = subprocess.run([sys.executable, "-c", IB_SCRIPT, str(data_dir), DAY, port],
@@ -218,31 +220,16 @@ def test_killed_on_the_ib_path_a_rerun_through_the_gateway_finishes_the_day(data
         assert rerun.returncode == 0, rerun.stderr[-2000:]
         [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
         assert position(data_dir) == target
-        os.environ["HYDRA_PAPER_PORTS"] = port
-        try:
-            assert_books_agree(data_dir, broker="ib", port=port, client_id="23")
-        finally:
-            del os.environ["HYDRA_PAPER_PORTS"]
+        assert_books_agree_over_ib(data_dir, port)
     finally:
         stop_process(gw, signal.SIGINT)
 
 
 @pytest.mark.slow
 def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_right(data_dir):
-    from tests.conftest import HYDRA, REPO, read_line, stop_process
-
     (data_dir / "hydra.toml").write_text(IB_CONFIG)
-    env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
-
-    def gateway(port: str) -> tuple[subprocess.Popen[str], str]:
-        gw = subprocess.Popen([HYDRA, "sim-gateway", "--port", port, "--as-of", DAY],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env, cwd=REPO)
-        banner = read_line(gw, 60)
-        return gw, banner.split("127.0.0.1:")[1].split()[0]
-
-    gw, port = gateway("0")
-    run_env = {**env, "HYDRA_PAPER_PORTS": port}
+    gw, port = start_sim_gateway(data_dir, DAY)
+    run_env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_PAPER_PORTS": port}
     cyc = subprocess.Popen([sys.executable, "-c", IB_SCRIPT + "print('ok')\n", str(data_dir),
                             DAY, port], env=run_env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
@@ -257,18 +244,14 @@ def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_r
         gw.kill()  # the gateway dies mid-TWAP (slice 2 under way)
         gw.wait(10)
         time.sleep(2)
-        gw, _ = gateway(port)
+        gw, _ = start_sim_gateway(data_dir, DAY, port)
         out, err = cyc.communicate(timeout=180)
         assert cyc.returncode == 0 and "ok" in out, err[-3000:]
         [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
         assert position(data_dir) == target
         assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
                                      "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
-        os.environ["HYDRA_PAPER_PORTS"] = port
-        try:
-            assert_books_agree(data_dir, broker="ib", port=port, client_id="23")
-        finally:
-            del os.environ["HYDRA_PAPER_PORTS"]
+        assert_books_agree_over_ib(data_dir, port)
     finally:
         cyc.kill()
         stop_process(gw, signal.SIGINT)

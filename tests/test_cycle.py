@@ -12,6 +12,7 @@ from hydra import cycle
 from hydra.cycle import ParameterError
 from hydra.journal import Journal
 from hydra.paths import DataDirError
+from tests.conftest import broker_orders
 
 DAY = "2026-11-24"
 
@@ -20,14 +21,6 @@ def run_cycle(data_dir: Path, **params):
     summary = cycle.run_in_process(data_dir=str(data_dir), **params)
     with Journal(data_dir / "journal" / "journal.sqlite") as journal:
         return summary, journal.fills(cycle_id=summary["cycle_id"])
-
-
-def broker_orders(data_dir: Path) -> list[tuple]:
-    db = data_dir / "broker" / "sim.sqlite"
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as con:
-        return con.execute("SELECT order_ref, status, filled FROM orders").fetchall()
 
 
 def test_cycle_trades_to_target_and_journals_fills(data_dir):

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import scrapbook as sb
 
-from tests.conftest import REPO, TRADE_DATE, run_hydra
+from tests.conftest import REPO, TRADE_DATE, broker_orders, run_hydra
 
 pytestmark = pytest.mark.slow
 
@@ -23,14 +23,6 @@ def index_rows(data_dir: Path) -> list[dict]:
     with sqlite3.connect(data_dir / "runs" / "index.sqlite") as con:
         con.row_factory = sqlite3.Row
         return [dict(r) for r in con.execute("SELECT * FROM runs ORDER BY started_at")]
-
-
-def broker_orders(data_dir: Path) -> list[tuple]:
-    db = data_dir / "broker" / "sim.sqlite"
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as con:
-        return con.execute("SELECT order_ref, status, filled FROM orders ORDER BY 1").fetchall()
 
 
 def journal_fills(data_dir: Path) -> list[dict]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from hydra.killswitch import read_state
 from hydra.markets import get_market
 from hydra.outcomes import CycleStatus, LegOutcome
 from hydra.paths import DataPaths
+from tests.conftest import broker_orders, sim_positions
 
 ZO = get_market("ZO")
 
@@ -35,31 +35,15 @@ def run(data_dir: Path, day: str, **params) -> dict:
     return cycle.run_in_process(data_dir=str(data_dir), as_of=day, **params)
 
 
-def positions(data_dir: Path) -> dict[str, int]:
-    """The simulated account's positions, from its own executions (the broker's truth)."""
-    with sqlite3.connect(data_dir / "broker" / "sim.sqlite") as con:
-        rows = con.execute("SELECT local_symbol, SUM(CASE side WHEN 'BUY' THEN quantity "
-                           "ELSE -quantity END) FROM executions GROUP BY local_symbol").fetchall()
-    return {local: qty for local, qty in rows if qty}
-
-
-def broker_orders(data_dir: Path) -> list[tuple]:
-    db = data_dir / "broker" / "sim.sqlite"
-    if not db.exists():
-        return []
-    with sqlite3.connect(db) as con:
-        return con.execute("SELECT order_ref, status, filled FROM orders").fetchall()
-
-
 # 1 ------------------------------------------------------------------------------ rolls
 def test_a_roll_with_default_limits_leaves_nothing_in_the_expiring_month(data_dir):
     first = run(data_dir, "2026-11-18", contracts=2)
-    assert first["signal"] == "SHORT" and positions(data_dir) == {"ZOZ6": -2}
+    assert first["signal"] == "SHORT" and sim_positions(data_dir) == {"ZOZ6": -2}
     roll = run(data_dir, "2026-11-20", contracts=2)
     assert [(leg["purpose"], leg["local_symbol"], leg["side"], leg["outcome"])
             for leg in roll["legs"]] == [("roll-out", "ZOZ6", "BUY", "filled"),
                                          ("open", "ZOH7", "SELL", "filled")]
-    assert positions(data_dir) == {"ZOH7": -2}
+    assert sim_positions(data_dir) == {"ZOH7": -2}
     assert roll["status"] == CycleStatus.TRADED
 
 
@@ -75,7 +59,7 @@ def test_the_roll_out_is_sent_even_when_the_opening_leg_is_blocked(data_dir):
     assert (blocked["purpose"], blocked["outcome"]) == ("open", "blocked")
     assert "gross notional of every position at the broker would be 51.5% of net " \
         "liquidation, above 30%" in blocked["reason"]
-    assert positions(data_dir) == {}, "nothing left in the expiring month"
+    assert sim_positions(data_dir) == {}, "nothing left in the expiring month"
     assert roll["status"] == CycleStatus.PARTIAL
     assert any("HYD-ZO-20261120-2 open SELL 2 ZOH7" in b for b in roll["blocked"])
 
@@ -103,7 +87,7 @@ def test_a_flip_under_a_tripped_breaker_closes_and_does_not_open(data_dir):
     close, opening = result.legs
     assert close.outcome is LegOutcome.FILLED
     assert opening.outcome is LegOutcome.BLOCKED and "daily loss" in opening.reason
-    assert positions(data_dir) == {}, "flat: the short closed, no new long while tripped"
+    assert sim_positions(data_dir) == {}, "flat: the short closed, no new long while tripped"
 
 
 def test_a_flip_with_the_breaker_armed_is_close_then_open(data_dir):
@@ -111,7 +95,7 @@ def test_a_flip_with_the_breaker_armed_is_close_then_open(data_dir):
     _, result = _cycle_with_target(data_dir, "2026-11-19", +1)
     assert [(r.intent.purpose, r.outcome) for r in result.legs] == \
         [("close", LegOutcome.FILLED), ("open", LegOutcome.FILLED)]
-    assert positions(data_dir) == {"ZOZ6": 1}
+    assert sim_positions(data_dir) == {"ZOZ6": 1}
 
 
 # 3 -------------------------------------------------------------------- IB corrections
@@ -272,7 +256,7 @@ def test_the_account_gross_notional_limit_counts_every_market(data_dir):
     [leg] = result.legs
     assert leg.outcome is LegOutcome.BLOCKED
     assert "gross notional of every position at the broker" in leg.reason
-    assert "ZC" not in "".join(positions(data_dir))
+    assert "ZC" not in "".join(sim_positions(data_dir))
 
 
 def _cycle_with_target_market(data_dir: Path, day: str, market: str, target: int):
