@@ -29,8 +29,14 @@ def kill_point(name: str) -> None:
     """Die here if the environment names this point (after HYDRA_KILL_AFTER passes).
 
     HYDRA_STALL_AT=<point> instead sleeps HYDRA_STALL_SECONDS there (default 5): time for a
-    test to kill some other process (the `hydra run` parent of a kernel) at that moment."""
+    test to kill some other process (the `hydra run` parent of a kernel) at that moment. If
+    HYDRA_STALL_FLAG names a file, it is created when the stall begins, so the test kills at
+    the stall and not at a moment it guessed."""
     if os.environ.get("HYDRA_STALL_AT") == name:
+        flag = os.environ.get("HYDRA_STALL_FLAG")
+        if flag:
+            with open(flag, "w") as f:
+                f.write(f"{os.getpid()} {name}\n")
         time.sleep(float(os.environ.get("HYDRA_STALL_SECONDS", "5") or 5))
     want = os.environ.get("HYDRA_KILL_AT")
     if not want or want != name:

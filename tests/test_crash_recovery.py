@@ -267,16 +267,16 @@ def test_hydra_run_killed_mid_twap_its_kernel_stops_and_the_next_hydra_run_resum
     from tests.conftest import HYDRA, REPO, run_hydra
 
     (data_dir / "hydra.toml").write_text(CONFIG)
+    stalled = data_dir / "stalled"
     env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_STALL_AT": "between_slices",
-           "HYDRA_STALL_SECONDS": "6"}
+           "HYDRA_STALL_SECONDS": "6", "HYDRA_STALL_FLAG": str(stalled)}
     proc = subprocess.Popen([HYDRA, "run", "daily-cycle", "--as-of", DAY, "-p", "contracts",
                              "5"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (
-            (data_dir / "journal" / "journal.sqlite").exists()
-            and journal_rows(data_dir, "SELECT 1 FROM child_orders WHERE slice = 1")):
+    while time.monotonic() < deadline and not stalled.exists():
         time.sleep(0.1)
+    assert stalled.exists(), "the kernel never reached the stall between TWAP slices"
     sent_before = broker_rows(data_dir, "SELECT order_ref FROM orders")
     proc.kill()  # the `hydra run` parent only; its kernel is stalled at the next slice
     proc.wait(10)
