@@ -189,6 +189,7 @@ def open_cycle(**raw: Any) -> Cycle:
     if not verdict.allowed:
         raise ParameterError(f"refused before connecting: {verdict.reason}")
     paths = DataPaths(params.data_dir)
+    paths.require_writable()
     lock_fd = _cycle_lock(paths, f"{market.symbol}-{params.as_of:%Y%m%d}", params.run_id)
     spec = BrokerSpec(kind=params.broker, host=params.host, port=params.port,
                       client_id=params.client_id, seed=params.seed,

@@ -76,3 +76,27 @@ class DataPaths:
     @property
     def models_dir(self) -> Path:
         return self.root / "models"
+
+    def writable_problem(self) -> str | None:
+        """Why Hydra could not write where a cycle writes (None: it can), checked before any
+        order: SQLite opens a read-only file without complaint and fails at the first write,
+        which may come after the broker has an order."""
+        runs, locks = self.runs_dir, self.runs_dir / "locks"
+        places = [self.root, runs, locks, *runs.glob("index.sqlite*"), *locks.glob("*")]
+        for top, dirs, names in os.walk(self.root):  # everything but the records themselves
+            if Path(top) == self.root:
+                dirs[:] = [d for d in dirs if d != runs.name]
+            places += (Path(top, n) for n in [*dirs, *names])
+        for path in places:
+            if path.exists() and not os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
+                kind = "folder" if path.is_dir() else "file"
+                return (f"{kind} {path} is read-only for this user (uid {os.getuid()}): Hydra "
+                        f"writes there on every cycle. Make it writable (chmod u+w {path}, or "
+                        f"chown the data directory to the user cron runs as) and rerun; "
+                        "nothing was sent and nothing was changed")
+        return None
+
+    def require_writable(self) -> None:
+        problem = self.writable_problem()
+        if problem:
+            raise DataDirError(problem)

@@ -12,7 +12,7 @@ from functools import cache
 
 import pandas as pd
 
-from hydra.markets import Market
+from hydra.markets import Market, MarketsFileError, registry_source
 
 _FIRST, _LAST = "2000-01-01", "2045-12-31"
 
@@ -21,7 +21,18 @@ _FIRST, _LAST = "2000-01-01", "2045-12-31"
 def _calendar(name: str):
     import pandas_market_calendars as mcal
 
-    return mcal.get_calendar(name)
+    try:
+        return mcal.get_calendar(name)
+    except RuntimeError as exc:  # its way of saying "no such calendar"
+        raise MarketsFileError(
+            f"{registry_source()}: calendar {name!r} is not a pandas_market_calendars calendar "
+            "(e.g. CBOT_Agriculture, CMEGlobex_Lean_Hog); fix the market's calendar key "
+            "(nothing was sent)") from exc
+
+
+def check_calendar(market: Market) -> None:
+    """Fail now, naming the file to fix, if the market's calendar is not one we can read."""
+    _calendar(market.calendar)
 
 
 @cache

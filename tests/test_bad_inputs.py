@@ -7,7 +7,11 @@ run through the real in-process cycle on the simulator with real files.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -41,8 +45,6 @@ def traded(tmp_path_factory) -> Path:
 
 
 def _copy(src: Path, dst: Path) -> Path:
-    import shutil
-
     shutil.copytree(src, dst)
     return dst
 
@@ -180,3 +182,139 @@ def test_a_quote_that_is_not_a_price_blocks_the_leg_with_its_reason(data_dir, bi
     [leg] = result.legs
     assert leg.outcome is LegOutcome.BLOCKED and problem in leg.reason
     assert broker_orders(data_dir) == []
+
+
+# ------------------------------------------------------------------------ markets.toml
+ZO_SECTION = '[markets.ZO]\nname = "CBOT Oats"\n'
+
+
+def _edited_registry(tmp_path: Path, old: str, new: str) -> Path:
+    """The package's markets.toml with one edit in the ZO table, as an operator's copy."""
+    from importlib import resources
+
+    text = resources.files("hydra").joinpath("conf/markets.toml").read_text()
+    zo = text.index("[markets.ZO]")
+    end = text.index("[markets.", zo + 1)
+    section = text[zo:end]
+    assert old in section, f"{old!r} is not in the ZO table"
+    path = tmp_path / "markets.toml"
+    path.write_text(text[:zo] + section.replace(old, new, 1) + text[end:])
+    return path
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("tick = 0.25", "tick = ", "is not valid TOML"),
+    ("tick = 0.25\n", "", "market ZO lacks tick"),
+    ("tick = 0.25", "tik = 0.25", "market ZO lacks tick"),
+    ("tick = 0.25", "tick = 0.25\ntik = 0.5", "unknown key markets.ZO.tik"),
+    ("tick = 0.25", "tick = 0", "markets.ZO.tick must be positive, not 0"),
+    ("tick = 0.25", "tick = nan", "markets.ZO.tick must be a finite number"),
+    ("tick = 0.25", 'tick = "quarter"', "markets.ZO.tick must be a number, not 'quarter'"),
+    ("multiplier = 5000", "multiplier = -5000", "markets.ZO.multiplier must be positive"),
+    ("multiplier = 5000", "multiplier = inf", "markets.ZO.multiplier must be a finite number"),
+    ("price_magnifier = 100", "price_magnifier = 0", "markets.ZO.price_magnifier must be positive"),
+    ("price_magnifier = 100", "price_magnifier = 1.5",
+     "markets.ZO.price_magnifier must be an integer"),
+    ('contract_months = "HKNUZ"', 'contract_months = "HKNUZA"', "markets.ZO.contract_months"),
+    ('contract_months = "HKNUZ"', 'contract_months = ""', "markets.ZO.contract_months"),
+    ('contract_months = "HKNUZ"', 'contract_months = "ZHKNU"', "in calendar order"),
+    ('timezone = "America/Chicago"', 'timezone = "America/Chicgo"',
+     "markets.ZO.timezone is not a known time zone"),
+    ('currency = "USD"', 'currency = "dollars"', "markets.ZO.currency must be a three-letter"),
+    ('sessions = ["Sun-Fri 19:00-07:45", "Mon-Fri 08:30-13:20"]', 'sessions = ["8:30 to 1:20"]',
+     "markets.ZO.sessions must be a list like"),
+    ('settlement = "physical"', 'settlement = "delivered"', "markets.ZO.settlement must be"),
+    ('last_trade_rule = "business_day_before_15th"', 'last_trade_rule = "third_friday"',
+     "markets.ZO.last_trade_rule is unknown"),
+    ("roll_business_days = 5", "roll_business_days = -1",
+     "markets.ZO.roll_business_days must not be negative"),
+    ("roll_business_days = 5", 'roll_business_days = "five"',
+     "markets.ZO.roll_business_days must be an integer"),
+    ("price = 320.0", "price = 0.0", "markets.ZO.price must be positive"),
+    ("spread_ticks = 2, ", "", "markets.ZO.sim needs exactly"),
+    ("depth = 6", "depth = 6, dpth = 7", "unknown dpth"),
+    ('calendar = "CBOT_Agriculture"', 'calendar = "CBOT_Agri"',
+     "calendar 'CBOT_Agri' is not a pandas_market_calendars calendar"),
+    ("[markets.ZO]", "[markets.ZOO]", "unknown market 'ZO'"),
+])
+def test_a_bad_markets_file_edit_is_named_before_any_order(traded, tmp_path, monkeypatch, old,
+                                                           new, message):
+    """An operator's copy of the registry (HYDRA_MARKETS) with one bad edit: the cycle stops
+    before any order, naming the file, the market and the key, and nothing recorded changes."""
+    from hydra.markets import MarketsFileError, UnknownMarketError
+
+    d = _copy(traded, tmp_path / "d")
+    before = journal_fills(d), broker_orders(d)
+    edited = _edited_registry(tmp_path, old, new)
+    monkeypatch.setenv("HYDRA_MARKETS", str(edited))
+    with pytest.raises((MarketsFileError, UnknownMarketError, ParameterError)) as err:
+        cycle.run_in_process(data_dir=str(d), as_of=DAY, contracts=2)
+    assert message in str(err.value)
+    assert str(edited) in str(err.value), "the message names the file to fix"
+    assert (journal_fills(d), broker_orders(d)) == before
+
+
+def test_a_bad_markets_file_stops_hydra_run_before_any_notebook_trades(traded, tmp_path):
+    """The same through the operator's command: a clear message and a non-zero exit."""
+    from tests.conftest import run_hydra
+
+    d = _copy(traded, tmp_path / "d")
+    before = journal_fills(d), broker_orders(d)
+    edited = _edited_registry(tmp_path, "tick = 0.25", "tick = -0.25")
+    done = run_hydra("run", "daily-cycle", "--as-of", DAY, data_dir=d,
+                     env={"HYDRA_MARKETS": str(edited)})
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "markets.ZO.tick must be positive" in out and str(edited) in out, out[-2000:]
+    assert "Traceback" not in out, out[-2000:]
+    assert (journal_fills(d), broker_orders(d)) == before
+
+
+# -------------------------------------------------------------------- read-only files
+def _as_plain_user() -> list[str]:
+    """A command prefix under which file permissions bind. Root ignores them (CAP_DAC_OVERRIDE),
+    so as root the capabilities that override them are dropped for the child process."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without util-linux setpriv: cannot make a file read-only")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner"]
+
+
+@pytest.mark.parametrize("target", [
+    "journal/journal.sqlite", "broker/sim.sqlite", "journal", "models/ZO/champion.json",
+    "agent/agent.sqlite",
+])
+def test_a_read_only_file_is_named_before_any_order_and_nothing_changes(traded, tmp_path,
+                                                                       target):
+    d = _copy(traded, tmp_path / "d")
+    before = journal_fills(d), broker_orders(d)
+    path = d / target
+    assert path.exists(), f"the traded data dir has no {target}"
+    path.chmod(0o555 if path.is_dir() else 0o444)
+    code = (f"from hydra import cycle; cycle.run_in_process(data_dir={str(d)!r}, as_of={DAY!r}, "
+            "contracts=3)")
+    done = subprocess.run([*_as_plain_user(), sys.executable, "-c", code], capture_output=True,
+                          text=True, timeout=120)
+    path.chmod(0o755 if path.is_dir() else 0o644)
+    assert done.returncode != 0, "the cycle ran on a read-only data directory"
+    assert f"{path} is read-only for this user" in done.stderr, done.stderr[-1500:]
+    assert "nothing was sent" in done.stderr
+    assert (journal_fills(d), broker_orders(d)) == before
+
+
+def test_hydra_run_refuses_a_read_only_journal_before_any_notebook_runs(traded, tmp_path):
+    from tests.conftest import HYDRA, REPO
+
+    d = _copy(traded, tmp_path / "d")
+    before = journal_fills(d), broker_orders(d), sorted(d.joinpath("runs").rglob("*.ipynb"))
+    path = d / "journal" / "journal.sqlite"
+    path.chmod(0o444)
+    done = subprocess.run([*_as_plain_user(), HYDRA, "run", "daily-cycle", "--as-of", DAY],
+                          capture_output=True, text=True, timeout=120, cwd=REPO,
+                          env={**os.environ, "HYDRA_DATA_DIR": str(d)})
+    path.chmod(0o644)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{path} is read-only for this user" in done.stderr
+    after = journal_fills(d), broker_orders(d), sorted(d.joinpath("runs").rglob("*.ipynb"))
+    assert after == before, "refused before running: no order, no new record"

@@ -343,3 +343,48 @@ def test_a_dry_run_rerun_after_a_crash_cancels_nothing_and_a_real_rerun_finishes
     [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
     assert position(data_dir) == target and broker_rows(data_dir, working) == []
     assert_books_agree(data_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first", ["hydra run", "papermill"])
+def test_hydra_run_and_plain_papermill_on_one_date_only_one_trades(data_dir, tmp_path, first):
+    """The operator's two ways in, at once for one date (cron's `hydra run` and someone's plain
+    papermill, in either order): the first trades the day, the second sends nothing and says
+    why, and the day ends at its target."""
+    from tests.conftest import HYDRA, REPO
+
+    (data_dir / "hydra.toml").write_text(CONFIG)
+    stalled = tmp_path / "stalled"
+    env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_STALL_AT": "between_slices",
+           "HYDRA_STALL_SECONDS": "3", "HYDRA_STALL_FLAG": str(stalled)}
+    plain = ["papermill", "--no-progress-bar", str(REPO / "notebooks" / "daily_cycle.ipynb"),
+             str(tmp_path / "plain.ipynb"), "-p", "as_of", DAY, "-p", "data_dir", str(data_dir),
+             "-p", "contracts", "5"]
+    plain[0] = str(Path(HYDRA).with_name("papermill"))
+    via_hydra = [HYDRA, "run", "daily-cycle", "--as-of", DAY, "-p", "contracts", "5"]
+    one, two = (via_hydra, plain) if first == "hydra run" else (plain, via_hydra)
+    trading = subprocess.Popen(one, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not stalled.exists() and trading.poll() is None:
+            time.sleep(0.1)
+        assert stalled.exists(), "the first run never reached its second TWAP slice"
+        second = subprocess.run(two, env={**env, "HYDRA_STALL_AT": ""}, cwd=REPO,
+                                capture_output=True, text=True, timeout=180)
+        said = second.stdout + second.stderr
+        if two is plain:
+            said += (tmp_path / "plain.ipynb").read_text()
+        assert second.returncode != 0 and "is already being run by another process" in said, \
+            said[-3000:]
+        out, _ = trading.communicate(timeout=180)
+        assert trading.returncode == 0, out[-3000:]
+    finally:
+        if trading.poll() is None:
+            trading.kill()
+    refs = [r for (r,) in broker_rows(data_dir, "SELECT order_ref FROM orders")]
+    assert refs and all(r.startswith("HYD-ZO-20261124-1-") for r in refs), \
+        f"only the first run's parent has children at the broker: {refs}"
+    [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+    assert position(data_dir) == target
+    assert_books_agree(data_dir)

@@ -15,7 +15,7 @@ import typer
 
 from hydra import __version__
 from hydra.cli import commands
-from hydra.cli.common import console
+from hydra.cli.common import console, err
 
 
 def _plain_help() -> None:
@@ -85,7 +85,13 @@ def _papermill_style_params(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    app(args=_papermill_style_params(sys.argv[1:]), prog_name="hydra")
+    from hydra.markets import MarketsFileError
+
+    try:
+        app(args=_papermill_style_params(sys.argv[1:]), prog_name="hydra")
+    except MarketsFileError as exc:  # every command reads the registry: one clear refusal
+        err.print(f"[bold red]refused:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -103,13 +103,20 @@ def run(
 
 
 def _refuse_bad_config(runs: Any, root: Any) -> None:
-    """An invalid hydra.toml is refused here (exit 2, nothing recorded), not in a cell; as a
-    RunError, so a scheduled run's on-failure hook hears of it too."""
+    """A read-only data directory, an invalid hydra.toml or markets registry is refused here
+    (exit 2, nothing recorded), not in a cell; as a RunError, so a scheduled run's on-failure
+    hook hears of it too."""
     from hydra.config import ConfigError, load_config
+    from hydra.markets import MarketsFileError, load_registry
+    from hydra.paths import DataDirError, DataPaths
+    from hydra.sessions import check_calendar
 
     try:
+        DataPaths(root).require_writable()
         load_config(root)
-    except ConfigError as exc:
+        for market in load_registry().values():
+            check_calendar(market)
+    except (ConfigError, MarketsFileError, DataDirError) as exc:
         raise runs.RunError(f"refused before running: {exc}") from None
 
 
