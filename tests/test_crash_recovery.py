@@ -22,7 +22,7 @@ import pytest
 
 from hydra import cycle
 from hydra.faults import POINTS
-from tests.conftest import sim_positions, start_sim_gateway, stop_process
+from tests.conftest import sim_positions
 
 DAY, NEXT = "2026-11-24", "2026-11-25"
 CONFIG = ("[risk]\nmax_notional_fraction = 3.0\nmax_gross_notional_fraction = 3.0\n"
@@ -60,27 +60,6 @@ def assert_books_agree(data_dir: Path, **broker: str) -> None:
     rep = fill_report.open_report(data_dir=str(data_dir), **broker)
     check = fill_report.broker_check(rep)
     assert check.status == "compared" and check.breaks == [], check.breaks  # zero breaks
-
-
-def assert_books_agree_over_ib(data_dir: Path, port: str) -> None:
-    """The same, with the fill report asking the gateway (a port declared paper for it)."""
-    os.environ["HYDRA_PAPER_PORTS"] = port
-    try:
-        assert_books_agree(data_dir, broker="ib", port=port, client_id="23")
-    finally:
-        del os.environ["HYDRA_PAPER_PORTS"]
-    refs = [r for (r,) in broker_rows(data_dir, "SELECT order_ref FROM orders")]
-    assert len(refs) == len(set(refs)), "an orderRef was sent twice"
-    execs = sorted(broker_rows(data_dir, "SELECT exec_id, quantity, price FROM executions"))
-    journaled = sorted(journal_rows(data_dir, "SELECT exec_id, quantity, price FROM fills"))
-    assert journaled == execs, "every broker execution in the journal exactly once"
-    for ref, qty, filled in journal_rows(data_dir,
-                                         "SELECT order_ref, quantity, filled FROM orders"):
-        [(at_broker,)] = broker_rows(
-            data_dir, f"SELECT COALESCE(SUM(quantity), 0) FROM executions WHERE order_ref "
-            f"LIKE '{ref}-%'")
-        assert at_broker <= qty, f"parent {ref} over-filled: {at_broker} of {qty}"
-        assert filled == at_broker, f"parent {ref} says {filled}, the broker {at_broker}"
 
 
 @pytest.mark.parametrize("point,after", [
@@ -189,72 +168,6 @@ def test_a_kernel_whose_parent_died_refuses_to_send(tmp_path):
         assert "an orphaned kernel sends no orders" in flag.read_text()
     finally:
         proc.kill()
-
-
-# ----------------------------------------------------------------- the IB path, too
-IB_CONFIG = CONFIG + ("wait_seconds = 2\ncross_wait_seconds = 3\npoll_seconds = 0.5\n"
-                      "cancel_timeout_seconds = 5\ntwap_window_seconds = 20\n")
-IB_SCRIPT = ("import sys\nfrom hydra import cycle\n"
-             "cycle.run_in_process(data_dir=sys.argv[1], as_of=sys.argv[2], contracts=5, "
-             "broker='ib', port=int(sys.argv[3]))\n")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("point,after", [("after_child_sent", 1), ("between_slices", 1)])
-def test_killed_on_the_ib_path_a_rerun_through_the_gateway_finishes_the_day(data_dir, point,
-                                                                           after):
-    """ib_insync over the TWS wire protocol to `hydra sim-gateway`: kill, rerun, same books."""
-    (data_dir / "hydra.toml").write_text(IB_CONFIG)
-    env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
-    gw, port = start_sim_gateway(data_dir, DAY)
-    try:
-        run_env = {**env, "HYDRA_PAPER_PORTS": port, "HYDRA_KILL_AT": point,
-                   "HYDRA_KILL_AFTER": str(after)}
-        killed = subprocess.run([sys.executable, "-c", IB_SCRIPT, str(data_dir), DAY, port],
-                                env=run_env, capture_output=True, text=True, timeout=180)
-        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-        run_env.pop("HYDRA_KILL_AT")
-        rerun = subprocess.run([sys.executable, "-c", IB_SCRIPT + "print('ok')\n",
-                                str(data_dir), DAY, port], env=run_env, capture_output=True,
-                               text=True, timeout=180)
-        assert rerun.returncode == 0, rerun.stderr[-2000:]
-        [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
-        assert position(data_dir) == target
-        assert_books_agree_over_ib(data_dir, port)
-    finally:
-        stop_process(gw, signal.SIGINT)
-
-
-@pytest.mark.slow
-def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_right(data_dir):
-    (data_dir / "hydra.toml").write_text(IB_CONFIG)
-    gw, port = start_sim_gateway(data_dir, DAY)
-    run_env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_PAPER_PORTS": port}
-    cyc = subprocess.Popen([sys.executable, "-c", IB_SCRIPT + "print('ok')\n", str(data_dir),
-                            DAY, port], env=run_env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (data_dir / "journal" / "journal.sqlite"
-                                                   ).exists():
-            time.sleep(0.2)
-        while time.monotonic() < deadline and not journal_rows(
-                data_dir, "SELECT 1 FROM child_orders WHERE slice >= 2"):
-            time.sleep(0.2)
-        gw.kill()  # the gateway dies mid-TWAP (slice 2 under way)
-        gw.wait(10)
-        time.sleep(2)
-        gw, _ = start_sim_gateway(data_dir, DAY, port)
-        out, err = cyc.communicate(timeout=180)
-        assert cyc.returncode == 0 and "ok" in out, err[-3000:]
-        [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
-        assert position(data_dir) == target
-        assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
-                                     "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
-        assert_books_agree_over_ib(data_dir, port)
-    finally:
-        cyc.kill()
-        stop_process(gw, signal.SIGINT)
 
 
 @pytest.mark.slow

@@ -1,0 +1,137 @@
+"""Crash recovery on the IB path: ib_insync over the TWS wire protocol to `hydra sim-gateway`
+(a real process on a loopback port), killed at each named point of the money path, or the
+gateway itself killed and restarted mid-TWAP. Same checks as tests/test_crash_recovery.py, with
+the fill report asking the gateway. The gateway's clock runs in real time, so these run apart
+from the simulator's cases (their own file: another xdist worker).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hydra.faults import POINTS
+from tests.conftest import start_sim_gateway, stop_process
+from tests.test_crash_recovery import (
+    CONFIG,
+    DAY,
+    NEXT,
+    assert_books_agree,
+    broker_rows,
+    journal_rows,
+    position,
+)
+
+
+def assert_books_agree_over_ib(data_dir: Path, port: str) -> None:
+    """The same, with the fill report asking the gateway (a port declared paper for it)."""
+    os.environ["HYDRA_PAPER_PORTS"] = port
+    try:
+        assert_books_agree(data_dir, broker="ib", port=port, client_id="23")
+    finally:
+        del os.environ["HYDRA_PAPER_PORTS"]
+    refs = [r for (r,) in broker_rows(data_dir, "SELECT order_ref FROM orders")]
+    assert len(refs) == len(set(refs)), "an orderRef was sent twice"
+    execs = sorted(broker_rows(data_dir, "SELECT exec_id, quantity, price FROM executions"))
+    journaled = sorted(journal_rows(data_dir, "SELECT exec_id, quantity, price FROM fills"))
+    assert journaled == execs, "every broker execution in the journal exactly once"
+    for ref, qty, filled in journal_rows(data_dir,
+                                         "SELECT order_ref, quantity, filled FROM orders"):
+        [(at_broker,)] = broker_rows(
+            data_dir, f"SELECT COALESCE(SUM(quantity), 0) FROM executions WHERE order_ref "
+            f"LIKE '{ref}-%'")
+        assert at_broker <= qty, f"parent {ref} over-filled: {at_broker} of {qty}"
+        assert filled == at_broker, f"parent {ref} says {filled}, the broker {at_broker}"
+
+
+# ----------------------------------------------------------------- the IB path, too
+# The gateway's clock is real time and the TWAP here is squeezed into 20 s, so a flip day's two
+# parents send more children in a minute than the default 10: the limit is raised for the test.
+IB_CONFIG = CONFIG.replace("[risk]\n", "[risk]\nmax_orders_per_minute = 40\n") + (
+    "wait_seconds = 2\ncross_wait_seconds = 3\npoll_seconds = 0.5\n"
+    "cancel_timeout_seconds = 5\ntwap_window_seconds = 20\n")
+IB_SCRIPT = ("import sys\nfrom hydra import cycle\n"
+             "cycle.run_in_process(data_dir=sys.argv[1], as_of=sys.argv[2], contracts=5, "
+             "broker='ib', port=int(sys.argv[3]))\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point,after", [
+    ("after_planning", 0), ("after_parent_journaled", 0), ("after_child_sent", 1),
+    ("between_slices", 1), ("before_fill_journaled", 1), ("while_journaling", 1),
+    ("during_summary", 0),
+])
+def test_killed_on_the_ib_path_a_rerun_through_the_gateway_finishes_the_day(data_dir, point,
+                                                                           after):
+    """Every money-path kill point on the IB path: kill, rerun the date, then the next trading
+    date (the gateway restarted on it), and the books agree each time. The eighth point
+    (before_index_finished) is `hydra run`'s, not the broker's: tests/test_crash_recovery.py."""
+    assert point in POINTS
+    (data_dir / "hydra.toml").write_text(IB_CONFIG)
+    env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
+    gw, port = start_sim_gateway(data_dir, DAY)
+    try:
+        run_env = {**env, "HYDRA_PAPER_PORTS": port, "HYDRA_KILL_AT": point,
+                   "HYDRA_KILL_AFTER": str(after)}
+        killed = subprocess.run([sys.executable, "-c", IB_SCRIPT, str(data_dir), DAY, port],
+                                env=run_env, capture_output=True, text=True, timeout=180)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        run_env.pop("HYDRA_KILL_AT")
+        rerun = subprocess.run([sys.executable, "-c", IB_SCRIPT + "print('ok')\n",
+                                str(data_dir), DAY, port], env=run_env, capture_output=True,
+                               text=True, timeout=180)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+        assert position(data_dir) == target
+        assert_books_agree_over_ib(data_dir, port)
+        stop_process(gw, signal.SIGINT)
+        gw, port = start_sim_gateway(data_dir, NEXT)
+        run_env["HYDRA_PAPER_PORTS"] = port
+        nxt = subprocess.run([sys.executable, "-c", IB_SCRIPT, str(data_dir), NEXT, port],
+                             env=run_env, capture_output=True, text=True, timeout=180)
+        assert nxt.returncode == 0, nxt.stderr[-2000:]
+        targets = dict(journal_rows(data_dir, "SELECT cycle_id, target FROM cycle_targets"))
+        assert position(data_dir) == targets["ZO-" + NEXT.replace("-", "")], targets
+        assert_books_agree_over_ib(data_dir, port)
+    finally:
+        stop_process(gw, signal.SIGINT)
+
+
+@pytest.mark.slow
+def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_right(data_dir):
+    (data_dir / "hydra.toml").write_text(IB_CONFIG)
+    gw, port = start_sim_gateway(data_dir, DAY)
+    run_env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_PAPER_PORTS": port}
+    cyc = subprocess.Popen([sys.executable, "-c", IB_SCRIPT + "print('ok')\n", str(data_dir),
+                            DAY, port], env=run_env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (data_dir / "journal" / "journal.sqlite"
+                                                   ).exists():
+            time.sleep(0.2)
+        while time.monotonic() < deadline and not journal_rows(
+                data_dir, "SELECT 1 FROM child_orders WHERE slice >= 2"):
+            time.sleep(0.2)
+        gw.kill()  # the gateway dies mid-TWAP (slice 2 under way)
+        gw.wait(10)
+        time.sleep(2)
+        gw, _ = start_sim_gateway(data_dir, DAY, port)
+        out, err = cyc.communicate(timeout=180)
+        assert cyc.returncode == 0 and "ok" in out, err[-3000:]
+        [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+        assert position(data_dir) == target
+        assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
+                                     "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
+        assert_books_agree_over_ib(data_dir, port)
+    finally:
+        cyc.kill()
+        stop_process(gw, signal.SIGINT)
+
+
