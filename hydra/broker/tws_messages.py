@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from hydra.broker.tws_protocol import UNSET_DOUBLE, Out
+from hydra.broker.tws_protocol import UNSET_DOUBLE, UNSET_INTEGER, Out
 
 ORDER_TYPES = "LMT,MKT,DAY,GTC"
 JAVA_DOUBLE_MAX = "1.7976931348623157E308"  # how TWS writes an unset double in some messages
+# TWS writes contractData's aggGroup with a plain add of its int, so an unset one goes out as
+# Integer.MAX_VALUE's digits, not empty (tws_protocol.field writes UNSET_INTEGER as '')
+AGG_GROUP_UNSET = str(UNSET_INTEGER)
 
 # Server versions at which a message this gateway sends changes layout (157..176).
 V_DURATION = 159  # openOrder gains duration
@@ -142,7 +145,7 @@ def contract_data(req_id: int, c: IbContract) -> list[object]:
         "", "", 0,  # evRule, evMultiplier, secIdList count
         # aggGroup, underSymbol, underSecType, marketRuleIds (one per valid exchange),
         # realExpirationDate, stockType
-        "", c.symbol, "", c.market_rule_id or "", c.last_trade_date, "",
+        AGG_GROUP_UNSET, c.symbol, "", c.market_rule_id or "", c.last_trade_date, "",
         # minSize, sizeIncrement, suggestedSizeIncrement
         1, 1, 1,
     ]

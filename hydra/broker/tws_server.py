@@ -82,6 +82,9 @@ MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "O
                "DEC")
 IB_ZONE_IDS = {"America/Chicago": "US/Central", "America/New_York": "US/Eastern"}
 LISTED_MONTHS_AHEAD = 24
+# IB's tick types: (bid, ask, last, close) prices and (bid, ask, last) sizes, live and delayed
+LIVE_TICKS = ((1, 2, 4, 9), (0, 3, 5))
+DELAYED_TICKS = ((66, 67, 68, 75), (69, 70, 71))
 FARM_MESSAGES = (
     (2104, "Market data farm connection is OK:usfarm"),
     (2106, "HMDS data farm connection is OK:ushmds"),
@@ -655,13 +658,14 @@ class TwsServer:
             state = (-1.0, 0, -1.0, 0, q.last, close)
         if state == sub.last:
             return
-        delayed = sub.served == 3
         bid, bid_size, ask, ask_size, last, close = state
-        types = (66, 67, 68, 75) if delayed else (1, 2, 4, 9)
-        s.send(msg.tick_price(req_id, types[0], bid, bid_size))
-        s.send(msg.tick_price(req_id, types[1], ask, ask_size))
-        s.send(msg.tick_price(req_id, types[2], last, 1))
-        s.send(msg.tick_price(req_id, types[3], close, 0))
+        prices, sizes = DELAYED_TICKS if sub.served == 3 else LIVE_TICKS
+        # as TWS: each price tick carries its size, and the size follows as its own tickSize
+        for price_type, size_type, price, size in zip(
+                prices[:3], sizes, (bid, ask, last), (bid_size, ask_size, 1), strict=True):
+            s.send(msg.tick_price(req_id, price_type, price, size))
+            s.send(msg.tick_size(req_id, size_type, size))
+        s.send(msg.tick_price(req_id, prices[3], close, 0))
         sub.last = state
 
     def _historical(self, s: Session, fields: list[str]) -> None:
@@ -1089,6 +1093,10 @@ class TwsServer:
                     and not s.closed]
         since = (self._exec_since or self.sim.clock.now()) - timedelta(hours=1)
         new = [e for e in self.sim.executions(since=since) if e.exec_id not in self._seen_exec]
+        # IB's order for a fill (wire captures of TWS): execDetails, then openOrder and
+        # orderStatus for the status change, then commissionReport
+        outbox: dict[int, list[list[object]]] = {}
+        reports: dict[int, list[list[object]]] = {}
         if new:
             day_execs = self.sim.executions(since=min(e.time for e in new) - timedelta(days=1))
             cumulative = {e.exec_id: (cum, avg) for e, cum, avg
@@ -1099,10 +1107,10 @@ class TwsServer:
                 cum, avg = cumulative.get(e.exec_id, (e.quantity, e.price))
                 view, ib = self._exec_view(e, cum, avg), self._contract_of(e)
                 for s in self._owner_sessions(int(e.order_id)):
-                    s.send(msg.exec_details(-1, view, ib))
+                    outbox.setdefault(s.number, []).append(msg.exec_details(-1, view, ib))
                     if e.commission is not None:
-                        s.send(msg.commission_report(e.exec_id, e.commission, e.currency,
-                                                     None))
+                        reports.setdefault(s.number, []).append(msg.commission_report(
+                            e.exec_id, e.commission, e.currency, None))
         for perm, sent in list(self._watch.items()):
             o = self.sim.order_status(str(perm))
             if (o.status, o.filled) == sent:
@@ -1111,12 +1119,17 @@ class TwsServer:
             view = self._view(o, last[-1] if last else 0.0)
             ib = self._contract_of(o)
             for s in self._owner_sessions(perm):
-                s.send(msg.order_status(view))
-                s.send(msg.open_order(view, ib))
+                outbox.setdefault(s.number, []).extend(
+                    [msg.open_order(view, ib), msg.order_status(view)])
             if o.is_done:
                 del self._watch[perm]
             else:
                 self._watch[perm] = (o.status, o.filled)
+        for number in {*outbox, *reports}:
+            target = self._sessions.get(number)
+            if target is not None:
+                for fields in [*outbox.get(number, []), *reports.get(number, [])]:
+                    target.send(fields)
         for s in sessions:
             for req_id, sub in list(s.mkt.items()):
                 self._send_quote(s, req_id, sub)
