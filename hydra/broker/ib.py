@@ -247,6 +247,7 @@ class IBBroker(Broker):
         self._orders: dict[int, _OrderMeta] = {}  # permId -> meta
         self._pending: dict[tuple[int, int], _OrderMeta] = {}  # (clientId, orderId) -> meta
         self._order_errors: dict[int, str] = {}  # orderId -> IB error text (this session)
+        self._cancel_notes: dict[int, str] = {}  # orderId -> IB's 202 text (this session)
         self._md_errors: dict[int, str] = {}  # market data reqId -> IB error text
         self._connect_errors: list[str] = []
         self._contracts: dict[int, ContractDetails] = {}
@@ -507,6 +508,9 @@ class IBBroker(Broker):
                         ", resubscribing market data" if code == 1101 else "")
         if req_id == -1 and not (2100 <= code < 2200):
             self._connect_errors.append(f"{code}: {text}")
+        if req_id > 0 and code == 202:
+            with self._lock:
+                self._cancel_notes[req_id] = f"IB error 202: {text}"
         if req_id > 0 and code not in NOT_REJECTIONS and not (2100 <= code < 2200):
             hint = f" ({READ_ONLY_HINT})" if code == 321 and "Read-Only" in text else (
                 f" ({ORDER_ERROR_HINTS[code]})" if code in ORDER_ERROR_HINTS else "")
@@ -572,6 +576,7 @@ class IBBroker(Broker):
         lib = _lib()
         self._run(lambda: ib.reqExecutionsAsync(lib.ExecutionFilter()), "reqExecutions")
         self._collect_fills()
+        self._run(ib.reqPositionsAsync, "positions")
         self._sync_time()
         detail = (f"after IB error {code}: resynced open/completed orders and "
                   f"{len(self._fills)} execution(s)"
@@ -608,6 +613,7 @@ class IBBroker(Broker):
 
     # ------------------------------------------------------------------ account & positions
     def account_state(self) -> AccountState:
+        self._await_link("reading the account")  # values pushed while IB was away are stale
         ib = self._ensure()
         account = self.account_id
         values = self._call(lambda: [(v.tag, v.value, v.currency)
@@ -650,6 +656,7 @@ class IBBroker(Broker):
         return value
 
     def positions(self) -> list[Position]:
+        self._await_link("reading positions")
         ib = self._ensure()
         account = self.account_id
 
@@ -807,8 +814,14 @@ class IBBroker(Broker):
             if con_id in self._contracts:
                 return self._contracts[con_id]
         raw = self._details(_lib().Contract(conId=con_id), f"contract details for conId {con_id}")
+        if not raw:
+            raise BrokerError(f"IB has no contract details for conId {con_id} (a contract the "
+                              "account holds or an order names): IB's contract service may be "
+                              "down (look for farm message 2158 in the gateway) or the "
+                              "contract expired; nothing was sent")
         if len(raw) != 1:
-            raise BrokerError(f"IB returned {len(raw)} contracts for conId {con_id}")
+            raise BrokerError(f"IB returned {len(raw)} contracts for conId {con_id}; nothing "
+                              "was sent")
         d = raw[0]
         try:
             return self._adopt(get_market(d.contract.symbol), d)
@@ -988,8 +1001,9 @@ class IBBroker(Broker):
             if meta is not None and snap.perm_id and not meta.perm_id:
                 meta.perm_id = snap.perm_id
                 self._orders[snap.perm_id] = meta
-            error = self._order_errors.get(snap.order_id, "") if snap.order_id and \
-                snap.client_id == self.client_id else ""
+            mine = bool(snap.order_id) and snap.client_id == self.client_id
+            error = self._order_errors.get(snap.order_id, "") if mine else ""
+            cancel_note = self._cancel_notes.get(snap.order_id, "") if mine else ""
             fills = [f for f in self._fills.values() if snap.perm_id and f.perm_id == snap.perm_id]
         status = STATUS_MAP.get(snap.status, snap.status)
         cancelled_by_us = meta is not None and meta.cancel_requested
@@ -999,6 +1013,11 @@ class IBBroker(Broker):
             status, message = "Inactive", error  # rejected by IB, not cancelled by anyone
         elif error and not message:
             message = error
+        elif status in ("Cancelled", "ApiCancelled") and meta is not None \
+                and not cancelled_by_us:
+            said = cancel_note or message or "no reason given"
+            message = (f"IB cancelled it without Hydra asking ({said}): see the order's log in "
+                       "TWS (a price band, margin, the exchange) before rerunning")
         filled = int(snap.filled)
         avg = snap.avg_fill_price or None
         fills = latest_per_stem(fills, lambda f: f.exec_id)  # a correction replaces, never adds

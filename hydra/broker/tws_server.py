@@ -602,7 +602,7 @@ class TwsServer:
         wire = WireContract.read(c)
         include_expired = c.bool()
         found = [] if self._fault("details-missing") else self._match(wire, include_expired)
-        if self._fault("details-ambiguous"):
+        if self._fault("details-ambiguous") and not wire.con_id:  # a conId stays unique
             found = [pair for ib, c in found for pair in (
                 (ib, c), (replace(ib, con_id=ib.con_id + 1), replace(c, con_id=c.con_id + 1)))]
         if self._fault("wrong-min-tick"):
