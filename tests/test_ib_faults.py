@@ -182,7 +182,11 @@ def test_a_rejection_is_what_the_operator_reads_from_hydra_run(account, monkeypa
                         "-p", "port", str(gw.port), "-p", "contracts", str(CONTRACTS),
                         data_dir=account, env={"HYDRA_PAPER_PORTS": str(gw.port)}, timeout=300)
     out = " ".join((run.stdout + run.stderr).split())
-    assert "rejected" in out, out
+    assert run.returncode == 0 and "status=execution_stopped" in out, out
+    assert "legs: open BUY 3 ZOH7 rejected" in out and "orders=1 fills=0" in out, out
+    notebook = (account / out.split("executed notebook: ")[1].split()[0]).read_text()
+    assert "broker rejected HYD-ZO-20261124-1-s1-a1: IB error 201: Order rejected - reason:" \
+        in notebook and "fix that at IB before rerunning" in notebook, "the notebook says why"
     assert gw.log.count("fault reject-201: rejected order") == 1
     after = assert_clean(account, before)
     assert (after.orders, after.positions) == (before.orders, before.positions)
