@@ -4,7 +4,8 @@ real ib_insync over a loopback socket, the real daily cycle with broker=ib.
 For every fault the cycle stops before any (further) order with a message naming the problem
 and what to do, records nothing wrong, loses nothing recorded and leaves no child working;
 a lost link (1100) that comes back (1101/1102) is waited for, resynced and the cycle goes on.
-Every wait is bounded; the gateway's clock runs at wall speed from 10:00 CT.
+Every wait is bounded; the gateway's clock runs at wall speed from 10:00 CT. The TWAP's 3 s
+slices are shorter than the gateway's 4 s outage, so the next slice meets it and must wait.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ connect_attempts = 2
 connect_timeout_seconds = 5
 retry_backoff_seconds = 0.1
 quote_wait_seconds = 1
-link_wait_seconds = 4
+link_wait_seconds = 10
 
 [risk]
 max_notional_fraction = 2.0
@@ -269,7 +270,9 @@ def test_a_lost_link_is_waited_for_resynced_and_the_cycle_goes_on(account, monke
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "IB Gateway lost its connection to IB (error 1100: Connectivity between IB and " \
         "Trader Workstation has been lost.): no order will be sent until it is restored" in said
-    assert f"IB link restored after IB error {code}: resynced open/completed orders" in said
+    assert "IB Gateway lost its connection to IB (error 1100: Connectivity between IB and " \
+        f"Trader Workstation has been lost.) and it was restored (error {code}: " in said
+    assert f"after IB error {code}: resynced open/completed orders, positions and" in said
     assert ("market data resubscribed" in said) == (code == 1101)
     assert s["routes"] == ["twap"] and s["status"] == "traded", s["order_outcomes"]
     after = assert_clean(account, before)
@@ -282,6 +285,8 @@ def test_a_broken_server_link_sends_nothing_and_stops_when_not_restored(account,
     """2110 (TWS <-> IB's servers broken) is treated as 1100: no order while it lasts; when it
     is not restored within [ib] link_wait_seconds the cycle stops and says so."""
     caplog.set_level(logging.WARNING, logger="hydra.broker.ib")
+    toml = account / "hydra.toml"
+    toml.write_text(toml.read_text().replace("link_wait_seconds = 10", "link_wait_seconds = 4"))
     before = books(account)
     with gateway(account, monkeypatch, TRADE_DATE, "link-broken-2110") as gw, \
             pytest.raises(BrokerError) as err:

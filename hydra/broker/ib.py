@@ -260,6 +260,7 @@ class IBBroker(Broker):
         self._last_now: datetime | None = None
         self._link_down = ""  # IB's text while the gateway has lost IB (1100 / 2110)
         self._resync_due = 0  # 1101 or 1102 after a restoration, until resynced
+        self._link_lost = self._link_back = ""  # what IB said when it went and came back
 
     # ------------------------------------------------------------------------ plumbing
     def _require(self) -> tuple[LoopThread, Any]:
@@ -495,17 +496,13 @@ class IBBroker(Broker):
                             f"{snap.status} filled {snap.filled:g}/{snap.quantity:g}"))
 
     def _on_error(self, req_id: int, code: int, text: str, contract: Any) -> None:
+        # logged by the caller's thread (_await_link, _resync): a notebook shows a kernel's
+        # output only from the thread running the cell, not from ib_insync's loop thread
         if code in LINK_DOWN:
-            self._link_down = f"error {code}: {text}"
-            log.warning("IB Gateway lost its connection to IB (error %d: %s): no order will be "
-                        "sent until it is restored (waiting up to %g s)", code, text,
-                        self.settings.link_wait_seconds)
+            self._link_down = self._link_lost = f"error {code}: {text}"
         elif code in LINK_UP:
             self._link_down = ""
-            self._resync_due = code
-            log.warning("IB connectivity restored (error %d: %s): resyncing orders and "
-                        "executions%s", code, text,
-                        ", resubscribing market data" if code == 1101 else "")
+            self._resync_due, self._link_back = code, f"error {code}: {text}"
         if req_id == -1 and not (2100 <= code < 2200):
             self._connect_errors.append(f"{code}: {text}")
         if req_id > 0 and code == 202:
@@ -544,6 +541,8 @@ class IBBroker(Broker):
             return
         down, bound = self._link_down, self.settings.link_wait_seconds
         self.events.append(("link-wait", "", down))
+        log.warning("IB Gateway lost its connection to IB (%s): no order will be sent until "
+                    "it is restored (waiting up to %g s)", down, bound)
         deadline = time.monotonic() + bound
         while self._link_down and time.monotonic() < deadline:
             if not self.is_connected():
@@ -578,11 +577,12 @@ class IBBroker(Broker):
         self._collect_fills()
         self._run(ib.reqPositionsAsync, "positions")
         self._sync_time()
-        detail = (f"after IB error {code}: resynced open/completed orders and "
+        detail = (f"after IB error {code}: resynced open/completed orders, positions and "
                   f"{len(self._fills)} execution(s)"
                   + ("; market data resubscribed" if code == 1101 else ""))
         self.events.append(("resynced", "", detail))
-        log.warning("IB link restored %s", detail)
+        log.warning("IB Gateway lost its connection to IB (%s) and it was restored (%s): %s",
+                    self._link_lost or "no loss reported", self._link_back, detail)
 
     # ------------------------------------------------------------------------------ time
     def _sync_time(self) -> None:

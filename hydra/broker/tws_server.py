@@ -128,7 +128,8 @@ class GatewayOptions:
     poll_seconds: float = 0.2  # how often the simulator is checked for fills and quotes
     delayed_minutes: int = 15
     faults: frozenset[str] = frozenset()  # names from FAULTS (none: a faithful gateway)
-    restore_seconds: float = 1.5  # link faults: wall seconds from 1100 to 1101/1102
+    restore_seconds: float = 4.0  # link faults: wall seconds from 1100 to 1101/1102 (long
+    #                              enough that the client's next request meets the outage)
 
     def __post_init__(self) -> None:
         if self.market_data not in ("live", "delayed"):
