@@ -140,6 +140,7 @@ class IBConfig:
     market_data_type: int
     quote_wait_seconds: float
     account: str
+    link_wait_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

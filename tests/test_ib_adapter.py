@@ -226,11 +226,13 @@ def test_an_order_with_order_ref_reports_status_fill_and_commission_as_events(
     before = len(gateway.requests)
     status = ib.place_order(OrderRequest(c, "BUY", 2, "LMT", q.ask, ref))
     assert status.order_ref == ref and status.order_id.isdigit(), "permId"
-    wait_until(lambda: "orderStatus Filled filled 2/2" in events_for(ib, ref), what="fill")
+    wait_until(lambda: any(e.startswith("commissionReport") for e in events_for(ib, ref)),
+               what="fill and commission")
     seen = events_for(ib, ref)
+    # IB's order: execDetails, then the status change, then commissionReport
     order = [next(i for i, e in enumerate(seen) if e.startswith(k))
              for k in ("placeOrder", "orderStatus Submitted", "execDetails",
-                       "commissionReport", "orderStatus Filled")]
+                       "orderStatus Filled", "commissionReport")]
     assert order == sorted(order), seen
     assert In.REQ_EXECUTIONS not in [m for _, m in list(gateway.requests)[before:]], \
         "the fill and its commission came as events, not from a reqExecutions sweep"

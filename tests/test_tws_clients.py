@@ -348,3 +348,122 @@ def test_ibapi_a_resting_order_filled_later_added_liquidity(app: App, gateway: T
     gateway.sync()
     [(_, _, ex)] = app.wait("execDetails", lambda a: a[2].orderId == oid)
     assert ex.lastLiquidity == 1 and ex.price == price
+
+
+# ------------------------------------------------------------------ IB's wire, as IB sends it
+def test_a_fill_arrives_in_the_order_tws_sends_it(app: App):
+    """Wire captures of TWS show a fill as execDetails, then openOrder and orderStatus for the
+    status change, then commissionReport (rust-ibapi #811, ibsync #11): a client that keys a
+    commission to a fill it has not seen yet would drop it, so the order is asserted."""
+    c = _front(app)
+    _, ask = _quote(app, c, 50)
+    [(oid,)] = app.seen("nextValidId")[-1:]
+    with app.lock:
+        start = len(app.events)
+    app.placeOrder(oid, c, limit("BUY", 1, ask, "HYD-IBAPI-ORDER"))
+    [(_, _, ex)] = app.wait("execDetails", lambda a: a[2].orderId == oid)
+    app.wait("commissionReport", lambda a: a[0].execId == ex.execId)
+    with app.lock:
+        events = app.events[start:]
+    mine = []
+    for name, args in events:
+        if name == "openOrder" and args[0] == oid:
+            mine.append(f"openOrder {args[3].status}")
+        elif name == "orderStatus" and args[0] == oid:
+            mine.append(f"orderStatus {args[1]}")
+        elif name == "execDetails" and args[2].orderId == oid:
+            mine.append("execDetails")
+        elif name == "commissionReport" and args[0].execId == ex.execId:
+            mine.append("commissionReport")
+    assert mine == ["openOrder Submitted", "orderStatus Submitted", "execDetails",
+                    "openOrder Filled", "orderStatus Filled", "commissionReport"]
+
+
+@pytest.fixture
+def delayed_gateway(tmp_path: Path) -> Iterator[tuple[TwsServer, list[tuple[int, list]]]]:
+    """A gateway for an account without market data subscriptions (delayed data only), with
+    every message it sends recorded as (session number, fields) as it goes on the wire."""
+    from hydra.broker import tws_server
+
+    sent: list[tuple[int, list]] = []
+    real_send = tws_server.Session.send
+
+    def record(self: tws_server.Session, fields: Any) -> None:
+        fields = list(fields)
+        sent.append((self.number, fields))
+        real_send(self, fields)
+
+    sim = SimBroker(tmp_path / "sim.sqlite", SimClock(START), seed=7)
+    tws_server.Session.send = record  # type: ignore[method-assign]
+    try:
+        with TwsServer(sim, options=GatewayOptions(market_data="delayed",
+                                                   poll_seconds=0.05)) as srv:
+            yield srv, sent
+    finally:
+        tws_server.Session.send = real_send  # type: ignore[method-assign]
+
+
+def test_ibapi_sees_delayed_ticks_and_the_delayed_market_data_type(delayed_gateway):
+    gateway, sent = delayed_gateway
+    app = App()
+    app.start(gateway.port, 5)
+    try:
+        c = _front(app)
+        app.reqMarketDataType(3)
+        app.reqMktData(60, c, "", False, False, [])
+        app.wait("marketDataType", lambda a: a == (60, 3))
+        for tick in (66, 67, 68, 75):
+            app.wait("tickPrice", lambda a, t=tick: a[0] == 60 and a[1] == t)
+        for tick in (69, 70, 71):
+            app.wait("tickSize", lambda a, t=tick: a[0] == 60 and a[1] == t and a[2] > 0)
+        live = {1, 2, 4, 9, 0, 3, 5}
+        assert not app.seen("tickPrice", lambda a: a[0] == 60 and a[1] in live)
+        assert not app.seen("tickSize", lambda a: a[0] == 60 and a[1] in live)
+    finally:
+        app.stop()
+    # as TWS does, each size also goes out as its own tickSize message (ibapi would otherwise
+    # only see the ones it derives from tickPrice; ib_insync keeps a size only from either)
+    own = {int(f[3]) for _, f in sent if f[0] == 2 and str(f[2]) == "60"}  # TICK_SIZE
+    assert own >= {69, 70, 71}
+
+
+@pytest.mark.parametrize("lib", ["ib_insync", "ib_async"])
+def test_ib_insync_and_ib_async_tickers_are_marked_delayed(lib: str, delayed_gateway,
+                                                           request: pytest.FixtureRequest):
+    gateway, _ = delayed_gateway
+    python = request.getfixturevalue("ib_async_python") if lib == "ib_async" else \
+        Path(sys.executable)
+    run = subprocess.run([str(python), str(ROOT / "tests/clients/delayed_quote.py"),
+                          str(gateway.port), lib], capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, f"{lib} failed:\n{run.stderr[-3000:]}"
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["marketDataType"] == 3, out
+    assert 0 < out["bid"] < out["ask"] and out["last"] > 0 and out["close"] > 0, out
+    assert out["bidSize"] > 0 and out["askSize"] > 0 and out["lastSize"] > 0, out
+    assert out["errors"] == [], out
+
+
+def test_contract_details_carry_agg_group_unset_as_tws_writes_it(gateway: TwsServer):
+    """TWS writes an unset aggGroup as 2147483647, which ibapi's decoder reads as
+    UNSET_INTEGER; an empty field would decode as aggGroup 0, a real (wrong) group."""
+    from ibapi.common import UNSET_INTEGER
+    from ibapi.decoder import Decoder as IbDecoder
+
+    from hydra.broker import tws_messages as m
+    from hydra.broker.tws_protocol import MIN_CLIENT_VERSION, SERVER_VERSION, encode
+
+    front = front_contract(get_market("ZO"), START.date())
+    ib = gateway.call(lambda: gateway._register(front))
+    got: list[Any] = []
+
+    class Rec(EWrapper):
+        def contractDetails(self, req_id: int, details: Any) -> None:
+            got.append(details)
+
+    body = encode(m.for_version(m.contract_data(1, ib), MIN_CLIENT_VERSION))[4:]
+    IbDecoder(Rec(), MIN_CLIENT_VERSION).interpret(tuple(body.split(b"\0")[:-1]))
+    [details] = got
+    assert details.aggGroup == UNSET_INTEGER and details.contract.conId == front.con_id
+    # the newest layout carries the same field where ib_insync reads it (server version 176)
+    fields = m.for_version(m.contract_data(1, ib), SERVER_VERSION)
+    assert encode(fields)[4:].split(b"\0")[31] == b"2147483647"  # as in a recorded TWS frame

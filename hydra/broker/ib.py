@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import threading
 import time
@@ -62,6 +63,7 @@ from hydra.safety import SafetyVerdict, safety_verdict
 from hydra.sessions import current_trade_date, in_session
 
 T = TypeVar("T")
+log = logging.getLogger("hydra.broker.ib")
 
 UNSET_DOUBLE = 1.7976931348623157e308
 TIME_RESYNC_SECONDS = 1.0
@@ -73,6 +75,17 @@ LINK_UP = {1101, 1102}
 NOT_REJECTIONS = {161, 202, 399, 404, 434, 492, 10167} | LINK_DOWN | LINK_UP
 READ_ONLY_HINT = ("IB Gateway's API is read-only: set ReadOnlyApi=no in IBC's config.ini (or "
                   "untick 'Read-Only API' under Configure > Settings > API in the gateway)")
+# What to do about an order IB refused, by error code (appended to IB's own text)
+ORDER_ERROR_HINTS = {
+    201: "IB rejected the order: its reason says why (permissions, margin, the contract); fix "
+         "that at IB before rerunning",
+    110: "the limit price is off IB's price grid for this contract: check the tick in "
+         "hydra/conf/markets.toml against IB's minTick and market rule",
+    321: "IB could not validate the order: read its cause (a read-only API, an invalid "
+         "account or field) and fix that setting",
+}
+CLIENT_ID_IN_USE = 326
+LINK_POLL_SECONDS = 0.05
 DATA_TYPES = {1: "live", 2: "frozen", 3: "delayed", 4: "frozen"}
 STATUS_MAP = {"ApiPending": "PendingSubmit", "ValidationError": "Inactive"}
 
@@ -234,16 +247,20 @@ class IBBroker(Broker):
         self._orders: dict[int, _OrderMeta] = {}  # permId -> meta
         self._pending: dict[tuple[int, int], _OrderMeta] = {}  # (clientId, orderId) -> meta
         self._order_errors: dict[int, str] = {}  # orderId -> IB error text (this session)
+        self._cancel_notes: dict[int, str] = {}  # orderId -> IB's 202 text (this session)
         self._md_errors: dict[int, str] = {}  # market data reqId -> IB error text
         self._connect_errors: list[str] = []
         self._contracts: dict[int, ContractDetails] = {}
+        self._rules: dict[int, list[tuple[float, float]]] = {}  # market rule -> increments
         self._sec_types: dict[int, str] = {}
         self._by_local: dict[str, ContractDetails] = {}
         self._tickers: dict[int, Any] = {}
         self._pnl: Any = None
         self._anchor: tuple[datetime, float] | None = None
         self._last_now: datetime | None = None
-        self._link_down = ""
+        self._link_down = ""  # IB's text while the gateway has lost IB (1100 / 2110)
+        self._resync_due = 0  # 1101 or 1102 after a restoration, until resynced
+        self._link_lost = self._link_back = ""  # what IB said when it went and came back
 
     # ------------------------------------------------------------------------ plumbing
     def _require(self) -> tuple[LoopThread, Any]:
@@ -285,6 +302,8 @@ class IBBroker(Broker):
         """The IB object, connected: reconnect (and resync) first if the connection dropped."""
         _, ib = self._require()
         if ib.isConnected():
+            if self._resync_due:
+                self._resync()
             return ib
         self.events.append(("reconnecting", "", f"{self.host}:{self.port}"))
         try:
@@ -338,23 +357,48 @@ class IBBroker(Broker):
         for attempt in range(1, s.connect_attempts + 1):
             self._connect_errors.clear()
             try:
-                self._loop.run(lambda: self._ib.connectAsync(
-                    self.host, self.port, self.client_id, timeout=s.connect_timeout_seconds,
-                    account=s.account), 4 * s.connect_timeout_seconds + 5)
+                self._loop.run(self._connect_once, 4 * s.connect_timeout_seconds + 5)
                 return
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     self._loop.call(self._ib.disconnect, 10)
                 reason = self._explain(exc)
                 self.events.append(("connect-failed", "", reason))
+                if self._client_id_in_use():
+                    raise BrokerError(reason) from None  # the same id would be refused again
             if attempt < s.connect_attempts:
                 time.sleep(delay)
                 delay = min(2 * delay, 30.0)
         raise BrokerError(f"could not connect to IB at {self.host}:{self.port} with client id "
                           f"{self.client_id} after {s.connect_attempts} attempt(s): {reason}")
 
+    async def _connect_once(self) -> None:
+        """One connection attempt; an IB error 326 ends it at once (ib_insync would wait out
+        its timeout on the closed socket)."""
+        s = self.settings
+        task = asyncio.ensure_future(self._ib.connectAsync(
+            self.host, self.port, self.client_id, timeout=s.connect_timeout_seconds,
+            account=s.account))
+        while not task.done():
+            if self._client_id_in_use():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                raise ConnectionRefusedError(f"IB error {CLIENT_ID_IN_USE}")
+            await asyncio.sleep(0.02)
+        task.result()
+
+    def _client_id_in_use(self) -> bool:
+        return any(e.startswith(f"{CLIENT_ID_IN_USE}:") for e in self._connect_errors)
+
     def _explain(self, exc: BaseException) -> str:
         said = f"; IB said: {' | '.join(self._connect_errors)}" if self._connect_errors else ""
+        if self._client_id_in_use():
+            return (f"IB refused the connection to {self.host}:{self.port} with error "
+                    f"{CLIENT_ID_IN_USE}: client id {self.client_id} is already in use by "
+                    "another API session. Close that session (another notebook, cron run or "
+                    "TWS API client), or run with another client id (-p client_id N); nothing "
+                    "was sent")
         t = self.settings.connect_timeout_seconds
         if isinstance(exc, ConnectionRefusedError):
             return (f"nothing is listening on {self.host}:{self.port} (connection refused): "
@@ -389,6 +433,7 @@ class IBBroker(Broker):
         with self._lock:
             self._tickers.clear()
             self._md_errors.clear()
+        self._link_down, self._resync_due = "", 0  # a new session: ib_insync just resynced
         self._call(lambda: ib.reqMarketDataType(self.settings.market_data_type))
         self._pnl = self._call(lambda: ib.reqPnL(account))
         self._sync_time()
@@ -451,14 +496,21 @@ class IBBroker(Broker):
                             f"{snap.status} filled {snap.filled:g}/{snap.quantity:g}"))
 
     def _on_error(self, req_id: int, code: int, text: str, contract: Any) -> None:
+        # logged by the caller's thread (_await_link, _resync): a notebook shows a kernel's
+        # output only from the thread running the cell, not from ib_insync's loop thread
         if code in LINK_DOWN:
-            self._link_down = f"error {code}: {text}"
+            self._link_down = self._link_lost = f"error {code}: {text}"
         elif code in LINK_UP:
             self._link_down = ""
+            self._resync_due, self._link_back = code, f"error {code}: {text}"
         if req_id == -1 and not (2100 <= code < 2200):
             self._connect_errors.append(f"{code}: {text}")
+        if req_id > 0 and code == 202:
+            with self._lock:
+                self._cancel_notes[req_id] = f"IB error 202: {text}"
         if req_id > 0 and code not in NOT_REJECTIONS and not (2100 <= code < 2200):
-            hint = f" ({READ_ONLY_HINT})" if code == 321 and "Read-Only" in text else ""
+            hint = f" ({READ_ONLY_HINT})" if code == 321 and "Read-Only" in text else (
+                f" ({ORDER_ERROR_HINTS[code]})" if code in ORDER_ERROR_HINTS else "")
             with self._lock:
                 self._order_errors[req_id] = f"IB error {code}: {text}{hint}"
                 self._md_errors[req_id] = f"IB error {code}: {text}"
@@ -480,6 +532,57 @@ class IBBroker(Broker):
         _, ib = self._require()
         for rec in self._call(lambda: [_fill_rec(f) for f in ib.fills()]):
             self._store_fill(rec)
+
+    # ------------------------------------------------------------------------- link state
+    def _await_link(self, what: str) -> None:
+        """While IB Gateway has lost IB (1100, 2110) nothing is sent: wait (bounded) for it to
+        come back, resync, then go on; else stop with what happened and what to do."""
+        if not self._link_down:
+            return
+        down, bound = self._link_down, self.settings.link_wait_seconds
+        self.events.append(("link-wait", "", down))
+        log.warning("IB Gateway lost its connection to IB (%s): no order will be sent until "
+                    "it is restored (waiting up to %g s)", down, bound)
+        deadline = time.monotonic() + bound
+        while self._link_down and time.monotonic() < deadline:
+            if not self.is_connected():
+                break  # the socket itself dropped: _ensure reconnects and resyncs
+            time.sleep(LINK_POLL_SECONDS)
+        if self._link_down and self.is_connected():
+            raise BrokerError(f"IB Gateway ({self.host}:{self.port}) reports its connection to "
+                              f"IB's servers is down ({down}) and it was not restored within "
+                              f"{bound:g} s: stopped before {what}, nothing further sent. Check "
+                              "the gateway's network and login, then rerun the cycle: it "
+                              "resumes from the journal")
+        self._ensure()
+
+    def _resync(self) -> None:
+        """After 1101/1102: reload open and completed orders and the day's executions (events
+        may have been lost while the link was down); 1101 also lost every market data
+        subscription, so the tickers are dropped and re-requested on the next quote."""
+        code, self._resync_due = self._resync_due, 0
+        ib = self._ib
+        if code == 1101:
+            def drop() -> None:
+                for ticker in list(self._tickers.values()):
+                    with contextlib.suppress(Exception):
+                        ib.cancelMktData(ticker.contract)
+                self._tickers.clear()
+            with self._lock:
+                self._md_errors.clear()
+            self._call(drop)
+        self._refresh_orders()
+        lib = _lib()
+        self._run(lambda: ib.reqExecutionsAsync(lib.ExecutionFilter()), "reqExecutions")
+        self._collect_fills()
+        self._run(ib.reqPositionsAsync, "positions")
+        self._sync_time()
+        detail = (f"after IB error {code}: resynced open/completed orders, positions and "
+                  f"{len(self._fills)} execution(s)"
+                  + ("; market data resubscribed" if code == 1101 else ""))
+        self.events.append(("resynced", "", detail))
+        log.warning("IB Gateway lost its connection to IB (%s) and it was restored (%s): %s",
+                    self._link_lost or "no loss reported", self._link_back, detail)
 
     # ------------------------------------------------------------------------------ time
     def _sync_time(self) -> None:
@@ -510,6 +613,7 @@ class IBBroker(Broker):
 
     # ------------------------------------------------------------------ account & positions
     def account_state(self) -> AccountState:
+        self._await_link("reading the account")  # values pushed while IB was away are stale
         ib = self._ensure()
         account = self.account_id
         values = self._call(lambda: [(v.tag, v.value, v.currency)
@@ -552,6 +656,7 @@ class IBBroker(Broker):
         return value
 
     def positions(self) -> list[Position]:
+        self._await_link("reading positions")
         ib = self._ensure()
         account = self.account_id
 
@@ -606,6 +711,13 @@ class IBBroker(Broker):
                               "exchange in hydra/conf/markets.toml (hogs trade on CME, grains "
                               "on CBOT)")
         hits = [d for d in futs if _month_of(d) == want.contract_month]
+        if len(hits) > 1:
+            ids = ", ".join(str(d.contract.conId) for d in hits)
+            raise BrokerError(f"IB's contract details for {market.symbol} {want.contract_month} "
+                              f"({want.local_symbol}) are ambiguous: {len(hits)} FUT contracts "
+                              f"match (conIds {ids}). Hydra will not guess which one to trade; "
+                              "nothing was sent. Look the month up at IB (exchange, trading "
+                              "class) and fix the market's entry in hydra/conf/markets.toml")
         if len(hits) != 1:
             offered = ", ".join(sorted({_month_of(d) for d in futs}))
             raise BrokerError(f"IB lists {market.symbol} contract months {offered}; Hydra's "
@@ -634,6 +746,7 @@ class IBBroker(Broker):
             problems.append(f"last trade date {ltd}, but the registry rule "
                             f"({market.last_trade_rule}) gives {ours.last_trade_date}")
         problems += check_sessions(market, d)
+        problems += self._rule_disagreements(market, d)
         if problems:
             raise BrokerError(f"IB's {c.localSymbol or market.symbol} (conId {c.conId}) "
                               f"disagrees with hydra/conf/markets.toml: {'; '.join(problems)}. "
@@ -651,6 +764,27 @@ class IBBroker(Broker):
             self._sec_types[hc.con_id] = c.secType
             self._by_local[hc.local_symbol] = hc
         return hc
+
+    def _rule_disagreements(self, market: Market, d: Any) -> list[str]:
+        """IB's market rule is the price grid it accepts orders on (error 110 off it): its
+        increment must be the registry's tick, or every limit Hydra sends is off-grid."""
+        first = str(getattr(d, "marketRuleIds", "") or "").split(",")[0].strip()
+        if not first.isdigit():
+            return []  # no rule id: minTick (checked above) is the only grid IB states
+        rule = int(first)
+        if rule not in self._rules:
+            ib = self._ensure()
+            increments = self._run(lambda: ib.reqMarketRuleAsync(rule), f"market rule {rule}")
+            self._rules[rule] = [(float(p.lowEdge), float(p.increment))
+                                 for p in increments or []]
+        found = self._rules[rule]
+        if not found:
+            return [f"IB sent no price increments for market rule {rule}"]
+        increment = found[0][1]
+        if not math.isclose(increment, market.tick, rel_tol=1e-9):
+            return [f"market rule {rule} increment {increment:g} (from price {found[0][0]:g}), "
+                    f"but the registry's tick is {market.tick:g}"]
+        return []
 
     def contract_by_local_symbol(self, local_symbol: str) -> ContractDetails:
         local = local_symbol.strip().upper()
@@ -680,8 +814,14 @@ class IBBroker(Broker):
             if con_id in self._contracts:
                 return self._contracts[con_id]
         raw = self._details(_lib().Contract(conId=con_id), f"contract details for conId {con_id}")
+        if not raw:
+            raise BrokerError(f"IB has no contract details for conId {con_id} (a contract the "
+                              "account holds or an order names): IB's contract service may be "
+                              "down (look for farm message 2158 in the gateway) or the "
+                              "contract expired; nothing was sent")
         if len(raw) != 1:
-            raise BrokerError(f"IB returned {len(raw)} contracts for conId {con_id}")
+            raise BrokerError(f"IB returned {len(raw)} contracts for conId {con_id}; nothing "
+                              "was sent")
         d = raw[0]
         try:
             return self._adopt(get_market(d.contract.symbol), d)
@@ -716,6 +856,7 @@ class IBBroker(Broker):
 
     # ------------------------------------------------------------------ market data
     def quote(self, contract: ContractDetails) -> Quote:
+        self._await_link(f"a quote for {contract.local_symbol}")
         ib = self._ensure()
         ib_c = self._ib_contract(contract)
         wait = self.settings.quote_wait_seconds
@@ -783,11 +924,8 @@ class IBBroker(Broker):
         problem = _invalid(request)
         if problem:
             raise BrokerError(f"order {request.order_ref} not sent: {problem}")
+        self._await_link(f"order {request.order_ref}")
         ib = self._ensure()
-        if self._link_down:
-            raise BrokerError(f"order {request.order_ref} not sent: IB Gateway has lost its "
-                              f"connection to IB's servers ({self._link_down}); wait for "
-                              "'connectivity restored' and retry")
         ib_c = self._ib_contract(c)
         lib = _lib()
         kwargs = {"orderRef": request.order_ref, "tif": request.tif,
@@ -863,8 +1001,9 @@ class IBBroker(Broker):
             if meta is not None and snap.perm_id and not meta.perm_id:
                 meta.perm_id = snap.perm_id
                 self._orders[snap.perm_id] = meta
-            error = self._order_errors.get(snap.order_id, "") if snap.order_id and \
-                snap.client_id == self.client_id else ""
+            mine = bool(snap.order_id) and snap.client_id == self.client_id
+            error = self._order_errors.get(snap.order_id, "") if mine else ""
+            cancel_note = self._cancel_notes.get(snap.order_id, "") if mine else ""
             fills = [f for f in self._fills.values() if snap.perm_id and f.perm_id == snap.perm_id]
         status = STATUS_MAP.get(snap.status, snap.status)
         cancelled_by_us = meta is not None and meta.cancel_requested
@@ -874,6 +1013,11 @@ class IBBroker(Broker):
             status, message = "Inactive", error  # rejected by IB, not cancelled by anyone
         elif error and not message:
             message = error
+        elif status in ("Cancelled", "ApiCancelled") and meta is not None \
+                and not cancelled_by_us:
+            said = cancel_note or message or "no reason given"
+            message = (f"IB cancelled it without Hydra asking ({said}): see the order's log in "
+                       "TWS (a price band, margin, the exchange) before rerunning")
         filled = int(snap.filled)
         avg = snap.avg_fill_price or None
         fills = latest_per_stem(fills, lambda f: f.exec_id)  # a correction replaces, never adds

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -50,7 +51,14 @@ from hydra.broker.base import (
 )
 from hydra.broker.ib_hours import ib_hours
 from hydra.broker.sim import SimBroker
-from hydra.broker.tws_messages import ExecView, IbContract, OrderView
+from hydra.broker.tws_messages import (
+    LINK_TEXT,
+    REJECT_TEXT,
+    ExecView,
+    IbContract,
+    OrderView,
+    parse_faults,
+)
 from hydra.broker.tws_protocol import (
     HEADER,
     MAX_MESSAGE,
@@ -82,6 +90,9 @@ MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "O
                "DEC")
 IB_ZONE_IDS = {"America/Chicago": "US/Central", "America/New_York": "US/Eastern"}
 LISTED_MONTHS_AHEAD = 24
+# IB's tick types: (bid, ask, last, close) prices and (bid, ask, last) sizes, live and delayed
+LIVE_TICKS = ((1, 2, 4, 9), (0, 3, 5))
+DELAYED_TICKS = ((66, 67, 68, 75), (69, 70, 71))
 FARM_MESSAGES = (
     (2104, "Market data farm connection is OK:usfarm"),
     (2106, "HMDS data farm connection is OK:ushmds"),
@@ -116,10 +127,14 @@ class GatewayOptions:
     handshake_delay: float = 0.0  # seconds to stall before answering the handshake (tests)
     poll_seconds: float = 0.2  # how often the simulator is checked for fills and quotes
     delayed_minutes: int = 15
+    faults: frozenset[str] = frozenset()  # names from FAULTS (none: a faithful gateway)
+    restore_seconds: float = 4.0  # link faults: wall seconds from 1100 to 1101/1102 (long
+    #                              enough that the client's next request meets the outage)
 
     def __post_init__(self) -> None:
         if self.market_data not in ("live", "delayed"):
             raise ValueError(f"market_data must be 'live' or 'delayed', not {self.market_data!r}")
+        object.__setattr__(self, "faults", parse_faults(self.faults))
 
 
 # --------------------------------------------------------------------------- contracts
@@ -224,6 +239,8 @@ class TwsServer:
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
         self._owners_db: Path | None = None
+        self._link: str = ""  # "" up; "down" while an injected outage lasts; "done" after
+        self._restore_at = 0.0
         db = getattr(broker, "db_path", None)
         if db is not None:
             self._owners_db = Path(db).with_name("gateway_owners.sqlite")
@@ -485,8 +502,9 @@ class TwsServer:
     def _start_api(self, s: Session, fields: list[str]) -> None:
         c = Cursor(fields, 2)
         client_id = c.int()
-        if any(o.client_id == client_id and not o.closed for o in self._sessions.values()
-               if o is not s):
+        if self._fault("client-id-326") or any(
+                o.client_id == client_id and not o.closed for o in self._sessions.values()
+                if o is not s):
             s.send(msg.error(-1, 326, "Unable to connect as the client id is already in use. "
                                       "Retry with a unique client id."))
             s.writer.close()
@@ -584,7 +602,12 @@ class TwsServer:
         req_id = c.int()
         wire = WireContract.read(c)
         include_expired = c.bool()
-        found = self._match(wire, include_expired)
+        found = [] if self._fault("details-missing") else self._match(wire, include_expired)
+        if self._fault("details-ambiguous") and not wire.con_id:  # a conId stays unique
+            found = [pair for ib, c in found for pair in (
+                (ib, c), (replace(ib, con_id=ib.con_id + 1), replace(c, con_id=c.con_id + 1)))]
+        if self._fault("wrong-min-tick"):
+            found = [(replace(ib, min_tick=ib.min_tick * 2), c) for ib, c in found]
         if not found:
             s.send(msg.error(req_id, 200, "No security definition has been found for the "
                                           "request"))
@@ -602,6 +625,8 @@ class TwsServer:
         if increment is None:
             s.send(msg.error(-1, 321, f"Error validating request: unknown market rule {rule_id}"))
             return
+        if self._fault("wrong-market-rule"):
+            increment *= 2
         s.send(msg.market_rule(rule_id, [(0.0, increment)]))
 
     def _resolve(self, s: Session, req_id: int, w: WireContract
@@ -649,19 +674,28 @@ class TwsServer:
         q = sm.quote_at(now)
         prev = sm.last_completed_trade_date(now)
         close = sm.close(prev) if prev is not None else q.last
-        if q.in_session:
+        if self._fault("quotes-nan"):
+            state = (math.nan, 0, math.nan, 0, q.last, close)
+        elif self._fault("quotes-minus-one"):
+            state = (-1.0, 0, -1.0, 0, q.last, close)
+        elif self._fault("quotes-zero"):
+            state = (0.0, 0, 0.0, 0, q.last, close)
+        elif q.in_session:
             state = (q.bid, q.bid_size, q.ask, q.ask_size, q.last, close)
         else:  # between sessions IB shows no bid/ask: -1 (a client must treat it as missing)
             state = (-1.0, 0, -1.0, 0, q.last, close)
-        if state == sub.last:
+        if state == sub.last or (sub.last is not None and self._fault("quotes-nan")):
             return
-        delayed = sub.served == 3
         bid, bid_size, ask, ask_size, last, close = state
-        types = (66, 67, 68, 75) if delayed else (1, 2, 4, 9)
-        s.send(msg.tick_price(req_id, types[0], bid, bid_size))
-        s.send(msg.tick_price(req_id, types[1], ask, ask_size))
-        s.send(msg.tick_price(req_id, types[2], last, 1))
-        s.send(msg.tick_price(req_id, types[3], close, 0))
+        prices, sizes = DELAYED_TICKS if sub.served == 3 else LIVE_TICKS
+        # as TWS: each price tick carries its size, and the size follows as its own tickSize
+        for price_type, size_type, price, size in zip(
+                prices[:3], sizes, (bid, ask, last), (bid_size, ask_size, 1), strict=True):
+            if math.isnan(price):
+                continue  # nothing sent: the client's field stays NaN
+            s.send(msg.tick_price(req_id, price_type, price, size))
+            s.send(msg.tick_size(req_id, size_type, size))
+        s.send(msg.tick_price(req_id, prices[3], close, 0))
         sub.last = state
 
     def _historical(self, s: Session, fields: list[str]) -> None:
@@ -940,6 +974,15 @@ class TwsServer:
         if hit is None:
             return
         ib, c = hit
+        if self._link == "down":
+            log.warning("fault: order %d (%s) placed while the link to IB is down", oid,
+                        w.order_ref)
+        for code in (201, 110, 321):
+            if self._fault(f"reject-{code}"):
+                log.warning("fault reject-%d: rejected order %d (%s)", code, oid, w.order_ref)
+                self._next_id[s.client_id] = max(self._next_id.get(s.client_id, 1), oid + 1)
+                s.send(msg.error(oid, code, REJECT_TEXT[code]))
+                return
         if ib.sec_type != "FUT":
             s.send(msg.error(oid, 201, f"Order rejected - reason:{ib.sec_type} contracts are "
                              "for data only; orders need the dated FUT contract"))
@@ -971,6 +1014,12 @@ class TwsServer:
         s.send(msg.order_status(view))
         self._watch[perm] = (first.status, 0)
         self._poll()
+        if self._fault("cancel-202") and not self.sim.order_status(str(perm)).is_done:
+            log.warning("fault cancel-202: IB cancels order %d (%s) unasked", oid, w.order_ref)
+            self.sim.cancel_order(str(perm))
+            s.send(msg.error(oid, 202, "Order Canceled - reason:cancelled by the system "
+                                       "(hydra sim-gateway fault cancel-202)"))
+            self._poll()
 
     def _refusal(self, s: Session, w: Any) -> tuple[int, str] | None:
         assert s.client_id is not None
@@ -1083,12 +1132,42 @@ class TwsServer:
             except Exception:
                 log.exception("sim-gateway poll failed")
 
+    def _fault(self, name: str) -> bool:
+        return name in self.options.faults
+
+    def _link_fault(self) -> tuple[int, int | None] | None:
+        """(code that breaks the link, code that restores it or None) of the armed fault."""
+        for name, codes in (("link-lost-1101", (1100, 1101)), ("link-lost-1102", (1100, 1102)),
+                            ("link-broken-2110", (2110, None))):
+            if self._fault(name):
+                return codes
+        return None
+
+    def _broadcast_link(self, code: int) -> None:
+        log.warning("fault: error %d sent to every client: %s", code, LINK_TEXT[code])
+        for s in self._sessions.values():
+            if s.client_id is not None and not s.closed:
+                s.send(msg.error(-1, code, LINK_TEXT[code]))
+                if code == 1101:  # data lost: every market data subscription is gone
+                    s.mkt.clear()
+
     def _poll(self) -> None:
         """Catch the simulator up and tell clients what changed, as IB pushes events."""
+        fault = self._link_fault()
+        if self._link == "down":
+            assert fault is not None
+            if fault[1] is None or time.monotonic() < self._restore_at:
+                return  # the link is down: nothing reaches the clients
+            self._link = "done"
+            self._broadcast_link(fault[1])
         sessions = [s for s in self._sessions.values() if s.client_id is not None
                     and not s.closed]
         since = (self._exec_since or self.sim.clock.now()) - timedelta(hours=1)
         new = [e for e in self.sim.executions(since=since) if e.exec_id not in self._seen_exec]
+        # IB's order for a fill (wire captures of TWS): execDetails, then openOrder and
+        # orderStatus for the status change, then commissionReport
+        outbox: dict[int, list[list[object]]] = {}
+        reports: dict[int, list[list[object]]] = {}
         if new:
             day_execs = self.sim.executions(since=min(e.time for e in new) - timedelta(days=1))
             cumulative = {e.exec_id: (cum, avg) for e, cum, avg
@@ -1099,10 +1178,10 @@ class TwsServer:
                 cum, avg = cumulative.get(e.exec_id, (e.quantity, e.price))
                 view, ib = self._exec_view(e, cum, avg), self._contract_of(e)
                 for s in self._owner_sessions(int(e.order_id)):
-                    s.send(msg.exec_details(-1, view, ib))
+                    outbox.setdefault(s.number, []).append(msg.exec_details(-1, view, ib))
                     if e.commission is not None:
-                        s.send(msg.commission_report(e.exec_id, e.commission, e.currency,
-                                                     None))
+                        reports.setdefault(s.number, []).append(msg.commission_report(
+                            e.exec_id, e.commission, e.currency, None))
         for perm, sent in list(self._watch.items()):
             o = self.sim.order_status(str(perm))
             if (o.status, o.filled) == sent:
@@ -1111,12 +1190,22 @@ class TwsServer:
             view = self._view(o, last[-1] if last else 0.0)
             ib = self._contract_of(o)
             for s in self._owner_sessions(perm):
-                s.send(msg.order_status(view))
-                s.send(msg.open_order(view, ib))
+                outbox.setdefault(s.number, []).extend(
+                    [msg.open_order(view, ib), msg.order_status(view)])
             if o.is_done:
                 del self._watch[perm]
             else:
                 self._watch[perm] = (o.status, o.filled)
+        for number in {*outbox, *reports}:
+            target = self._sessions.get(number)
+            if target is not None:
+                for fields in [*outbox.get(number, []), *reports.get(number, [])]:
+                    target.send(fields)
+        if fault is not None and not self._link and new:  # mid-cycle: after the first fill
+            self._link = "down"
+            self._restore_at = time.monotonic() + self.options.restore_seconds
+            self._broadcast_link(fault[0])
+            return
         for s in sessions:
             for req_id, sub in list(s.mkt.items()):
                 self._send_quote(s, req_id, sub)

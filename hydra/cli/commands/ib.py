@@ -16,6 +16,15 @@ from hydra.paths import DataDirError, DataPaths, ensure_writable, resolve_data_d
 EXCHANGE_TZ = "America/Chicago"  # every market in the registry is a Chicago market
 
 
+def _fault_names() -> str:
+    from hydra.broker.tws_messages import FAULTS  # light: no simulator import at start-up
+
+    return "; ".join(f"{name} ({what})" for name, what in FAULTS.items())
+
+
+_FAULT_HELP = _fault_names()
+
+
 def register(app: typer.Typer) -> None:
     app.command("sim-gateway")(sim_gateway)
     app.command("sync-fills")(sync_fills)
@@ -37,6 +46,10 @@ def sim_gateway(
                                                "without subscriptions.")] = False,
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse orders as IB Gateway "
                                             "does with Read-Only API on (error 321).")] = False,
+    fault: Annotated[str, typer.Option(
+        "--fault", envvar="HYDRA_SIM_GATEWAY_FAULTS", show_default=False,
+        help="Inject broker-reply faults to rehearse them, comma-separated (also from "
+             "HYDRA_SIM_GATEWAY_FAULTS; none by default): " + _FAULT_HELP)] = "",
     data_dir: DataDirOpt = None,
 ) -> None:
     """Serve the data dir's simulated paper account over the TWS API on 127.0.0.1.
@@ -47,7 +60,13 @@ def sim_gateway(
     """
     from hydra.broker.base import BrokerError
     from hydra.broker.sim import SimBroker
-    from hydra.broker.tws_server import GatewayOptions, ScaledClock, TwsServer, sim_start
+    from hydra.broker.tws_server import (
+        GatewayOptions,
+        ScaledClock,
+        TwsServer,
+        parse_faults,
+        sim_start,
+    )
     from hydra.config import ConfigError, load_config
 
     try:
@@ -79,8 +98,11 @@ def sim_gateway(
                        commission_per_contract=config.sim.commission_per_contract,
                        account_id=config.sim.account_id,
                        null_market=config.sim.null_market)
-    options = GatewayOptions(market_data="delayed" if delayed_data else "live",
-                             read_only=read_only)
+    try:
+        options = GatewayOptions(market_data="delayed" if delayed_data else "live",
+                                 read_only=read_only, faults=parse_faults(fault))
+    except ValueError as exc:
+        raise fail(f"--fault: {exc}") from None
     server = TwsServer(broker, port=port, options=options)
 
     async def main() -> None:
@@ -99,6 +121,9 @@ def sim_gateway(
             f"hydra sim-gateway listening on 127.0.0.1:{server.port}  account "
             f"{server.account}  simulated time {clock.now().astimezone(_tz()):%Y-%m-%d %H:%M %Z}"
             f" (x{speed:g})  data dir {root}", soft_wrap=True)
+        if options.faults:
+            err.print(f"FAULTS INJECTED: {', '.join(sorted(options.faults))} (a rehearsal of "
+                      "broker failures, not a faithful gateway)")
         console.print(f"rehearse: hydra run daily-cycle --as-of {day} -p broker ib -p port "
                       f"{server.port}" + ("" if server.port in (4002, 7497) else
                                           f"   (with HYDRA_PAPER_PORTS={server.port})"),
