@@ -939,14 +939,20 @@ def one_line(summary: dict[str, Any]) -> str:
     if summary.get("resume"):
         parts.append(summary["resume"])
     legs = summary.get("legs") or []
+    blocked = summary.get("blocked") or []
+
+    def why(leg: dict[str, Any]) -> str:  # a stopped leg says why, unless `blocked:` will
+        reason = leg.get("reason") or ""
+        shown = leg["outcome"] == "filled" or not reason or any(reason in b for b in blocked)
+        return "" if shown else f" ({reason})"
+
     if len(legs) > 1 or any(leg["outcome"] not in ("filled", "not_sent") for leg in legs):
         parts.append("legs: " + ", ".join(
             f"{leg['purpose']} {leg['side']} {leg['quantity']} {leg['local_symbol']} "
-            f"{leg['outcome']}" for leg in legs))
-    if summary.get("blocked"):
-        parts.append("blocked: " + " | ".join(summary["blocked"]))
+            f"{leg['outcome']}{why(leg)}" for leg in legs))
+    if blocked:
+        parts.append("blocked: " + " | ".join(blocked))
     return "  ".join(parts)
-
 
 
 def run_in_process(**params: Any) -> dict[str, Any]:

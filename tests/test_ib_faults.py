@@ -184,7 +184,8 @@ def test_a_rejection_is_what_the_operator_reads_from_hydra_run(account, monkeypa
                         data_dir=account, env={"HYDRA_PAPER_PORTS": str(gw.port)}, timeout=300)
     out = " ".join((run.stdout + run.stderr).split())
     assert run.returncode == 0 and "status=execution_stopped" in out, out
-    assert "legs: open BUY 3 ZOH7 rejected" in out and "orders=1 fills=0" in out, out
+    assert "legs: open BUY 3 ZOH7 rejected (broker rejected HYD-ZO-20261124-1-s1-a1: IB error " \
+        "201" in out and "orders=1 fills=0" in out, "the CLI line says why the leg stopped"
     notebook = (account / out.split("executed notebook: ")[1].split()[0]).read_text()
     assert "broker rejected HYD-ZO-20261124-1-s1-a1: IB error 201: Order rejected - reason:" \
         in notebook and "fix that at IB before rerunning" in notebook, "the notebook says why"
