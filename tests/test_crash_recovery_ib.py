@@ -112,13 +112,16 @@ def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_r
                             DAY, port], env=run_env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 150  # generous: a loaded machine starts slowly
         while time.monotonic() < deadline and not (data_dir / "journal" / "journal.sqlite"
                                                    ).exists():
             time.sleep(0.2)
-        while time.monotonic() < deadline and not journal_rows(
+        while time.monotonic() < deadline and cyc.poll() is None and not journal_rows(
                 data_dir, "SELECT 1 FROM child_orders WHERE slice >= 2"):
             time.sleep(0.2)
+        assert journal_rows(data_dir, "SELECT 1 FROM child_orders WHERE slice >= 2"), \
+            "the cycle never reached its second TWAP slice: " + (
+                cyc.communicate()[1][-2000:] if cyc.poll() is not None else "still starting")
         gw.kill()  # the gateway dies mid-TWAP (slice 2 under way)
         gw.wait(10)
         time.sleep(2)
