@@ -205,6 +205,9 @@ def server_argv(workspace: Path, runs_dir: Path, *, port: int, token: str,
         "--ServerApp.session_manager_class=hydra.lab.ScratchOnlySessionManager",
         f"--IdentityProvider.token={token}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        # no kernel is started (nor asked for) when a notebook opens: a record opens with no
+        # dialog at all; a rerun in scratch/ starts its kernel when the operator picks one
+        "--LabApp.notebook_starts_kernel=False",
     ]
     for name, folder in (settings or {}).items():
         argv.append(f"--LabApp.{name}={folder}")
