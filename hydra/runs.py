@@ -800,7 +800,7 @@ def run_on_failure(job: Job, data_dir: Path, *, status: str, reason: str,
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VerifyIssue:
-    kind: str  # "edited" | "missing" | "extra" | "unfinished" | "unknown"
+    kind: str  # "edited" | "truncated" | "missing" | "extra" | "unfinished" | "unknown"
     path: str  # relative to the data directory
     run_id: str | None
     detail: str
@@ -854,6 +854,16 @@ def verify(data_dir: Path) -> VerifyReport:
                                              f"run {rec.run_id} ({rec.status}): the executed "
                                              "notebook is gone"))
             continue
+        damage = notebook_damage(path)
+        if damage:
+            report.issues.append(VerifyIssue(
+                "truncated", rec.output_path, rec.run_id,
+                f"run {rec.run_id} ({rec.status}): not a complete notebook ({damage}). The "
+                "record was cut short (a full disk, a crash mid-save, an interrupted copy or "
+                "restore?) and no notebook reader can open it. Its outcome is still in the "
+                f"index (`hydra runs show {rec.run_id}`); restore it from a backup, and do not "
+                "edit or delete it here: the index expects this file"))
+            continue
         actual = sha256_of(path) if path.stat().st_size else None
         if actual != rec.sha256:
             report.issues.append(VerifyIssue(
@@ -864,11 +874,32 @@ def verify(data_dir: Path) -> VerifyReport:
         for nb in sorted(paths.runs_dir.rglob("*.ipynb")):
             rel = str(nb.relative_to(data_dir))
             if rel not in referenced and not _hidden(nb.relative_to(paths.runs_dir)):
-                report.issues.append(VerifyIssue("extra", rel, None,
-                                                 "a notebook in the audit trail that no "
-                                                 "indexed run produced"))
+                damage = notebook_damage(nb)
+                report.issues.append(VerifyIssue(
+                    "extra", rel, None, "a notebook in the audit trail that no indexed run "
+                    "produced" + (f", and not a complete notebook ({damage}); move it out "
+                                  "of runs/" if damage else "")))
         report.issues += _unknown_files(paths)
     return report
+
+
+def notebook_damage(path: Path) -> str | None:
+    """Why a file is not a readable notebook (cut short, not JSON, no cells), or None."""
+    size = path.stat().st_size
+    if size == 0:
+        return "the file is empty"
+    try:
+        nb = json.loads(path.read_bytes())
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text at byte {exc.start} of {size}"
+    except json.JSONDecodeError as exc:
+        where = ("it ends" if exc.pos >= size - 1 else "the JSON breaks") + \
+            f" at byte {exc.pos} of {size}, line {exc.lineno}"
+        return f"{where}: {exc.msg}"
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) \
+            or "nbformat" not in nb:
+        return f"JSON, but not a notebook (no cells or no nbformat) in {size} bytes"
+    return None
 
 
 _INDEX_FILES = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal"}
