@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TRADE_DATE, lab_server, run_hydra
+from tests.conftest import TRADE_DATE, broker_orders, lab_server, run_hydra
 
 pytestmark = pytest.mark.slow
 TOKEN = "browser-test-token-7d1e"
@@ -168,6 +168,7 @@ def test_a_failed_record_says_what_failed_first(records, lab, browser, tmp_path)
     try:
         _no_maths(page)
         _in_first_screen(page, "HYDRA RUN FAILED")
+        _in_first_screen(page, "Orders: no order was sent for ZO-")  # and whether any was sent
         page.keyboard.press("Control+s")  # a save from the browser is refused by the server
         page.wait_for_timeout(1000)
     finally:
@@ -207,3 +208,42 @@ def test_two_runs_of_one_date_read_apart_in_the_file_panel(records, lab, browser
     # the three daily-cycle runs of TRADE_DATE, each shown whole (time and run id), none cut
     assert len(shown) == 3 and len(set(shown)) == 3, shown
     assert set(shown) == {Path(paths[k]).name for k in ("traded", "blocked", "failed")}, shown
+
+
+def test_a_rerun_in_scratch_runs_once_the_operator_picks_a_kernel(records, lab, browser, tmp_path):
+    """What the operator does to rerun: the record saved as a copy in scratch/ (File > Save
+    Notebook As..., here through the same contents API), the copy opened (no dialog, no kernel),
+    a kernel picked, Run All; the rerun of a traded date sends no order. Runs last: it writes."""
+    data_dir, paths = records
+    status, model = _api(lab, f"/api/contents/{paths['traded']}")
+    assert status == 200
+    copy = "scratch/rerun-traded.ipynb"
+    assert _api(lab, f"/api/contents/{copy}", "PUT", {"type": "notebook", "format": "json",
+                                                      "content": model["content"]})[0] == 201
+    orders = broker_orders(data_dir)
+    page = _open(browser, lab, copy, tmp_path / "rerun-opened.png")
+    try:
+        assert _api(lab, "/api/kernels") == (200, [])  # opening the copy started nothing either
+        page.locator(f"{PANEL} .jp-Toolbar-kernelName").click()  # "No Kernel": pick one
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator("select").select_option(label="Python 3 (ipykernel)")
+        dialog.locator("button", has_text="Select").click()
+        page.wait_for_selector(f"{PANEL} .jp-Toolbar-kernelName:has-text('Python 3')")
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        # the summary cell (the last one) shows the outcome, and the kernel is idle again
+        page.locator(f"{PANEL} .jp-Cell").last.locator(
+            ".jp-OutputArea-output", has_text="ALREADY DONE").wait_for(timeout=240_000)
+        page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=WAIT_MS)
+        assert page.locator(f"{PANEL} .jp-InputPrompt", has_text="[*]").count() == 0
+        page.screenshot(path=str(tmp_path / "rerun-done.png"))
+        page.keyboard.press("Control+s")  # scratch/ is writable: the copy keeps its outputs
+        page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')",
+                               timeout=WAIT_MS)
+    finally:
+        page.close()
+    assert len(_api(lab, "/api/kernels")[1]) == 1  # the one the operator started, in scratch/
+    assert broker_orders(data_dir) == orders  # a rerun of a traded date sends no order
+    rerun = json.loads((data_dir / "lab" / copy).read_text())
+    outputs = [o for c in rerun["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert outputs and not [o for o in outputs if o["output_type"] == "error"]
