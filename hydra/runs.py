@@ -893,9 +893,8 @@ def notebook_damage(path: Path) -> str | None:
     except UnicodeDecodeError as exc:
         return f"not UTF-8 text at byte {exc.start} of {size}"
     except json.JSONDecodeError as exc:
-        where = ("it ends" if exc.pos >= size - 1 else "the JSON breaks") + \
-            f" at byte {exc.pos} of {size}, line {exc.lineno}"
-        return f"{where}: {exc.msg}"
+        return (f"invalid JSON: {exc.msg.removesuffix(' at')} at byte {exc.pos} (line "
+                f"{exc.lineno}) of a {size}-byte file")
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) \
             or "nbformat" not in nb:
         return f"JSON, but not a notebook (no cells or no nbformat) in {size} bytes"
