@@ -122,3 +122,19 @@ def test_the_audit_trail_is_read_only_and_reruns_go_to_scratch(lab, data_dir):
     status, _ = _request(port, "/api/contents/scratch/rerun.ipynb", method="PUT", body=notebook)
     assert status == 201
     assert (data_dir / "lab" / "scratch" / "rerun.ipynb").is_file()
+
+
+def test_no_notebook_starts_a_kernel_when_it_opens(lab):
+    """The page config JupyterLab's front end reads: a notebook opened asks for no kernel (the
+    browser test shows a record opening with no dialog; a copy in scratch/ gets one on demand)."""
+    import re
+
+    port, _ = lab
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/lab")
+    req.add_header("Authorization", f"token {TOKEN}")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        page = resp.read().decode()
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      page, re.S)
+    assert found, page[:500]
+    assert json.loads(found.group(1))["notebookStartsKernel"] is False
