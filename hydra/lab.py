@@ -5,7 +5,10 @@ data directory that links the source notebooks (notebooks/), the audit trail (ru
 scratch/ folder for interactive reruns. Executed notebooks are records: JupyterLab has no
 read-only mode and a server running as root ignores file permissions, so the contents manager
 below refuses (403) every save, rename, delete, upload and checkpoint under the audit trail.
-A rerun is saved as a new notebook in scratch/, never over an executed one.
+A rerun is saved as a new notebook in scratch/, never over an executed one. No notebook
+starts a kernel when it opens (JupyterLab's notebook_starts_kernel is off): a record opens
+with no dialog, and the operator picks a kernel for a copy in scratch/ to rerun it. Sessions
+are refused server-side for anything outside scratch/ as well.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from hydra.paths import NOTEBOOKS_DIR, DataPaths
 
 REFUSAL = ("{path} is in the audit trail, which is read-only: executed notebooks are records. "
            "To rerun one, use File > Save Notebook As... into scratch/ (or `hydra lab --rerun "
-           "RUN_ID`), then run the copy.")
+           "RUN_ID`), then pick a kernel for the copy (Kernel > Change Kernel...) and run it.")
 
 
 class LabError(RuntimeError):
@@ -139,11 +142,14 @@ _WORKSPACE_README = """# Hydra lab workspace
 
 - `notebooks/`: the source notebooks (a link to the checkout cron runs from), read-only. To run
   one by hand, File > Save Notebook As... into scratch/ and run the copy.
-- `runs/`: the audit trail (a link to the data directory's runs). Executed notebooks are
-  records: this server refuses to save, rename or delete anything here.
-- `scratch/`: your interactive reruns. To rerun an executed notebook, use
-  File > Save Notebook As... into scratch/ (or start the lab with `hydra lab --rerun RUN_ID`).
-  A rerun of a trade date that already traded sends no order.
+- `runs/`: the audit trail (a link to the data directory's runs), one folder per trade date,
+  each record named <UTC start time>Z-<run id>.ipynb. Executed notebooks are records: this
+  server refuses to save, rename or delete anything here, and opening one starts no kernel.
+- `scratch/`: your interactive reruns. To rerun an executed notebook: File > Save Notebook
+  As... into scratch/ (or start the lab with `hydra lab --rerun RUN_ID`, which copies it there
+  and opens the copy), then pick a kernel (Kernel > Change Kernel... > Python 3, or the
+  "No Kernel" button at the top right) and Run > Run All Cells. No notebook starts a kernel
+  by itself here. A rerun of a trade date that already traded sends no order.
 """
 
 
@@ -205,6 +211,9 @@ def server_argv(workspace: Path, runs_dir: Path, *, port: int, token: str,
         "--ServerApp.session_manager_class=hydra.lab.ScratchOnlySessionManager",
         f"--IdentityProvider.token={token}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        # no kernel is started (nor asked for) when a notebook opens: a record opens with no
+        # dialog at all; a rerun in scratch/ starts its kernel when the operator picks one
+        "--LabApp.notebook_starts_kernel=False",
     ]
     for name, folder in (settings or {}).items():
         argv.append(f"--LabApp.{name}={folder}")

@@ -1,7 +1,7 @@
 """Notebook runs into the audit trail: papermill execution, failure marking, the run index.
 
 Every run writes a new executed notebook under <data_dir>/runs/<job>/YYYY/MM/DD/ (the trade
-date) named <UTC start>-<run id>.ipynb, never over an existing file, and is recorded in an
+date) named <UTC start time>Z-<run id>.ipynb, never over an existing file, and is recorded in an
 SQLite index with its parameters, outcome, sha256 and code version. Papermill marks only cell
 errors in the notebook; a timeout or a dead kernel is marked here, so every failed record says
 so on its first screen. A scheduled run on a closed exchange day is indexed as SKIPPED with no
@@ -24,7 +24,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -319,12 +319,19 @@ def _as_of_for(job: Job, given: str | None, params: dict[str, Any]) -> str:
 
 def output_path_for(paths: DataPaths, job: Job, as_of: str, started: datetime,
                     run_id: str) -> Path:
+    """<runs>/<job>/YYYY/MM/DD (the trade date)/<HHMMSS>Z-<run id>.ipynb.
+
+    Time first and no date (the folders carry the trade date, the index the start): JupyterLab's
+    file panel shows about 22 characters, so two runs of one date must differ in those. Older
+    records named <YYYYmmddTHHMMSS>Z-<run id>.ipynb are read the same way (the index holds
+    each record's path; nothing parses the name).
+    """
     try:
         day = date.fromisoformat(as_of)
     except ValueError:  # a malformed as_of still gets a record, filed under the run's date
         day = started.date()
     folder = paths.runs_dir / job.folder / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
-    return folder / f"{started:%Y%m%dT%H%M%SZ}-{run_id}.ipynb"
+    return folder / f"{started:%H%M%S}Z-{run_id}.ipynb"
 
 
 @dataclass(frozen=True)
@@ -382,6 +389,7 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
         scheduled_for=scheduled_for,
     )
     index.add(record)
+    before = cycle_orders(data_dir, record)  # what this run's cycle had sent before it began
     status, reason = "succeeded", ""
     try:
         papermill.execute_notebook(
@@ -402,7 +410,7 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
         status, reason = "failed", f"{type(exc).__name__}: {exc}"
         if isinstance(exc, KeyboardInterrupt):
             reason = "interrupted (SIGINT) during the run"
-    summary = _finalise_notebook(output, record, status, reason)
+    summary = _finalise_notebook(output, record, status, reason, before)
     digest = sha256_of(output) if output.exists() and output.stat().st_size else None
     if output.exists():
         output.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)  # a record, not a draft
@@ -414,14 +422,22 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
     return RunResult(final, output)
 
 
-def _finalise_notebook(output: Path, record: RunRecord, status: str,
-                       reason: str) -> dict[str, Any] | None:
-    """Stamp the run's outcome into the notebook; mark failures papermill leaves unmarked."""
+def _finalise_notebook(output: Path, record: RunRecord, status: str, reason: str,
+                       before: CycleOrders | None = None) -> dict[str, Any] | None:
+    """Stamp the run's outcome into the notebook; mark failures papermill leaves unmarked.
+
+    A failure's banner also says whether this run sent any order (the journal and the
+    simulator's book, compared with what they held when the run began): the operator's first
+    question, before deciding whether a rerun is safe.
+    """
     import nbformat
 
     if not output.exists() or output.stat().st_size == 0:
         return None
-    nb = nbformat.read(output, as_version=4)
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # a notebook cut short mid-write: `hydra runs verify` names it
+        return None
     nb.metadata["hydra"] = {"run_id": record.run_id, "job": record.job, "status": status,
                             "reason": reason, "hydra_version": record.hydra_version,
                             "git_commit": record.git_commit}
@@ -431,14 +447,112 @@ def _finalise_notebook(output: Path, record: RunRecord, status: str,
     papermill_marked = any("papermill-error-cell-tag" in c.metadata.get("tags", [])
                            for c in nb.cells)
     if status == "failed":
+        sent = orders_sent(Path(record.parameters["data_dir"]), record, before)
+        nb.metadata["hydra"]["orders"] = sent
         cell = nbformat.v4.new_markdown_cell(
             f'<span style="color:red; font-size:1.4em">**HYDRA RUN FAILED: {reason}**</span>'
+            f"\n\n**Orders: {sent}.**"
             "\n\nThis run did not finish. Cells after the failure did not run, even where the "
             "notebook shows them without an error. The run index records this run as failed.")
         cell.metadata["tags"] = ["hydra-run-failed"]
         nb.cells.insert(1 if papermill_marked else 0, cell)  # first screen either way
     nbformat.write(nb, output)
     return read_summary(output)
+
+
+@dataclass(frozen=True)
+class CycleOrders:
+    """The orders of one daily cycle (<market>-<YYYYMMDD>) on record at a moment: journaled
+    child orders (what was sent to the broker) and, for the simulator, the broker's own."""
+
+    cycle_id: str
+    journal: dict[str, str]  # child_ref -> "BUY 1 ZOH7 limit 350.25"
+    broker: frozenset[int] | None  # the simulator's order ids; None: not the simulator
+    error: str = ""
+
+
+def _cycle_of(record: RunRecord) -> str | None:
+    """The daily cycle a run trades, or None for a job that sends no orders."""
+    try:
+        job = get_job(record.job)
+    except RunError:
+        return None
+    if job.source.name != "daily_cycle.ipynb":
+        return None
+    market = record.parameters.get("market") or job.market or "ZO"
+    try:
+        day = date.fromisoformat(record.as_of)
+    except ValueError:
+        return None
+    return f"{market}-{day:%Y%m%d}"
+
+
+def _read_only(db: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    con.row_factory = sqlite3.Row
+    return con
+
+
+def cycle_orders(data_dir: Path, record: RunRecord) -> CycleOrders | None:
+    """This run's cycle's orders as the journal and the simulator hold them now (read-only:
+    the banner never writes to the books it describes). None for a job that sends none."""
+    cycle_id = _cycle_of(record)
+    if cycle_id is None:
+        return None
+    paths = DataPaths(data_dir)
+    journal: dict[str, str] = {}
+    broker: frozenset[int] | None = None
+    try:
+        if paths.journal_db.exists():
+            with closing(_read_only(paths.journal_db)) as con:
+                has = con.execute("SELECT 1 FROM sqlite_master WHERE name='child_orders'")
+                rows = con.execute(
+                    "SELECT c.child_ref, c.side, c.quantity, c.limit_price, o.local_symbol "
+                    "FROM child_orders c JOIN orders o ON o.order_ref = c.parent_ref "
+                    "WHERE c.cycle_id = ? ORDER BY c.sent_at, c.child_ref",
+                    (cycle_id,)).fetchall() if has.fetchone() else []
+            journal = {r["child_ref"]: f"{r['side']} {r['quantity']} {r['local_symbol']} "
+                                       f"limit {r['limit_price']:g}" for r in rows}
+    except sqlite3.Error as exc:
+        return CycleOrders(cycle_id, {}, None, f"the fill journal {paths.journal_db} could not "
+                                               f"be read ({exc})")
+    try:
+        if paths.sim_db.exists():
+            with closing(_read_only(paths.sim_db)) as con:
+                broker = frozenset(r[0] for r in con.execute(
+                    "SELECT order_id FROM orders WHERE order_ref LIKE ?", (f"HYD-{cycle_id}-%",)))
+    except sqlite3.Error:
+        broker = None
+    return CycleOrders(cycle_id, journal, broker)
+
+
+def orders_sent(data_dir: Path, record: RunRecord, before: CycleOrders | None) -> str:
+    """Whether this run sent any order, in one sentence: "no order was sent ..." or "N orders
+    were sent ...", from what its cycle's books hold now against what they held at its start."""
+    after = cycle_orders(data_dir, record)
+    if after is None:
+        return "none (this job sends no orders)"
+    if after.error or (before is not None and before.error):
+        return (f"UNKNOWN whether any order was sent: {after.error or before.error}; check the "
+                f"broker's orders for {after.cycle_id} (`hydra fill-report`) before rerunning")
+    if before is None:
+        before = CycleOrders(after.cycle_id, {}, frozenset() if after.broker is not None else None)
+    new = [f"{ref} {text}" for ref, text in after.journal.items() if ref not in before.journal]
+    if not new:
+        text = f"no order was sent for {after.cycle_id} by this run"
+    else:
+        listed = "; ".join(new[:10]) + (f"; and {len(new) - 10} more" if len(new) > 10 else "")
+        text = (f"{len(new)} order{'s were' if len(new) > 1 else ' was'} sent for "
+                f"{after.cycle_id} by this run: {listed}")
+    if after.broker is not None and before.broker is not None:
+        at_broker = len(after.broker - before.broker)
+        if at_broker != len(new):
+            text += (f"; BUT the simulated broker received {at_broker}: the journal and the "
+                     "broker disagree, reconcile (`hydra fill-report`) before rerunning")
+    earlier = len(before.journal)
+    if earlier:
+        text += f" ({earlier} sent earlier for this cycle by other runs)"
+    return text
 
 
 def read_summary(output: Path) -> dict[str, Any] | None:
@@ -686,7 +800,7 @@ def run_on_failure(job: Job, data_dir: Path, *, status: str, reason: str,
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class VerifyIssue:
-    kind: str  # "edited" | "missing" | "extra" | "unfinished" | "unknown"
+    kind: str  # "edited" | "truncated" | "missing" | "extra" | "unfinished" | "unknown"
     path: str  # relative to the data directory
     run_id: str | None
     detail: str
@@ -740,6 +854,16 @@ def verify(data_dir: Path) -> VerifyReport:
                                              f"run {rec.run_id} ({rec.status}): the executed "
                                              "notebook is gone"))
             continue
+        damage = notebook_damage(path)
+        if damage:
+            report.issues.append(VerifyIssue(
+                "truncated", rec.output_path, rec.run_id,
+                f"run {rec.run_id} ({rec.status}): not a complete notebook ({damage}). The "
+                "record was cut short (a full disk, a crash mid-save, an interrupted copy or "
+                "restore?) and no notebook reader can open it. Its outcome is still in the "
+                f"index (`hydra runs show {rec.run_id}`); restore it from a backup, and do not "
+                "edit or delete it here: the index expects this file"))
+            continue
         actual = sha256_of(path) if path.stat().st_size else None
         if actual != rec.sha256:
             report.issues.append(VerifyIssue(
@@ -750,11 +874,31 @@ def verify(data_dir: Path) -> VerifyReport:
         for nb in sorted(paths.runs_dir.rglob("*.ipynb")):
             rel = str(nb.relative_to(data_dir))
             if rel not in referenced and not _hidden(nb.relative_to(paths.runs_dir)):
-                report.issues.append(VerifyIssue("extra", rel, None,
-                                                 "a notebook in the audit trail that no "
-                                                 "indexed run produced"))
+                damage = notebook_damage(nb)
+                report.issues.append(VerifyIssue(
+                    "extra", rel, None, "a notebook in the audit trail that no indexed run "
+                    "produced" + (f", and not a complete notebook ({damage}); move it out "
+                                  "of runs/" if damage else "")))
         report.issues += _unknown_files(paths)
     return report
+
+
+def notebook_damage(path: Path) -> str | None:
+    """Why a file is not a readable notebook (cut short, not JSON, no cells), or None."""
+    size = path.stat().st_size
+    if size == 0:
+        return "the file is empty"
+    try:
+        nb = json.loads(path.read_bytes())
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text at byte {exc.start} of {size}"
+    except json.JSONDecodeError as exc:
+        return (f"invalid JSON: {exc.msg.removesuffix(' at')} at byte {exc.pos} (line "
+                f"{exc.lineno}) of a {size}-byte file")
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) \
+            or "nbformat" not in nb:
+        return f"JSON, but not a notebook (no cells or no nbformat) in {size} bytes"
+    return None
 
 
 _INDEX_FILES = {"index.sqlite", "index.sqlite-wal", "index.sqlite-shm", "index.sqlite-journal"}

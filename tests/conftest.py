@@ -113,3 +113,50 @@ settings.register_profile("ci", max_examples=150, derandomize=True, deadline=Non
 settings.register_profile("long", max_examples=5000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# ------------------------------------------------------------------ `hydra lab` servers
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def lab_server(data_dir: Path, token: str, timeout: float = 90) -> Iterator[int]:
+    """`hydra lab` over `data_dir` on a free port, up (its /api/status answers) within
+    `timeout` s; yields the port and stops it (SIGTERM) afterwards. Its log: <data_dir>/../lab.log
+    """
+    import signal
+    import time
+    import urllib.request
+
+    port = free_port()
+    log_path = data_dir.parent / "lab.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([HYDRA, "lab", "--port", str(port), "--data-dir", str(data_dir)],
+                                cwd=REPO, env={**os.environ, "HYDRA_LAB_TOKEN": token},
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/status")
+                req.add_header("Authorization", f"token {token}")
+                try:
+                    with urllib.request.urlopen(req, timeout=5) as resp:
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, f"JupyterLab did not start within {timeout} s"
+                time.sleep(0.25)
+            yield port
+        finally:
+            stop_process(proc, signal.SIGTERM)

@@ -106,6 +106,30 @@ def test_invalid_parameter_fails_loudly_keeps_notebook_and_sends_nothing(data_di
     assert "papermill-error-cell-tag" in nb.cells[0].metadata.get("tags", [])
     assert "hydra-run-failed" in nb.cells[1].metadata.get("tags", [])
     assert broker_orders(data_dir) == []
+    # the banner says what failed and that nothing reached the broker
+    banner = nb.cells[1].source
+    assert "refused before connecting" in banner
+    assert f"Orders: no order was sent for ZO-{TRADE_DATE.replace('-', '')} by this run" in banner
+
+
+def test_a_run_that_fails_after_its_orders_says_which_were_sent(data_dir):
+    """The kernel dies once every order is done (the fault point `during_summary`): the parent
+    marks the run failed and the banner lists the orders this run sent, as the broker has them."""
+    proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts=2",
+                     data_dir=data_dir, env={"HYDRA_KILL_AT": "during_summary"})
+    assert proc.returncode == 1, proc.stderr
+    [row] = index_rows(data_dir)
+    assert row["status"] == "failed" and "dead kernel" in row["reason"]
+    nb = nbformat.read(data_dir / row["output_path"], as_version=4)
+    [cell] = [c for c in nb.cells if "hydra-run-failed" in c.metadata.get("tags", [])]
+    sent = broker_orders(data_dir)
+    assert sent  # the cycle did trade before its kernel died
+    n = len(sent)
+    said = f"{n} order{'s were' if n > 1 else ' was'} sent for ZO-{TRADE_DATE.replace('-', '')}"
+    assert f"Orders: {said} by this run: " in cell.source
+    assert all(ref in cell.source for ref, _status, _filled in sent)
+    assert "disagree" not in cell.source
+    assert nb.metadata["hydra"]["orders"].startswith(said)
 
 
 @pytest.mark.parametrize(("param", "message"), [

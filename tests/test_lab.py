@@ -4,27 +4,16 @@ trail that refuses writes even though the server runs as root."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import HYDRA, REPO, stop_process
+from tests.conftest import REPO, lab_server
 
 pytestmark = pytest.mark.slow
 TOKEN = "test-token-4f2a9c"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _request(port: int, path: str, *, token: str | None = TOKEN, method: str = "GET",
@@ -62,26 +51,8 @@ def lab(data_dir):
     record.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4,
                                   "nbformat_minor": 5}))
     record.chmod(0o444)
-    port = _free_port()
-    log = (data_dir.parent / "lab.log").open("w")
-    proc = subprocess.Popen([HYDRA, "lab", "--port", str(port), "--data-dir", str(data_dir)],
-                            cwd=REPO, env={**os.environ, "HYDRA_LAB_TOKEN": TOKEN},
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (data_dir.parent / "lab.log").read_text()
-            try:
-                if _request(port, "/api/status")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "JupyterLab did not start within 90 s"
-            time.sleep(0.25)
+    with lab_server(data_dir, TOKEN) as port:
         yield port, record
-    finally:
-        stop_process(proc, signal.SIGTERM)
-        log.close()
 
 
 def test_lab_binds_loopback_only_and_requires_its_token(lab):
@@ -151,3 +122,19 @@ def test_the_audit_trail_is_read_only_and_reruns_go_to_scratch(lab, data_dir):
     status, _ = _request(port, "/api/contents/scratch/rerun.ipynb", method="PUT", body=notebook)
     assert status == 201
     assert (data_dir / "lab" / "scratch" / "rerun.ipynb").is_file()
+
+
+def test_no_notebook_starts_a_kernel_when_it_opens(lab):
+    """The page config JupyterLab's front end reads: a notebook opened asks for no kernel (the
+    browser test shows a record opening with no dialog; a copy in scratch/ gets one on demand)."""
+    import re
+
+    port, _ = lab
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/lab")
+    req.add_header("Authorization", f"token {TOKEN}")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        page = resp.read().decode()
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      page, re.S)
+    assert found, page[:500]
+    assert json.loads(found.group(1))["notebookStartsKernel"] is False

@@ -8,11 +8,7 @@ Debian's chromium is driven by Playwright through `executable_path` (no browser 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HYDRA, REPO, TRADE_DATE, run_hydra, stop_process
+from tests.conftest import TRADE_DATE, broker_orders, lab_server, run_hydra
 
 pytestmark = pytest.mark.slow
 TOKEN = "browser-test-token-7d1e"
@@ -32,14 +28,6 @@ WAIT_MS = 60_000  # every wait on the page is bounded
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-default-apps", "--no-first-run",
                  "--disable-domain-reliability", "--metrics-recording-only"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _api(port: int, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
@@ -77,27 +65,8 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
 
 @pytest.fixture(scope="module")
 def lab(records: tuple[Path, dict[str, str]]) -> Iterator[int]:
-    data_dir, _ = records
-    port = _free_port()
-    log = (data_dir.parent / "lab.log").open("w")
-    proc = subprocess.Popen([HYDRA, "lab", "--port", str(port), "--data-dir", str(data_dir)],
-                            cwd=REPO, env={**os.environ, "HYDRA_LAB_TOKEN": TOKEN},
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (data_dir.parent / "lab.log").read_text()
-            try:
-                if _api(port, "/api/status")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "JupyterLab did not start within 90 s"
-            time.sleep(0.25)
+    with lab_server(records[0], TOKEN) as port:
         yield port
-    finally:
-        stop_process(proc, signal.SIGTERM)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -120,19 +89,39 @@ def _open(browser: Any, port: int, path: str, shot: Path) -> Any:
     page.wait_for_selector(f"{PANEL} .jp-OutputArea-output")
     page.wait_for_timeout(3000)  # MathJax typesets asynchronously after the outputs appear
     page.screenshot(path=str(shot))
-    # the server refuses a kernel for a record; JupyterLab says so in a dialog (known gap:
-    # the front end still asks for one on open)
-    dialog = page.locator(".jp-Dialog")
-    if dialog.count():
-        assert "scratch/" in dialog.inner_text()
-    for _ in range(3):  # the refusal, then JupyterLab's kernel chooser: answer "No Kernel"
-        if not dialog.count():
-            break
-        no_kernel = dialog.locator("button", has_text="No Kernel")
-        (no_kernel if no_kernel.count() else dialog.locator("button").last).click()
-        page.wait_for_timeout(500)
-    page.screenshot(path=str(shot.with_name(shot.stem + "-dismissed.png")))
+    _no_dialog(page)
     return page
+
+
+def _no_dialog(page: Any) -> None:
+    """Opening a record asks nothing: no kernel error, no kernel chooser, no popup at all."""
+    dialogs = page.locator(".jp-Dialog")
+    assert dialogs.count() == 0, dialogs.all_inner_texts()
+    assert page.locator(f"{PANEL} .jp-Toolbar-kernelName").inner_text().strip() == "No Kernel"
+
+
+_VISIBLE_TEXT = """el => {
+  // the part of a file-panel name left of its ellipsis: what the operator can read
+  const box = el.getBoundingClientRect();
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  const node = walker.nextNode();
+  if (!node) return "";
+  const range = document.createRange();
+  const ellipsis = el.scrollWidth > el.clientWidth ? 12 : 0;
+  let shown = 0;
+  for (let i = 1; i <= node.length; i++) {
+    range.setStart(node, 0); range.setEnd(node, i);
+    if (range.getBoundingClientRect().right > box.right - ellipsis) break;
+    shown = i;
+  }
+  return node.data.slice(0, shown);
+}"""
+
+
+def _visible_names(page: Any) -> list[str]:
+    items = page.locator(".jp-FileBrowser .jp-DirListing-item .jp-DirListing-itemText")
+    items.first.wait_for()
+    return [items.nth(i).evaluate(_VISIBLE_TEXT) for i in range(items.count())]
 
 
 def _in_first_screen(page: Any, text: str, where: str = "th") -> None:
@@ -179,6 +168,7 @@ def test_a_failed_record_says_what_failed_first(records, lab, browser, tmp_path)
     try:
         _no_maths(page)
         _in_first_screen(page, "HYDRA RUN FAILED")
+        _in_first_screen(page, "Orders: no order was sent for ZO-")  # and whether any was sent
         page.keyboard.press("Control+s")  # a save from the browser is refused by the server
         page.wait_for_timeout(1000)
     finally:
@@ -205,3 +195,55 @@ def test_the_reconciliation_outcome_is_on_the_first_screen(records, lab, browser
     finally:
         page.close()
     assert _api(lab, "/api/kernels") == (200, [])
+
+
+def test_two_runs_of_one_date_read_apart_in_the_file_panel(records, lab, browser, tmp_path):
+    _, paths = records
+    page = _open(browser, lab, paths["traded"], tmp_path / "panel.png")
+    try:
+        shown = _visible_names(page)
+        page.screenshot(path=str(tmp_path / "panel-names.png"))
+    finally:
+        page.close()
+    # the three daily-cycle runs of TRADE_DATE, each shown whole (time and run id), none cut
+    assert len(shown) == 3 and len(set(shown)) == 3, shown
+    assert set(shown) == {Path(paths[k]).name for k in ("traded", "blocked", "failed")}, shown
+
+
+def test_a_rerun_in_scratch_runs_once_the_operator_picks_a_kernel(records, lab, browser, tmp_path):
+    """What the operator does to rerun: the record saved as a copy in scratch/ (File > Save
+    Notebook As..., here through the same contents API), the copy opened (no dialog, no kernel),
+    a kernel picked, Run All; the rerun of a traded date sends no order. Runs last: it writes."""
+    data_dir, paths = records
+    status, model = _api(lab, f"/api/contents/{paths['traded']}")
+    assert status == 200
+    copy = "scratch/rerun-traded.ipynb"
+    assert _api(lab, f"/api/contents/{copy}", "PUT", {"type": "notebook", "format": "json",
+                                                      "content": model["content"]})[0] == 201
+    orders = broker_orders(data_dir)
+    page = _open(browser, lab, copy, tmp_path / "rerun-opened.png")
+    try:
+        assert _api(lab, "/api/kernels") == (200, [])  # opening the copy started nothing either
+        page.locator(f"{PANEL} .jp-Toolbar-kernelName").click()  # "No Kernel": pick one
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator("select").select_option(label="Python 3 (ipykernel)")
+        dialog.locator("button", has_text="Select").click()
+        page.wait_for_selector(f"{PANEL} .jp-Toolbar-kernelName:has-text('Python 3')")
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        # the summary cell (the last one) shows the outcome, and the kernel is idle again
+        page.locator(f"{PANEL} .jp-Cell").last.locator(
+            ".jp-OutputArea-output", has_text="ALREADY DONE").wait_for(timeout=240_000)
+        page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=WAIT_MS)
+        assert page.locator(f"{PANEL} .jp-InputPrompt", has_text="[*]").count() == 0
+        page.screenshot(path=str(tmp_path / "rerun-done.png"))
+        page.keyboard.press("Control+s")  # scratch/ is writable: the copy keeps its outputs
+        page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')",
+                               timeout=WAIT_MS)
+    finally:
+        page.close()
+    assert len(_api(lab, "/api/kernels")[1]) == 1  # the one the operator started, in scratch/
+    assert broker_orders(data_dir) == orders  # a rerun of a traded date sends no order
+    rerun = json.loads((data_dir / "lab" / copy).read_text())
+    outputs = [o for c in rerun["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert outputs and not [o for o in outputs if o["output_type"] == "error"]

@@ -72,7 +72,8 @@ def test_status_on_an_empty_data_dir(data_dir, crontab):
     assert proc.returncode == 0, proc.stderr
     out = " ".join(proc.stdout.split())
     assert "no simulated account yet" in out and "trading: allowed" in out
-    assert "schedule: not installed" in out and "model:" in out
+    assert "schedule: not installed" in out and "markets (model; jobs; position):" in out
+    assert "ZO: no model yet" in out and "jobs: daily-cycle" in out
     assert "daily-cycle" in out and "never" in out and "10:00" in out
 
 
@@ -93,3 +94,24 @@ def test_status_after_a_cycle_shows_position_pnl_and_the_last_run(data_dir, cron
         assert "positions" in out and f"{summary['position_after']:+d}" in out
     else:
         assert "positions: flat" in out
+
+
+@pytest.mark.slow
+def test_status_lists_a_market_that_only_has_a_position_at_the_broker(data_dir, crontab):
+    """Corn held at the broker, no job trades it and no model for it: the line must be there,
+    and say that nothing in Hydra manages that position."""
+    import shutil
+
+    from hydra import cycle
+
+    s = cycle.run_in_process(data_dir=str(data_dir), as_of=TRADE_DATE, contracts=2, market="ZC")
+    assert s["position_after"], s  # the seeded simulator trades corn that day
+    shutil.rmtree(data_dir / "models" / "ZC")  # no model either: only the position is left
+    proc = run_hydra("status", data_dir=data_dir, env={"HYDRA_CRONTAB_FILE": str(crontab)},
+                     timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    zc = out[out.index("ZC: "):]
+    assert zc.startswith("ZC: no model; no job trades it; position: ZC"), zc[:200]
+    assert f"{s['position_after']:+d} at the broker, held outside Hydra's jobs" in zc
+    assert "ZO: no model yet" in out and "jobs: daily-cycle, " in out  # the jobs' market too

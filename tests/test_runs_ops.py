@@ -248,3 +248,41 @@ def test_verify_reports_files_the_index_does_not_know(data_dir, two_runs):
     assert found == sorted([("unknown", checkpoints), ("unknown", "runs/notes.txt")])
     bad = run_hydra("runs", "verify", data_dir=data_dir, timeout=60)
     assert bad.returncode == 1 and "UNKNOWN runs/notes.txt" in " ".join(bad.stderr.split())
+
+
+def test_a_truncated_record_is_named_by_verify_and_breaks_no_reader(data_dir, two_runs, tmp_path):
+    """A record cut short (a full disk, an interrupted copy or restore): verify says which file,
+    what is wrong and what to do; list, show and status still work."""
+    a, b = two_runs
+    whole = a.output.read_bytes()
+    a.output.chmod(0o644)
+    a.output.write_bytes(whole[: len(whole) // 2])
+    # the same, where the index even holds the cut file's digest (a save cut short in the run)
+    b.output.chmod(0o644)
+    b.output.write_bytes(b.output.read_bytes()[:200])
+    with sqlite3.connect(data_dir / "runs" / "index.sqlite") as con:
+        con.execute("UPDATE runs SET sha256=? WHERE run_id=?",
+                    (runs.sha256_of(b.output), b.record.run_id))
+    stray = a.output.parent / "000000Z-copied.ipynb"
+    stray.write_bytes(whole[:100])
+    bad = run_hydra("runs", "verify", data_dir=data_dir, timeout=60)
+    assert bad.returncode == 1
+    text = " ".join(bad.stderr.split())
+    assert "Traceback" not in text
+    for rec in (a.record, b.record):
+        said = text[text.index(f"TRUNCATED {rec.output_path}: "):]
+        assert f"run {rec.run_id} (succeeded): not a complete notebook" in said
+        assert "restore it from a backup" in said and f"hydra runs show {rec.run_id}" in said
+    assert f"EXTRA {stray.relative_to(data_dir)}: " in text and "not a complete notebook" in text
+    assert "3 problem(s)" in text
+
+    listed = run_hydra("runs", "list", data_dir=data_dir, timeout=60)
+    assert listed.returncode == 0 and a.record.run_id in listed.stdout, listed.stderr
+    shown = run_hydra("runs", "show", a.record.run_id, data_dir=data_dir, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    out = " ".join(shown.stdout.split())
+    assert "TRUNCATED: not a complete notebook" in out
+    assert '"signal": "LONG"' in out  # the outcome, from the index's copy
+    status = run_hydra("status", data_dir=data_dir, timeout=60,
+                       env={"HYDRA_CRONTAB_FILE": str(tmp_path / "crontab")})
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr

@@ -231,7 +231,7 @@ def _find_run(paths: DataPaths, run: str) -> Any:
 
 
 def _integrity(paths: DataPaths, rec: Any) -> str:
-    from hydra.runs import sha256_of
+    from hydra.runs import notebook_damage, sha256_of
 
     if rec.output_path is None:
         return "no notebook (nothing was executed)"
@@ -240,6 +240,10 @@ def _integrity(paths: DataPaths, rec: Any) -> str:
         return "[bold red]MISSING[/]: the executed notebook is gone"
     if rec.status == "running":
         return "[yellow]not checked[/]: the run has not finished"
+    damage = notebook_damage(path)
+    if damage:
+        return (f"[bold red]TRUNCATED[/]: not a complete notebook ({escape(damage)}); restore "
+                "it from a backup (`hydra runs verify` lists every such record)")
     actual = sha256_of(path) if path.stat().st_size else None
     if actual == rec.sha256:
         return "[green]matches the index[/]"
@@ -332,8 +336,8 @@ def runs_verify(data_dir: DataDirOpt = None) -> None:
 
     root = resolve_data_dir(data_dir)
     report = verify(root)
-    labels = {"edited": "EDITED", "missing": "MISSING", "extra": "EXTRA",
-              "unfinished": "UNFINISHED"}
+    labels = {"edited": "EDITED", "truncated": "TRUNCATED", "missing": "MISSING",
+              "extra": "EXTRA", "unfinished": "UNFINISHED"}
     for issue in report.issues:
         err.print(f"[bold red]{labels.get(issue.kind, issue.kind.upper())}[/] "
                   f"{escape(issue.path)}: {escape(issue.detail)}", highlight=False)

@@ -44,18 +44,46 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def model_line(paths: DataPaths, markets: Any = ()) -> str | None:
-    """The traded model's one-line health (champion, age, drift), or None when not reported.
+def market_lines(paths: DataPaths, jobs: dict[str, Any], held: list[Any]) -> list[str]:
+    """One line per market that has a job, a model or a position at the broker.
 
-    Read from the model registry and the agent journal; never connects to a broker.
+    A position in a market no job trades is the one that must not go unseen: nothing in Hydra
+    will manage or close it, so its line says so.
     """
-    from hydra.agent.status import model_line as line
+    from hydra.agent.status import health_summary, status_line
 
-    return line(paths.root, markets)
+    by_job: dict[str, list[str]] = {}
+    for name, job in sorted(jobs.items()):
+        if getattr(job, "market", None):
+            by_job.setdefault(str(job.market), []).append(name)
+    by_position: dict[str, list[Any]] = {}
+    for x in held:
+        by_position.setdefault(str(x.symbol), []).append(x)
+    summary = health_summary(paths.root, also=set(by_job) | set(by_position))
+    lines = []
+    for sym in sorted(set(summary) | set(by_job) | set(by_position)):
+        entry = summary.get(sym) or {"champion": None}
+        if entry.get("champion") is None and sym not in by_job:
+            model = "no model"
+        else:
+            model = status_line(entry)
+        jobs_text = (f"jobs: {', '.join(by_job[sym])}" if sym in by_job
+                     else "[bold red]no job trades it[/]")
+        pos = by_position.get(sym, [])
+        pos_text = ("position: " + ", ".join(f"{x.local_symbol} {x.quantity:+d}" for x in pos)
+                    if pos else "position: flat")
+        if pos and sym not in by_job:
+            pos_text = (f"[bold red]{pos_text} at the broker, held outside Hydra's jobs[/]: "
+                        "no run manages or closes it; close it at the broker or add a job "
+                        "for this market")
+        lines.append(f"{sym}: {escape(model)}; {jobs_text}; {pos_text}")
+    return lines
 
 
-def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> None:
-    """Open the broker the daily cycle uses, at its own clock (never moving the sim forward)."""
+def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> list[Any]:
+    """Open the broker the daily cycle uses, at its own clock (never moving the sim forward).
+
+    Returns the positions held (none when the broker could not be read)."""
     from hydra.broker.base import BrokerError
     from hydra.broker.factory import BrokerSpec, make_broker
     from hydra.config import ConfigError, load_config
@@ -68,14 +96,14 @@ def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> None:
     if kind == "sim" and not paths.sim_db.exists():
         console.print(f"broker: sim, [yellow]no simulated account yet[/] ({paths.sim_db}); the "
                       "first daily-cycle run opens it")
-        return
+        return []
     try:
         config = load_config(paths.root)
         broker, _clock = make_broker(spec, config, paths, sim_start=None)
         broker.connect()
     except (BrokerError, ConfigError, OSError) as exc:
         console.print(f"broker: {kind}, [bold red]NOT CONNECTED[/]: {escape(str(exc))}")
-        return
+        return []
     try:
         account = broker.account_state()
         positions = broker.positions()
@@ -91,7 +119,7 @@ def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> None:
     held = [x for x in positions if x.quantity]
     if not held:
         console.print("positions: flat")
-        return
+        return []
     table = Table(title="positions")
     for col in ("contract", "quantity", "avg price", "market price", "unrealized P&L",
                 "realized P&L"):
@@ -101,6 +129,7 @@ def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> None:
                       f"{x.market_price:g}", f"{x.unrealized_pnl:+,.2f}",
                       f"{x.realized_pnl:+,.2f}")
     console.print(table)
+    return held
 
 
 def status(
@@ -124,16 +153,15 @@ def status(
     except sch.ScheduleError as exc:
         console.print(f"[bold red]jobs file error[/]: {escape(str(exc))}")
         jobs = {}
-    _broker_section(paths, jobs.get("daily-cycle"), client_id)
+    held = _broker_section(paths, jobs.get("daily-cycle"), client_id)
 
     ks = read_state(paths)
     console.print(f"trading: [bold red]PAUSED[/] ({escape(ks.reason)}; since {ks.changed_at})"
                   if ks.paused else "trading: [bold green]allowed[/] (not paused)")
-    traded = sorted({str(j.market) for j in jobs.values() if getattr(j, "market", None)})
-    lines = (model_line(paths, traded) or "no health report in this version").splitlines()
-    console.print("model: " + lines[0])
-    for more in lines[1:]:
-        console.print("       " + more)
+    lines = market_lines(paths, jobs, held) or ["none: no job, no model and no position"]
+    console.print("markets (model; jobs; position):")
+    for line in lines:
+        console.print("  " + line)
     store = sch.CrontabStore.from_option(crontab_file)
     block = None
     try:
