@@ -77,17 +77,30 @@ class CycleReturns:
     label: pd.Series  # 1.0 up, 0.0 down, NaN neither (or unknown)
 
 
-def cycle_returns(bars: pd.DataFrame, cost: CostModel, quantity: int = 1) -> CycleReturns:
-    """The return definition (module docstring) on a frame of consecutive trading-day bars."""
-    entry = entry_prices(bars)
-    start, end = entry.shift(-1), entry.shift(-2)
-    ret = end / start - 1.0
+def period_returns(entry: pd.Series) -> pd.Series:
+    """Per trade date T (index of `entry`, consecutive trading days): the return of the
+    position the cycle on T takes, entry(T+1) / entry(T) - 1 (NaN for the last)."""
+    entry = entry.astype(float)
+    return entry.shift(-1) / entry - 1.0
+
+
+def side_costs(bars: pd.DataFrame, cost: CostModel, quantity: int = 1) -> pd.Series:
+    """Per bar date d: one side's cost per contract (price units) for the cycle after d, from
+    sigma and ADV over the `vol_days` bars up to d (NaN until that many exist)."""
     close = bars["close"].astype(float)
     sigma = close.diff().rolling(cost.vol_days).std()
     adv = bars["volume"].astype(float).clip(lower=1.0).rolling(cost.vol_days).mean()
     side = [cost.side_cost(s, a, quantity) if np.isfinite(s) and np.isfinite(a) else np.nan
             for s, a in zip(sigma.to_numpy(), adv.to_numpy(), strict=True)]
-    frac = pd.Series(side, index=bars.index, dtype=float) / start
+    return pd.Series(side, index=bars.index, dtype=float)
+
+
+def cycle_returns(bars: pd.DataFrame, cost: CostModel, quantity: int = 1) -> CycleReturns:
+    """The return definition (module docstring) on a frame of consecutive trading-day bars:
+    row d holds the period of the trade date after d."""
+    entry = entry_prices(bars)
+    ret = period_returns(entry).shift(-1)
+    frac = side_costs(bars, cost, quantity) / entry.shift(-1)
     label = pd.Series(np.where(ret > frac, 1.0, np.where(ret < -frac, 0.0, np.nan)),
                       index=bars.index)
     return CycleReturns(ret, frac, label)

@@ -235,6 +235,8 @@ def replay(
         f"{s['promotions']} promotion(s), {s['rollbacks']} rollback(s)")
     console.print(f"P&L: net liquidation {s['start_equity']:,.2f} -> {s['end_equity']:,.2f} "
                   f"({s['pnl']:+,.2f} USD)")
+    for line in result.reconciliation_lines():
+        console.print(line, highlight=False)
     if result.days:
         console.print(f"champion at the end: {result.days[-1].model}")
     if not result.days:
