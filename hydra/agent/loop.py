@@ -422,16 +422,19 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
             and prev_id):
         prev = reg.load(prev_id)
         fire = False
+        live_days = data.X.index[_live_mask(champ.model, data)]
         for rows in due_windows(health.live_days, window, watch.windows, a.rollback_periods):
             t, n = paired_t(champ.model, prev.model, data, band, rows)
+            span = live_days[rows]
             watch, fire = step_watch(replace(watch, windows=watch.windows + 1), t,
                                      enter=a.rollback_enter_t, exit=a.rollback_exit_t,
                                      periods=a.rollback_periods)
             out.watch = {"t": t, "days": n, "previous": prev_id, "window_days": window,
-                         **watch.as_dict()}
+                         "from": str(span[0]), "to": str(span[-1]), **watch.as_dict()}
             rec("watch", "degraded" if watch.degraded else "watching",
                 f"{champ.model_id} vs previous {prev_id}, watch window {watch.windows}/"
-                f"{a.rollback_periods} ({n} live days, none judged before): paired t "
+                f"{a.rollback_periods} ({n} live days {span[0]}..{span[-1]}, none judged "
+                "before): paired t "
                 + ("n/a" if t is None else f"{t:+.2f}")
                 + f"; degraded windows in a row {watch.streak}/{a.rollback_periods}",
                 model_id=champ.model_id, candidate_id=prev_id, data=out.watch)
