@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 from itertools import pairwise
 
+import numpy as np
 import pandas as pd
 
 from hydra.agent.journal import AgentJournal
 from hydra.agent.loop import (
     WatchState,
     due_windows,
+    performance_flags,
     playbook,
     run_loop,
     step_watch,
@@ -22,7 +25,7 @@ from hydra.broker.market_sim import sim_market
 from hydra.config import load_config
 from hydra.markets import get_market
 from hydra.model.classifier import Recipe, fit
-from hydra.model.evaluate import Comparison, FoldScore, make_folds
+from hydra.model.evaluate import Comparison, FoldScore, make_folds, metrics
 from hydra.model.registry import Registry
 from hydra.model.returns import entry_time
 from hydra.model.signal import cost_model, model_data
@@ -132,3 +135,20 @@ def test_rollback_watch_judges_each_live_day_once(tmp_path):
     assert all(e.data["days"] == window for e in watch)
     spans = [(e.data["from"], e.data["to"]) for e in watch]
     assert all(a[1] < b[0] for a, b in pairwise(spans)), spans  # no day judged twice
+
+
+def test_a_flag_never_prints_equal_numbers_either_side_of_its_comparison():
+    """9 right of 32 = 0.28125, flagged against a threshold of 0.2813: printed to 3 places
+    both read 0.281, and the flag said '0.281 < 0.281'."""
+    cfg = replace(load_config(None).agent, hit_rate_min=0.2813, sharpe_min=-99.0)
+    pos = np.ones(32, dtype=int)
+    up = np.array([1.0] * 9 + [0.0] * 23)
+    rets = np.where(up == 1, 0.01, -0.01)
+    m = metrics(np.full(32, 0.6), up, rets, pos)
+    flags = performance_flags(m, rets, pos, up, cfg)
+    assert len(flags) == 1 and flags[0].startswith("hit_rate 9/32 ="), flags
+    for a, b in re.findall(r"(-?[\d.]+) < (-?[\d.]+)", flags[0]):
+        assert a != b and float(a) < float(b), flags[0]
+    # a neither-up-nor-down day (NaN label) is not judged at all
+    up[0] = np.nan
+    assert metrics(np.full(32, 0.6), up, rets, pos).hit_rate == 8 / 31

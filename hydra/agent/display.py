@@ -25,7 +25,7 @@ def outcome_lines(out: Any) -> list[str]:
         lines.append("**Health:** no live days after the training window yet")
     else:
         lines.append(
-            f"**Health** over {m.days} live days: hit rate {_fmt(m.hit_rate, '.2f')}, Sharpe "
+            f"**Health** over {m.days} live days: hit rate {_fmt(m.hit_rate, '.3f')}, Sharpe "
             f"{_fmt(m.sharpe, '+.2f')}, model drawdown per contract {m.max_drawdown:.1%} "
             f"(the 1-contract signal's return, not the account's), net return "
             f"{m.total_return:+.2%}, Brier skill {_fmt(m.brier_skill, '+.3f')}"
