@@ -149,6 +149,8 @@ def test_a_flag_never_prints_equal_numbers_either_side_of_its_comparison():
     assert len(flags) == 1 and flags[0].startswith("hit_rate 9/32 ="), flags
     for a, b in re.findall(r"(-?[\d.]+) < (-?[\d.]+)", flags[0]):
         assert a != b and float(a) < float(b), flags[0]
+    dd = performance_flags(m, rets, pos, up, replace(cfg, drawdown_max=0.01))
+    assert any("model drawdown per contract" in f and "not the account's" in f for f in dd)
     # a neither-up-nor-down day (NaN label) is not judged at all
     up[0] = np.nan
     assert metrics(np.full(32, 0.6), up, rets, pos).hit_rate == 8 / 31
