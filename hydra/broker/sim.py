@@ -894,11 +894,10 @@ class SimBroker(Broker):
 
     def price_at(self, contract: ContractDetails, when: datetime) -> float | None:
         """The mid at a past moment `when` (what intraday history gives; the model's entry
-        prices, hydra/model/returns.py); None out of session or not yet reached."""
+        prices, hydra/model/returns.py); None outside a day session or not yet reached."""
         if when > self.now():
             return None
-        q = self._market(contract.symbol).quote_at(when)
-        return q.mid if q.in_session else None
+        return self._market(contract.symbol).session_mid_at(when)
 
     def daily_bars(self, contract: ContractDetails, days: int) -> list[Bar]:
         """The last `days` completed bars before now (a trade date counts once it has closed)."""

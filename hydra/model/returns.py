@@ -84,26 +84,37 @@ def period_returns(entry: pd.Series) -> pd.Series:
     return entry.shift(-1) / entry - 1.0
 
 
+def _rolling(values: np.ndarray, n: int, how: str) -> np.ndarray:
+    """Trailing n-value std (ddof 1) or mean ending at each position (NaN before n exist)."""
+    out = np.full(len(values), np.nan)
+    if len(values) >= n:
+        win = np.lib.stride_tricks.sliding_window_view(values, n)
+        out[n - 1:] = win.std(axis=1, ddof=1) if how == "std" else win.mean(axis=1)
+    return out
+
+
 def side_costs(bars: pd.DataFrame, cost: CostModel, quantity: int = 1) -> pd.Series:
     """Per bar date d: one side's cost per contract (price units) for the cycle after d, from
     sigma and ADV over the `vol_days` bars up to d (NaN until that many exist)."""
-    close = bars["close"].astype(float)
-    sigma = close.diff().rolling(cost.vol_days).std()
-    adv = bars["volume"].astype(float).clip(lower=1.0).rolling(cost.vol_days).mean()
-    side = [cost.side_cost(s, a, quantity) if np.isfinite(s) and np.isfinite(a) else np.nan
-            for s, a in zip(sigma.to_numpy(), adv.to_numpy(), strict=True)]
+    close = bars["close"].to_numpy(dtype=float)
+    sigma = _rolling(np.diff(close, prepend=np.nan), cost.vol_days, "std")
+    adv = _rolling(np.maximum(bars["volume"].to_numpy(dtype=float), 1.0), cost.vol_days, "mean")
+    side = [cost.side_cost(s, a, quantity) if s == s and a == a else np.nan  # NaN != NaN
+            for s, a in zip(sigma.tolist(), adv.tolist(), strict=True)]
     return pd.Series(side, index=bars.index, dtype=float)
 
 
 def cycle_returns(bars: pd.DataFrame, cost: CostModel, quantity: int = 1) -> CycleReturns:
     """The return definition (module docstring) on a frame of consecutive trading-day bars:
     row d holds the period of the trade date after d."""
-    entry = entry_prices(bars)
-    ret = period_returns(entry).shift(-1)
-    frac = side_costs(bars, cost, quantity) / entry.shift(-1)
-    label = pd.Series(np.where(ret > frac, 1.0, np.where(ret < -frac, 0.0, np.nan)),
-                      index=bars.index)
-    return CycleReturns(ret, frac, label)
+    entry = entry_prices(bars).to_numpy()
+    start = np.append(entry[1:], np.nan)  # entry(T), T the trading day after d
+    ret = np.append(period_returns(pd.Series(entry[1:])).to_numpy(), np.nan)
+    frac = side_costs(bars, cost, quantity).to_numpy() / start
+    label = np.where(ret > frac, 1.0, np.where(ret < -frac, 0.0, np.nan))
+    idx = bars.index
+    return CycleReturns(pd.Series(ret, index=idx), pd.Series(frac, index=idx),
+                        pd.Series(label, index=idx))
 
 
 def position_returns(pos: np.ndarray, ret: np.ndarray, cost: np.ndarray,

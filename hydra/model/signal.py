@@ -49,12 +49,11 @@ def sync_store(broker: Broker, contract: ContractDetails, store: BarStore, as_of
 
 def _sync_entries(broker: Broker, price_at: Any, contract: ContractDetails, store: BarStore,
                   as_of: date, wanted: int, entry_local: time, timezone: str) -> None:
-    days = [*store.bars_before(contract.symbol, as_of, limit=wanted).index, as_of]
-    have = store.entry_dates(contract.symbol, days[0])
+    days = store.dates_without_entry(contract.symbol, as_of, wanted)
+    if not store.has_entry(contract.symbol, as_of):
+        days.append(as_of)
     found = []
     for d in days:
-        if d in have:
-            continue
         at = entry_time(d, entry_local, timezone)
         price = price_at(contract, at)
         if price is not None:

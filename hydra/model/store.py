@@ -138,10 +138,17 @@ class BarStore:
                  for d, at, p in prices])
         return cur.rowcount
 
-    def entry_dates(self, market: str, since: date) -> set[date]:
-        rows = self._conn.execute("SELECT date FROM entries WHERE market=? AND date>=?",
-                                  (market, since.isoformat())).fetchall()
-        return {date.fromisoformat(r[0]) for r in rows}
+    def dates_without_entry(self, market: str, before: date, limit: int) -> list[date]:
+        """The most recent `limit` stored bar dates before `before` with no entry price."""
+        rows = self._conn.execute(
+            "SELECT b.date FROM bars b LEFT JOIN entries e ON e.market = b.market AND "
+            "e.date = b.date WHERE b.market=? AND b.date<? AND e.date IS NULL "
+            "ORDER BY b.date DESC LIMIT ?", (market, before.isoformat(), int(limit))).fetchall()
+        return [date.fromisoformat(r[0]) for r in rows[::-1]]
+
+    def has_entry(self, market: str, day: date) -> bool:
+        return self._conn.execute("SELECT 1 FROM entries WHERE market=? AND date=?",
+                                  (market, day.isoformat())).fetchone() is not None
 
     def entries(self, market: str, start: date, end: date) -> pd.Series:
         """Entry prices for trade dates in [start, end], by date."""
