@@ -3,10 +3,11 @@ on the regime market and on the null market (a pure random walk: no model has an
 
 Model level, not account level: each day the loop runs on the bars before the day (exactly
 `hydra.agent.loop.run_loop`, the same code the cycle calls), the champion's signal sets a
-1-contract position, and the day is scored by the loop's own return definition (close to next
-close, net of cost_ticks and commission: hydra/model/evaluate.py). Bars are built from the
-simulator's daily closes only (high = low = close, constant volume: the intraday paths would
-cost minutes); the default recipe uses close-based features only. Nothing is asserted.
+1-contract position, and the day is scored by the one return definition the loop itself uses
+(hydra/model/returns.py: from the cycle's 10:00 entry to the next cycle's, net of the slippage
+model and commission). Bars are built from the simulator's daily closes and 10:00 mids (high =
+low = close, constant volume: whole intraday bars would cost minutes); the default recipe uses
+close-based features only. Nothing is asserted.
 
 Run: .venv/bin/python benchmarks/loop_value.py [--seeds 7 4 11] [--days 252]
 """
@@ -18,6 +19,7 @@ import tempfile
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from datetime import time as dtime
 from itertools import pairwise
 from pathlib import Path
 
@@ -29,25 +31,24 @@ from hydra.agent.loop import run_loop
 from hydra.broker.market_sim import sim_market
 from hydra.config import load_config
 from hydra.markets import get_market
-from hydra.model.evaluate import net_returns
-from hydra.model.features import VOL_DAYS, labelled, make_features
+from hydra.model.evaluate import hits
 from hydra.model.registry import Registry
-from hydra.model.signal import ModelData, cost_model, predict
+from hydra.model.returns import CostModel, cycle_returns, entry_time, position_returns
+from hydra.model.signal import ModelData, cost_model, model_data, predict
 
 START = date(2025, 6, 2)
 
 
 def _bars(seed: int, null: bool) -> pd.DataFrame:
-    c = pd.Series(dict(sim_market("ZO", seed, null).closes(date(2022, 1, 1), date(2027, 6, 1))),
-                  dtype=float)
-    return pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 1000})
+    sm = sim_market("ZO", seed, null)
+    c = pd.Series(dict(sm.closes(date(2022, 1, 1), date(2027, 6, 1))), dtype=float)
+    entry = [sm.quote_at(entry_time(d, dtime(10, 0), "America/Chicago")).mid for d in c.index]
+    return pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 1000,
+                         "entry": entry})
 
 
-def _data(bars: pd.DataFrame, day: date, limit: int) -> ModelData:
-    b = bars[bars.index < day].tail(limit)
-    X, up, fwd = labelled(b)
-    feats = make_features(b.tail(VOL_DAYS + 5))
-    return ModelData(day, b, X, up, fwd, feats.tail(1))
+def _data(bars: pd.DataFrame, day: date, limit: int, cost: CostModel) -> ModelData:
+    return model_data(bars[bars.index < day].tail(limit), day, cost)
 
 
 def run(seed: int, null: bool, loop_on: bool, days: int) -> dict[str, float]:
@@ -60,13 +61,16 @@ def run(seed: int, null: bool, loop_on: bool, days: int) -> dict[str, float]:
     trade_days = [d for d in bars.index if d >= START][: days + 1]
     root = Path(tempfile.mkdtemp(prefix="hydra-loopvalue-"))
     t0 = time.perf_counter()
+    cr = cycle_returns(bars, cost)  # row p: the position the cycle after p takes
     pos: list[int] = []
     fwd: list[float] = []
+    frac: list[float] = []
+    label: list[float] = []
     px: list[float] = []
     judged = alarms = promotions = rollbacks = 0
     with AgentJournal(root / "agent.sqlite") as journal:
-        for d, nxt in pairwise(trade_days):
-            data = _data(bars, d, cfg.model.backfill_days)
+        for prev, d in pairwise([bars.index[bars.index < START][-1], *trade_days[:-1]]):
+            data = _data(bars, d, cfg.model.backfill_days, cost)
             out = run_loop(mkt, d, cfg, root, data, journal,
                            at=datetime.combine(d, datetime.min.time(), UTC),
                            cycle_id=f"bench-{d}")
@@ -78,15 +82,17 @@ def run(seed: int, null: bool, loop_on: bool, days: int) -> dict[str, float]:
             assert champ is not None
             p = predict(champ.model, data, cfg.model.prob_band)
             pos.append(p.direction)
-            px.append(float(bars.loc[d, "close"]))
-            fwd.append(float(bars.loc[nxt, "close"]) / px[-1] - 1.0)
-    # the signal uses bars before d (d-1's close is the last); it is scored from d's close to
-    # the next close: a day later than the cycle could act, never earlier (no look-ahead)
+            px.append(float(bars.loc[d, "entry"]))
+            fwd.append(float(cr.ret.loc[prev]))  # entry(d) -> entry(next trading day)
+            frac.append(float(cr.cost.loc[prev]))
+            label.append(float(cr.label.loc[prev]))
+    # the signal uses bars before d (prev's close is the last); it is scored from d's 10:00
+    # entry to the next cycle's, as the cycle trades it (no look-ahead)
     p_arr, f_arr, c_arr = np.array(pos), np.array(fwd), np.array(px)
-    rets = net_returns(p_arr, f_arr, c_arr, cost)
+    rets = position_returns(p_arr, f_arr, np.array(frac))
     dollars = rets * c_arr * mkt.point_value
-    active = p_arr != 0
-    hit = float(np.mean((p_arr[active] > 0) == (f_arr[active] > 0))) if active.any() else 0.0
+    right, judged_days = hits(p_arr, np.array(label))
+    hit = right / judged_days if judged_days else 0.0
     return {"pnl": float(dollars.sum()), "hit": hit, "promotions": promotions,
             "rollbacks": rollbacks, "alarm_days": alarms, "judged_days": judged,
             "days": len(pos), "seconds": time.perf_counter() - t0}

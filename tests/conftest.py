@@ -160,3 +160,24 @@ def lab_server(data_dir: Path, token: str, timeout: float = 90) -> Iterator[int]
             yield port
         finally:
             stop_process(proc, signal.SIGTERM)
+
+
+def pin_signal(data_dir: Path, direction: int, market: str = "ZO") -> str:
+    """Make the champion a constant model (P(up) 0.9 for +1, 0.1 for -1) trained to
+    2026-11-01, so a test whose scenario needs a LONG or SHORT on a date does not hang on what
+    the trained model happens to say there: it has no edge on the simulator, and any change to
+    the model (its labels, features, costs) moves its signals. Before 40 live days the loop
+    does not judge it, so nothing replaces it within a test."""
+    import math
+
+    from hydra.model.classifier import FittedModel, Recipe
+    from hydra.model.registry import Registry
+
+    p = 0.9 if direction > 0 else 0.1
+    model = FittedModel(Recipe(features=("ret_1",), C=1.0, train_days=60, note="test: pinned"),
+                        (0.0,), (1.0,), (0.0,), math.log(p / (1 - p)), 60, "2026-08-03",
+                        "2026-11-02")
+    reg = Registry(Path(data_dir) / "models", market)
+    model_id = reg.save(model, {"reason": "test: pinned signal", "playbook": "test"})
+    reg.promote(model_id, at="2026-11-02", reason="test: pinned signal")
+    return model_id

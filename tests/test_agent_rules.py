@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
-from hydra.agent.loop import WatchState, playbook, step_watch
-from hydra.model.classifier import Recipe
-from hydra.model.evaluate import Comparison, FoldScore, make_folds
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+
+from hydra.agent.journal import AgentJournal
+from hydra.agent.loop import (
+    WatchState,
+    due_windows,
+    performance_flags,
+    playbook,
+    run_loop,
+    step_watch,
+    watch_window_days,
+)
+from hydra.broker.market_sim import sim_market
+from hydra.config import load_config
+from hydra.markets import get_market
+from hydra.model.classifier import Recipe, fit
+from hydra.model.evaluate import Comparison, FoldScore, make_folds, metrics
+from hydra.model.registry import Registry
+from hydra.model.returns import entry_time
+from hydra.model.signal import cost_model, model_data
 
 
 def _cmp(pairs: list[tuple[float, float]], min_wins: int = 3) -> Comparison:
@@ -64,3 +88,69 @@ def test_playbook_skips_no_ops_and_tries_untried_ideas_first():
     assert again[:2] == ["long_window", "regularize"]
     drift = [n for n, _ in playbook(champ, ["drift: vol_20"], champ)]
     assert drift == ["refresh", "short_window", "regularize"]
+
+
+def test_watch_windows_are_complete_fixed_and_never_overlap():
+    assert due_windows(19, 20, 0, 3) == []  # a window is judged only once complete
+    assert due_windows(20, 20, 0, 3) == [slice(0, 20)]
+    assert due_windows(45, 20, 1, 3) == [slice(20, 40)]  # window 1 already judged
+    assert due_windows(45, 20, 2, 3) == []
+    assert due_windows(200, 20, 0, 3) == [slice(0, 20), slice(20, 40), slice(40, 60)]
+
+
+def _entry_bars(seed: int) -> pd.DataFrame:
+    sm = sim_market("ZO", seed)
+    c = pd.Series(dict(sm.closes(date(2023, 1, 2), date(2026, 9, 30))), dtype=float)
+    entry = [sm.quote_at(entry_time(d, dtime(10, 0), "America/Chicago")).mid for d in c.index]
+    return pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 900,
+                         "entry": entry})
+
+
+def test_rollback_watch_judges_each_live_day_once(tmp_path):
+    """A promoted champion watched over 80 cycles: one paired t per non-overlapping window of
+    probation_days / rollback_periods live days, not one a day over a growing window (which
+    counted the same days again and again)."""
+    cfg = load_config(None)
+    cfg = replace(cfg, agent=replace(cfg.agent, experiments_per_week=0))
+    mkt = get_market("ZO")
+    cost = cost_model(mkt, cfg)
+    bars = _entry_bars(7)
+    days = [d for d in bars.index if d >= date(2026, 1, 5)][:80]
+    first = model_data(bars[bars.index < days[0]].tail(500), days[0], cost)
+    reg = Registry(tmp_path / "models", "ZO")
+    old = reg.save(fit(Recipe(train_days=120), first.X, first.up), {"reason": "test"})
+    reg.promote(old, at="2025-12-01", reason="test")
+    new = reg.save(fit(Recipe(features=("ret_1", "ret_5"), C=0.1, train_days=60), first.X,
+                       first.up), {"reason": "test"})
+    reg.promote(new, at="2026-01-02", reason="test")
+    with AgentJournal(tmp_path / "agent.sqlite") as journal:
+        for d in days:
+            data = model_data(bars[bars.index < d].tail(500), d, cost)
+            run_loop(mkt, d, cfg, tmp_path, data, journal,
+                     at=datetime.combine(d, datetime.min.time(), UTC), cycle_id=f"t-{d}")
+        watch = journal.events(market="ZO", step="watch")
+    window = watch_window_days(cfg.agent)
+    assert window == 20
+    assert [e.data["windows"] for e in watch] == [1, 2, 3]
+    assert all(e.data["days"] == window for e in watch)
+    spans = [(e.data["from"], e.data["to"]) for e in watch]
+    assert all(a[1] < b[0] for a, b in pairwise(spans)), spans  # no day judged twice
+
+
+def test_a_flag_never_prints_equal_numbers_either_side_of_its_comparison():
+    """9 right of 32 = 0.28125, flagged against a threshold of 0.2813: printed to 3 places
+    both read 0.281, and the flag said '0.281 < 0.281'."""
+    cfg = replace(load_config(None).agent, hit_rate_min=0.2813, sharpe_min=-99.0)
+    pos = np.ones(32, dtype=int)
+    up = np.array([1.0] * 9 + [0.0] * 23)
+    rets = np.where(up == 1, 0.01, -0.01)
+    m = metrics(np.full(32, 0.6), up, rets, pos)
+    flags = performance_flags(m, rets, pos, up, cfg)
+    assert len(flags) == 1 and flags[0].startswith("hit_rate 9/32 ="), flags
+    for a, b in re.findall(r"(-?[\d.]+) < (-?[\d.]+)", flags[0]):
+        assert a != b and float(a) < float(b), flags[0]
+    dd = performance_flags(m, rets, pos, up, replace(cfg, drawdown_max=0.01))
+    assert any("model drawdown per contract" in f and "not the account's" in f for f in dd)
+    # a neither-up-nor-down day (NaN label) is not judged at all
+    up[0] = np.nan
+    assert metrics(np.full(32, 0.6), up, rets, pos).hit_rate == 8 / 31

@@ -22,13 +22,20 @@ import pytest
 
 from hydra import cycle
 from hydra.faults import POINTS
-from tests.conftest import sim_positions
+from tests.conftest import pin_signal, sim_positions
 
 DAY, NEXT = "2026-11-24", "2026-11-25"
 CONFIG = ("[risk]\nmax_notional_fraction = 3.0\nmax_gross_notional_fraction = 3.0\n"
           "[execution]\ntwap_participation = 0.0001\n")  # 5 contracts in TWAP slices
 SCRIPT = ("import sys\nfrom hydra import cycle\n"
           "cycle.run_in_process(data_dir=sys.argv[1], as_of=sys.argv[2], contracts=5)\n")
+
+
+@pytest.fixture(autouse=True)
+def _long_signal(request) -> None:
+    """Every crash here needs orders on DAY: the signal is pinned LONG (conftest.pin_signal)."""
+    if "data_dir" in request.fixturenames:
+        pin_signal(request.getfixturevalue("data_dir"), +1)
 
 
 def killed_run(data_dir: Path, point: str, after: int = 0) -> int:

@@ -22,6 +22,7 @@ from tests.test_crash_recovery import (
     CONFIG,
     DAY,
     NEXT,
+    _long_signal,  # noqa: F401  (autouse: the signal pinned LONG, as in that module)
     assert_books_agree,
     broker_rows,
     journal_rows,

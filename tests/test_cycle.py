@@ -12,7 +12,7 @@ from hydra import cycle
 from hydra.cycle import ParameterError
 from hydra.journal import Journal
 from hydra.paths import DataDirError
-from tests.conftest import broker_orders
+from tests.conftest import broker_orders, pin_signal
 
 DAY = "2026-11-24"
 
@@ -24,11 +24,10 @@ def run_cycle(data_dir: Path, **params):
 
 
 def test_cycle_trades_to_target_and_journals_fills(data_dir):
+    pin_signal(data_dir, +1)  # a trade on DAY, whatever the trained model would say
     summary, fills = run_cycle(data_dir, as_of=DAY, contracts=2)
     assert summary["signal"] in ("LONG", "SHORT", "FLAT")
     assert summary["target_position"] == {"LONG": 2, "SHORT": -2, "FLAT": 0}[summary["signal"]]
-    if summary["target_position"] == 0:
-        pytest.skip("seed gives a flat signal on this date")  # pragma: no cover
     assert summary["status"] == "traded"
     assert summary["position_before"] == 0
     assert summary["position_after"] == summary["target_position"]
@@ -45,7 +44,9 @@ def test_cycle_trades_to_target_and_journals_fills(data_dir):
 
 
 def test_rerun_same_date_sends_nothing(data_dir):
+    pin_signal(data_dir, +1)
     first, _ = run_cycle(data_dir, as_of=DAY)
+    assert first["orders_sent"]
     before = broker_orders(data_dir)
     second, fills = run_cycle(data_dir, as_of=DAY)
     assert broker_orders(data_dir) == before

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import scrapbook as sb
 
-from tests.conftest import REPO, TRADE_DATE, broker_orders, run_hydra
+from tests.conftest import REPO, TRADE_DATE, broker_orders, pin_signal, run_hydra
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +32,7 @@ def journal_fills(data_dir: Path) -> list[dict]:
 
 
 def test_run_writes_indexed_notebook_whose_scraps_match_the_journal(data_dir):
+    pin_signal(data_dir, +1)  # the scenario needs orders on TRADE_DATE
     proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts", "2",
                      data_dir=data_dir)
     assert proc.returncode == 0, proc.stderr + proc.stdout

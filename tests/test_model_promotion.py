@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import time
 from datetime import date
+from datetime import time as dtime
 
 import numpy as np
 import pandas as pd
 
 from hydra.broker.market_sim import sim_market
+from hydra.config import load_config
+from hydra.markets import get_market
 from hydra.model.classifier import Recipe
-from hydra.model.evaluate import CostModel, compare, fixed_before, make_folds
+from hydra.model.evaluate import compare, fixed_before, make_folds
 from hydra.model.features import labelled
+from hydra.model.returns import entry_time
+from hydra.model.signal import cost_model
 
-COST = CostModel(tick=0.25, point_value=50.0, cost_ticks=1.5, commission=2.35)
+COST = cost_model(get_market("ZO"), load_config(None))
 RECIPE = Recipe(features=("ret_1", "ret_2", "ret_5", "vol_ratio"), C=0.1, train_days=60)
 
 
 def _data(seed: int) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
-    """Daily closes of the regime market (the recipe uses closes only; the intraday paths
-    that real bars are read from would cost seconds)."""
-    closes = dict(sim_market("ZO", seed).closes(date(2020, 1, 1), date(2025, 12, 31)))
+    """Daily closes and 10:00 entry prices of the regime market (the recipe uses closes only;
+    whole intraday bars would cost more seconds)."""
+    sm = sim_market("ZO", seed)
+    closes = dict(sm.closes(date(2020, 1, 1), date(2025, 12, 31)))
     c = pd.Series(closes, dtype=float)
-    bars = pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 1000})
-    X, up, fwd = labelled(bars)
-    return X, up, fwd, bars["close"].astype(float)
+    entry = [sm.quote_at(entry_time(d, dtime(10, 0), "America/Chicago")).mid for d in c.index]
+    bars = pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 1000,
+                         "entry": entry})
+    X, up, fwd, cost = labelled(bars, COST)
+    return X, up, fwd, cost
 
 
 def test_shuffled_label_candidates_are_promoted_in_at_most_1pct_of_attempts():
@@ -34,7 +42,7 @@ def test_shuffled_label_candidates_are_promoted_in_at_most_1pct_of_attempts():
     t0 = time.perf_counter()
     promoted = old_rule = attempts = 0
     for seed in (7, 4):
-        X, up, fwd, close = _data(seed)
+        X, up, fwd, cost = _data(seed)
         rng = np.random.default_rng(seed)
         for k in range(50):
             n = 300 + k * 20  # each attempt ends 20 rows later than the last
@@ -45,7 +53,7 @@ def test_shuffled_label_candidates_are_promoted_in_at_most_1pct_of_attempts():
             # both sides exactly as the loop builds them: one fit each, held over the windows
             champion = fixed_before(RECIPE, Xn, upn, folds)
             candidate = fixed_before(RECIPE, Xn, shuffled, folds)
-            cmp = compare(champion, candidate, folds, Xn, upn, fwdn, close, COST, 0.02, 3,
+            cmp = compare(champion, candidate, folds, Xn, upn, fwdn, cost, 0.02, 3,
                           alpha=0.0005)
             attempts += 1
             promoted += cmp.candidate_wins

@@ -3,8 +3,9 @@ while working, limits that switched themselves off, stale peaks, misreported out
 years, the kill switch and the account-wide notional limit.
 
 The in-process cycle runs on the real simulator and real SQLite files; the dates are the ones
-the outside review used (seed 7: 2026-11-18 is SHORT; the oats roll from ZOZ6 to ZOH7 is on
-2026-11-20).
+the outside review used (the oats roll from ZOZ6 to ZOH7 is on 2026-11-20); the signal is
+pinned where a scenario needs one (conftest.pin_signal: SHORT, as seed 7's model said on
+2026-11-18 when the review was written).
 """
 
 from __future__ import annotations
@@ -26,13 +27,20 @@ from hydra.killswitch import read_state
 from hydra.markets import get_market
 from hydra.outcomes import CycleStatus, LegOutcome
 from hydra.paths import DataPaths
-from tests.conftest import broker_orders, sim_positions
+from tests.conftest import broker_orders, pin_signal, sim_positions
 
 ZO = get_market("ZO")
 
 
 def run(data_dir: Path, day: str, **params) -> dict:
     return cycle.run_in_process(data_dir=str(data_dir), as_of=day, **params)
+
+
+@pytest.fixture(autouse=True)
+def _short_signal(request) -> None:
+    """Every scenario here starts SHORT (the roll, the flips, the limits)."""
+    if "data_dir" in request.fixturenames:
+        pin_signal(request.getfixturevalue("data_dir"), -1)
 
 
 # 1 ------------------------------------------------------------------------------ rolls
@@ -203,6 +211,7 @@ def test_every_leg_ends_in_the_shared_vocabulary(data_dir):
     s = run(data_dir, "2026-11-24", contracts=2)
     assert s["status"] in set(CycleStatus)
     assert all(leg["outcome"] in set(LegOutcome) for leg in s["legs"])
+    pin_signal(data_dir / "fresh", +1)
     closed = run(data_dir / "fresh", "2026-11-26", contracts=2)  # Thanksgiving: LONG, closed
     assert closed["status"] == CycleStatus.BLOCKED
     assert all(leg["outcome"] == LegOutcome.NOT_SENT and "market closed" in leg["reason"]

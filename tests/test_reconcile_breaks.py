@@ -19,6 +19,7 @@ from hydra.broker.sim import SimBroker
 from hydra.config import load_config
 from hydra.journal import FillRecord, Journal
 from hydra.paths import DataPaths
+from tests.conftest import pin_signal
 
 DAY = "2026-11-24"
 CFG = load_config().reconcile
@@ -32,6 +33,8 @@ def build_history(root: Path, days: list[str], contracts: int = 2) -> list[dict]
 def traded(tmp_path_factory) -> Path:
     """One real cycle on the simulator that bought 2 ZOH7 (checked), shared read-only."""
     root = tmp_path_factory.mktemp("traded") / "data"
+    root.mkdir()
+    pin_signal(root, +1)  # LONG 2, whatever the trained model would say on DAY
     [s] = build_history(root, [DAY])
     assert s["status"] == "traded" and s["position_after"] == 2, s
     return root

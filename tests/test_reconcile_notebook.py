@@ -24,8 +24,8 @@ TWAP_CONFIG = "[execution]\ntwap_participation = 0.0001\n[risk]\nmax_orders_per_
 
 
 def mixed_history(root: Path) -> Path:
-    """Three weeks of real cycles: limit-patience first, then every order sliced by TWAP."""
-    replay(start=date(2026, 10, 19), end=date(2026, 10, 30), contracts=3, data_dir=root)
+    """Seven weeks of real cycles: limit-patience first, then every order sliced by TWAP."""
+    replay(start=date(2026, 10, 5), end=date(2026, 10, 30), contracts=3, data_dir=root)
     (root / "hydra.toml").write_text(TWAP_CONFIG)
     replay(start=date(2026, 11, 2), end=date.fromisoformat(END), contracts=3, data_dir=root)
     return root

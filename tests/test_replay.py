@@ -9,7 +9,10 @@ import pytest
 from hydra.agent.journal import AgentJournal, agent_db_path
 from hydra.agent.replay import ReplayError, replay
 from hydra.broker.market_sim import sim_market
+from hydra.journal import Journal
 from hydra.markets import get_market
+from hydra.model.store import BarStore, bar_store_path
+from hydra.paths import DataPaths
 from hydra.sessions import trading_days
 from tests.conftest import run_hydra
 
@@ -63,6 +66,8 @@ def test_replay_cli_prints_the_loop_and_the_pnl(data_dir):
     out = res.stdout
     assert "initial" in out and "replay ZO 2026-03-02..2026-03-06: 5 cycles" in out
     assert "promotion(s)" in out and "P&L: net liquidation 100,000.00 ->" in out
+    assert "model-scored P&L" in out and "slippage (fills vs arrival mid)" in out
+    assert "= account P&L" in out
     again = run_hydra("replay", "--start", "2026-03-02", "--end", "2026-03-03",
                       data_dir=data_dir)
     assert again.returncode == 2
@@ -72,3 +77,33 @@ def test_replay_cli_prints_the_loop_and_the_pnl(data_dir):
     diag = run_hydra("diagnose", data_dir=data_dir)
     assert diag.returncode == 0, diag.stderr
     assert "feature drift" in diag.stdout and "vol_20" in diag.stdout
+
+
+def test_a_short_replay_reconciles_model_scored_pnl_with_the_account_to_a_cent(data_dir):
+    """Model-scored P&L + modelled costs back + position gap + arrival delay + slippage +
+    commissions = the account's P&L, with nothing left over (a cent: float sums of a few
+    fills; the simulator values every contract month at one price, so there is no basis)."""
+    result = replay(start=date(2026, 3, 2), end=date(2026, 3, 10), data_dir=data_dir)
+    r = result.reconciliation
+    assert r is not None, result.not_reconciled
+    assert sum(d.position_after != (result.days[i - 1].position_after if i else 0)
+               for i, d in enumerate(result.days)) >= 2  # it traded
+    assert r.account_pnl == pytest.approx(result.pnl, abs=1e-9)
+    assert abs(r.other) < 0.01, result.reconciliation_lines()
+    pieces = (r.model_pnl + r.modelled_costs + r.position_gap + r.arrival_delay + r.slippage
+              + r.commissions + r.other)
+    assert pieces == pytest.approx(r.account_pnl, abs=1e-6)
+    # the actual costs are the fill journal's own numbers
+    with Journal(DataPaths(data_dir).journal_db) as j:
+        fills = j.fills(symbol="ZO")
+    assert len(fills) >= 2
+    assert r.slippage == pytest.approx(-fills["actual_usd"].sum(), abs=1e-6)
+    assert r.commissions == pytest.approx(-fills["commission"].sum(), abs=1e-6)
+    assert r.modelled_costs > 0
+    # and the model's gross P&L is its targets over the stored 10:00 entries
+    with BarStore(bar_store_path(data_dir)) as store:
+        entries = store.entries("ZO", result.start, result.end)
+    a = [float(entries.loc[d.as_of]) for d in result.days] + [r.end_mark]
+    gross = sum(d.target * (a[i + 1] - a[i]) * 50.0 for i, d in enumerate(result.days))
+    assert r.model_pnl + r.modelled_costs == pytest.approx(gross, abs=1e-6)
+    assert any("= account P&L" in line for line in result.reconciliation_lines())

@@ -25,8 +25,9 @@ def outcome_lines(out: Any) -> list[str]:
         lines.append("**Health:** no live days after the training window yet")
     else:
         lines.append(
-            f"**Health** over {m.days} live days: hit rate {_fmt(m.hit_rate, '.2f')}, Sharpe "
-            f"{_fmt(m.sharpe, '+.2f')}, drawdown {m.max_drawdown:.1%}, net return "
+            f"**Health** over {m.days} live days: hit rate {_fmt(m.hit_rate, '.3f')}, Sharpe "
+            f"{_fmt(m.sharpe, '+.2f')}, model drawdown per contract {m.max_drawdown:.1%} "
+            f"(the 1-contract signal's return, not the account's), net return "
             f"{m.total_return:+.2%}, Brier skill {_fmt(m.brier_skill, '+.3f')}"
             + ("" if h.judged else f" (not judged yet: {h.live_days} live days)")
             + (f" — flags: {'; '.join(h.flags)}" if h.flags else ""))
@@ -35,8 +36,9 @@ def outcome_lines(out: Any) -> list[str]:
     if out.watch:
         w = out.watch
         lines.append(f"**Rollback watch** vs `{w.get('previous')}`: paired t "
-                     f"{_fmt(w.get('t'), '+.2f')} over {w.get('days')} days, degraded periods "
-                     f"in a row {w.get('streak')}")
+                     f"{_fmt(w.get('t'), '+.2f')} over watch window {w.get('windows')} "
+                     f"({w.get('days')} live days), degraded windows in a row "
+                     f"{w.get('streak')}")
     return lines
 
 

@@ -3,8 +3,9 @@
 observe   the champion's live health (its days after its training window only: hit rate,
           Sharpe and drawdown of its net signal returns, Brier skill) and feature drift
           (PSI, KS) of recent features against its training window;
-watch     a freshly promoted champion against the one it replaced, on the same live days:
-          degraded periods with hysteresis, then a rollback (and a cooldown);
+watch     a freshly promoted champion against the one it replaced, on the same live days cut
+          into non-overlapping windows (each judged once): degraded windows with hysteresis,
+          then a rollback (and a cooldown);
 diagnose  which causes hold (performance flags, drift);
 retrain   if degraded and the weekly experiment budget allows: candidates from a small playbook
           (refresh on recent data, shorter / longer window, more regularisation, returns only);
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,11 @@ from hydra.markets import Market
 from hydra.model.classifier import MIN_TRAIN_ROWS, FittedModel, Recipe, fit
 from hydra.model.evaluate import (
     Comparison,
-    CostModel,
     Metrics,
     as_deployed,
     compare,
     fixed_before,
+    hits,
     make_folds,
     refit_for_fold,
     score,
@@ -100,31 +101,39 @@ def performance_flags(m: Metrics, rets: np.ndarray, pos: np.ndarray, up: np.ndar
     flag on their thresholds (set wide in defaults.toml: they have no test)."""
     flags: list[str] = []
     half = cfg.health_alpha / 2
-    active = pos != 0
-    n_act = int(active.sum())
+    right, n_act = hits(pos, up)
     if m.hit_rate is not None and n_act and m.hit_rate < cfg.hit_rate_min:
-        hits = int(np.sum((pos[active] > 0) == (up[active] == 1)))
-        p = float(binom.cdf(hits, n_act, 0.5))
+        p = float(binom.cdf(right, n_act, 0.5))
         if p < half:
-            flags.append(f"hit_rate {hits}/{n_act} = {m.hit_rate:.3f} < {cfg.hit_rate_min:.3f} "
-                         f"and below a coin (binomial p {p:.3f} < {half:.3f})")
+            flags.append(f"hit_rate {right}/{n_act} = {_below(m.hit_rate, cfg.hit_rate_min)} "
+                         f"and below a coin (binomial p {_below(p, half)})")
     n = len(rets)
     sd = float(np.std(rets, ddof=1)) if n > 1 else 0.0
     if m.sharpe is not None and m.sharpe < cfg.sharpe_min and sd > 0:
         t = float(np.mean(rets) / (sd / math.sqrt(n)))
         p = float(student_t.cdf(t, n - 1))
         if p < half:
-            flags.append(f"sharpe {m.sharpe:+.3f} < {cfg.sharpe_min:+.3f} and mean net return "
-                         f"below 0 (t {t:+.2f}, p {p:.3f} < {half:.3f})")
+            flags.append(f"sharpe {_below(m.sharpe, cfg.sharpe_min, '+')} and mean net return "
+                         f"below 0 (t {t:+.2f}, p {_below(p, half)})")
     if m.max_drawdown < -cfg.drawdown_max:
-        flags.append(f"drawdown of the 1-contract model return {m.max_drawdown:.2%} beyond "
-                     f"-{cfg.drawdown_max:.2%} (the model's, not the account's)")
+        flags.append(f"model drawdown per contract (1-contract signal return, not the "
+                     f"account's) {m.max_drawdown:.2%} beyond -{cfg.drawdown_max:.2%}")
     if m.brier_skill is not None and m.brier_skill < cfg.brier_skill_min:
-        flags.append(f"brier_skill {m.brier_skill:+.4f} < {cfg.brier_skill_min:+.4f}")
+        flags.append(f"brier_skill {_below(m.brier_skill, cfg.brier_skill_min, '+')}")
     return flags
 
 
-def observe_health(model: FittedModel, data: ModelData, cost: CostModel, band: float,
+def _below(value: float, limit: float, sign: str = "") -> str:
+    """'value < limit' printed with enough digits that the printed numbers differ too (the
+    comparison is on the unrounded values; 0.4699 is never shown as '0.47 < 0.47')."""
+    for digits in range(3, 10):
+        a, b = f"{value:{sign}.{digits}f}", f"{limit:{sign}.{digits}f}"
+        if a != b:
+            return f"{a} < {b}"
+    return f"{value!r} < {limit!r}"
+
+
+def observe_health(model: FittedModel, data: ModelData, band: float,
                    cfg: AgentConfig) -> Health:
     """Health over the champion's live days; "not judged" (no flags) before min_live_days."""
     live = _live_mask(model, data)
@@ -133,7 +142,7 @@ def observe_health(model: FittedModel, data: ModelData, cost: CostModel, band: f
     if not len(X):
         return Health(0, False, None, [])
     up = data.up.loc[X.index]
-    s = score(model, X, up, data.fwd.loc[X.index], data.close, cost, band)
+    s = score(model, X, up, data.fwd, data.cost, band)
     judged = n_live >= cfg.min_live_days
     flags = performance_flags(s.metrics, s.rets, s.pos, up.to_numpy(), cfg) if judged else []
     return Health(n_live, judged, s.metrics, flags)
@@ -170,6 +179,7 @@ class WatchState:
     champion: str | None = None
     degraded: bool = False
     streak: int = 0  # consecutive degraded periods
+    windows: int = 0  # watch windows already judged (each live day is judged once)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -185,24 +195,37 @@ def step_watch(state: WatchState, t: float | None, *, enter: float, exit: float,
     if t is None:
         return state, False
     if state.degraded:
-        new = (WatchState(state.champion, False, 0) if t > exit
-               else WatchState(state.champion, True, state.streak + 1))
+        new = replace(state, degraded=t <= exit, streak=0 if t > exit else state.streak + 1)
     elif t < enter:
-        new = WatchState(state.champion, True, 1)
+        new = replace(state, degraded=True, streak=1)
     else:
         new = state
     return new, new.degraded and new.streak >= periods
 
 
-def paired_t(champion: FittedModel, previous: FittedModel, data: ModelData, cost: CostModel,
-             band: float, max_days: int) -> tuple[float | None, int]:
-    """t-statistic of the daily (champion - previous) net returns on the champion's live days."""
-    X = data.X[_live_mask(champion, data)].tail(max_days)
+def watch_window_days(cfg: AgentConfig) -> int:
+    """Live days per watch period: the probation cut into `rollback_periods` equal windows, so
+    a rollback rests on that many independent t-statistics, never one counted again."""
+    return max(2, cfg.probation_days // max(1, cfg.rollback_periods))
+
+
+def due_windows(n_live: int, window: int, judged: int, max_windows: int) -> list[slice]:
+    """The complete, not yet judged, non-overlapping windows of live rows (positions among
+    the live rows): window k is rows [k*window, (k+1)*window)."""
+    last = min(n_live // window, max_windows)
+    return [slice(k * window, (k + 1) * window) for k in range(judged, last)]
+
+
+def paired_t(champion: FittedModel, previous: FittedModel, data: ModelData, band: float,
+             rows: slice) -> tuple[float | None, int]:
+    """t-statistic of the daily (champion - previous) net returns over one window of the
+    champion's live rows."""
+    X = data.X[_live_mask(champion, data)].iloc[rows]
     if len(X) < 2:
         return None, len(X)
-    up, fwd = data.up.loc[X.index], data.fwd.loc[X.index]
-    a = score(champion, X, up, fwd, data.close, cost, band).rets
-    b = score(previous, X, up, fwd, data.close, cost, band).rets
+    up = data.up.loc[X.index]
+    a = score(champion, X, up, data.fwd, data.cost, band).rets
+    b = score(previous, X, up, data.fwd, data.cost, band).rets
     d = a - b
     sd = float(np.std(d, ddof=1))
     if sd == 0:
@@ -293,12 +316,11 @@ def ensure_champion(root: Path, market: Market, as_of: date, config: Config, dat
         return current
     recipe = base_recipe(config)
     model = fit(recipe, data.X, data.up)
-    cost = cost_model(market, config)
     a = config.agent
     folds = make_folds(len(data.X), a.wf_folds, a.wf_fold_days, a.wf_embargo_days,
                        MIN_TRAIN_ROWS)
     wf = compare(refit_for_fold(recipe, data.X, data.up), refit_for_fold(recipe, data.X, data.up),
-                 folds, data.X, data.up, data.fwd, data.close, cost, config.model.prob_band,
+                 folds, data.X, data.up, data.fwd, data.cost, config.model.prob_band,
                  a.promote_min_wins)
     model_id = reg.save(model, {"created_as_of": as_of.isoformat(), "created_at": at.isoformat(),
                                 "reason": "initial champion, trained on the stored history",
@@ -338,8 +360,10 @@ def maintain(broker: Broker, market: Market, as_of: date, config: Config, root: 
     root = Path(root)
     contract = broker.contract_details(market.symbol, as_of)
     with BarStore(bar_store_path(root)) as store, AgentJournal(agent_db_path(root)) as journal:
-        sync_store(broker, contract, store, as_of, config.model.backfill_days)
-        data = load_data(store, market.symbol, as_of, config.model.backfill_days)
+        sync_store(broker, contract, store, as_of, config.model.backfill_days,
+                   config.sim.cycle_local_time, market.timezone)
+        data = load_data(store, market.symbol, as_of, config.model.backfill_days,
+                         cost_model(market, config))
         out = run_loop(market, as_of, config, root, data, journal, at=broker.now(),
                        cycle_id=cycle_id)
     out.elapsed_seconds = round(time.perf_counter() - t0, 4)
@@ -352,7 +376,6 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
     """The loop on prepared data; `act=False` observes and diagnoses only (nothing written)."""
     sym, a, band = market.symbol, config.agent, config.model.prob_band
     reg = Registry(models_dir(root), sym)
-    cost = cost_model(market, config)
     fresh = reg.champion() is None
     if fresh and not act:
         raise LookupError(f"no champion model for {sym} yet: the first cycle trains one")
@@ -363,7 +386,7 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
             journal.record(at=at, as_of=as_of, market=sym, cycle_id=cycle_id, step=step,
                            outcome=outcome, detail=detail, **kw)
 
-    health = observe_health(champ.model, data, cost, band, a)
+    health = observe_health(champ.model, data, band, a)
     drift = observe_drift(champ.model, data, a)
     out = LoopOutcome(sym, as_of, cycle_id, "none", "", champ.model_id,
                       (champ.train_start, champ.train_end), reg.previous_id(), health, drift)
@@ -394,31 +417,42 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
         watch = WatchState(champ.model_id)
     last = reg.last_change()
     prev_id = reg.previous_id()
+    window = watch_window_days(a)
     if (last and last["action"] == "promote" and last["model_id"] == champ.model_id
-            and prev_id and health.live_days <= a.probation_days):
+            and prev_id):
         prev = reg.load(prev_id)
-        t, n = paired_t(champ.model, prev.model, data, cost, band, a.probation_days)
-        if n < a.min_live_days:
-            t = None
-        watch, fire = step_watch(watch, t, enter=a.rollback_enter_t, exit=a.rollback_exit_t,
-                                 periods=a.rollback_periods)
-        out.watch = {"t": t, "days": n, "previous": prev_id, **watch.as_dict()}
-        rec("watch", "degraded" if watch.degraded else "watching",
-            f"{champ.model_id} vs previous {prev_id} over {n} live days: paired t "
-            + ("n/a" if t is None else f"{t:+.2f}")
-            + f"; degraded periods in a row {watch.streak}/{a.rollback_periods}",
-            model_id=champ.model_id, candidate_id=prev_id, data=out.watch)
+        fire = False
+        live_days = data.X.index[_live_mask(champ.model, data)]
+        for rows in due_windows(health.live_days, window, watch.windows, a.rollback_periods):
+            t, n = paired_t(champ.model, prev.model, data, band, rows)
+            span = live_days[rows]
+            watch, fire = step_watch(replace(watch, windows=watch.windows + 1), t,
+                                     enter=a.rollback_enter_t, exit=a.rollback_exit_t,
+                                     periods=a.rollback_periods)
+            out.watch = {"t": t, "days": n, "previous": prev_id, "window_days": window,
+                         "from": str(span[0]), "to": str(span[-1]), **watch.as_dict()}
+            rec("watch", "degraded" if watch.degraded else "watching",
+                f"{champ.model_id} vs previous {prev_id}, watch window {watch.windows}/"
+                f"{a.rollback_periods} ({n} live days {span[0]}..{span[-1]}, none judged "
+                "before): paired t "
+                + ("n/a" if t is None else f"{t:+.2f}")
+                + f"; degraded windows in a row {watch.streak}/{a.rollback_periods}",
+                model_id=champ.model_id, candidate_id=prev_id, data=out.watch)
+            if fire:
+                break
         if fire and act:
             restored, retired = reg.rollback(at=as_of.isoformat(),
-                                             reason=f"degraded {watch.streak} periods in a row")
+                                             reason=f"degraded {watch.streak} watch windows "
+                                                    "in a row")
             reg.update_meta(retired, status="rolled_back", rolled_back_as_of=as_of.isoformat())
             state = {**state, "watch": WatchState(restored).as_dict(),
                      "cooldown_since": as_of.isoformat()}
             journal.put_state(sym, state)
             out.action = "rolled_back"
             out.champion_id, out.previous_id = restored, reg.previous_id()
-            out.detail = (f"rolled back: {retired} trailed {restored} for {watch.streak} "
-                          f"periods in a row (paired t {t:+.2f}); {restored} trades from now; "
+            out.detail = (f"rolled back: {retired} trailed {restored} in {watch.streak} "
+                          f"non-overlapping {window}-day windows in a row (last paired t "
+                          f"{out.watch['t']:+.2f}); {restored} trades from now; "
                           f"no promotion for {a.cooldown_days} cycles")
             rec("rollback", "rolled_back", out.detail, model_id=restored, candidate_id=retired)
             rec("decision", "rolled_back", out.detail, model_id=restored)
@@ -489,7 +523,7 @@ def run_loop(market: Market, as_of: date, config: Config, root: Path, data: Mode
     for name, recipe in entries[:room]:
         model = fit(recipe, data.X, data.up)
         cmp = compare(champion_fn, fixed_before(recipe, data.X, data.up, folds), folds, data.X,
-                      data.up, data.fwd, data.close, cost, band, a.promote_min_wins, alpha)
+                      data.up, data.fwd, data.cost, band, a.promote_min_wins, alpha)
         cid = reg.save(model, {"created_as_of": as_of.isoformat(), "created_at": at.isoformat(),
                                "reason": "; ".join(causes), "playbook": name,
                                "parent": champ.model_id, "walk_forward": cmp.as_dict(),
@@ -545,7 +579,8 @@ def observe_only(root: Path, market: Market, as_of: date, config: Config) -> Loo
     """Observe and diagnose from the bar store, without a broker and without acting."""
     root = Path(root)
     with BarStore(bar_store_path(root)) as store, AgentJournal(agent_db_path(root)) as journal:
-        data = load_data(store, market.symbol, as_of, config.model.backfill_days)
+        data = load_data(store, market.symbol, as_of, config.model.backfill_days,
+                         cost_model(market, config))
         t0 = time.perf_counter()
         out = run_loop(market, as_of, config, root, data, journal,
                        at=datetime.combine(as_of, datetime.min.time()), cycle_id="diagnose",

@@ -12,13 +12,16 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from hydra.agent.journal import AgentJournal, agent_db_path
+from hydra.agent.pnl import FillLine, PnlReconciliation, reconcile
 from hydra.config import load_config
-from hydra.markets import get_market
+from hydra.markets import Market, get_market
 from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
 from hydra.sessions import trading_days
 
@@ -50,6 +53,8 @@ class ReplayResult:
     elapsed_seconds: float = 0.0
     steps: Counter[str] = field(default_factory=Counter)  # "step:outcome" counts
     drift_days: int = 0  # cycles whose observe step found the inputs drifted
+    reconciliation: PnlReconciliation | None = None  # model-scored vs account P&L
+    not_reconciled: str = ""  # why there is no reconciliation
 
     @property
     def end_equity(self) -> float:
@@ -77,7 +82,14 @@ class ReplayResult:
             "candidates_trained": self.count("train"),
             "promotions": self.count("promote"), "rollbacks": self.count("rollback"),
             "elapsed_seconds": self.elapsed_seconds,
+            "reconciliation": (self.reconciliation.as_dict() if self.reconciliation else None),
         }
+
+    def reconciliation_lines(self) -> list[str]:
+        if self.reconciliation is None:
+            return [f"P&L not reconciled: {self.not_reconciled}"]
+        return ["P&L reconciliation, USD (hydra/agent/pnl.py):",
+                *self.reconciliation.lines()]
 
 
 def check_start(root: Path, market: str, start: date) -> None:
@@ -114,9 +126,11 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
     with AgentJournal(agent_db_path(root)) as journal:
         first_id = journal.events(limit=1, newest_first=True)
         after = first_id[0].id if first_id else 0
+    summaries: list[dict[str, Any]] = []
     for i, day in enumerate(days):
         s = cycle.run_in_process(as_of=day, market=mkt.symbol, contracts=contracts,
                                  data_dir=str(root), seed=-1 if seed is None else seed)
+        summaries.append(s)
         if i == 0:
             result.start_equity = float(s["net_liquidation"]) - float(s["daily_pnl"])
         with AgentJournal(agent_db_path(root)) as journal:
@@ -133,5 +147,61 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
     result.steps = Counter(f"{e.step}:{e.outcome}" for e in events)
     result.drift_days = sum(1 for e in events
                             if e.step == "observe" and e.data.get("drift", {}).get("is_drifted"))
+    try:
+        result.reconciliation = reconcile_replay(root, mkt, summaries, result, seed)
+    except ReconcileGap as exc:
+        result.not_reconciled = str(exc)
     result.elapsed_seconds = round(time.perf_counter() - t0, 2)
     return result
+
+
+class ReconcileGap(LookupError):
+    """Something the reconciliation needs is missing (it says what)."""
+
+
+def _sim_mark(market: Market, seed: int, null: bool, when: datetime) -> float:
+    """The simulated broker's valuation price at `when` (SimBroker._mark: the mid in session,
+    else the last completed close)."""
+    from hydra.broker.market_sim import sim_market
+
+    sm = sim_market(market.symbol, seed, null)
+    q = sm.quote_at(when)
+    if q.in_session:
+        return q.mid
+    day = sm.last_completed_trade_date(when)
+    return sm.close(day) if day is not None else q.last
+
+
+def reconcile_replay(root: Path, market: Market, summaries: list[dict[str, Any]],
+                     result: ReplayResult, seed: int | None) -> PnlReconciliation:
+    """The replay's model-scored P&L against the account's (hydra.agent.pnl)."""
+    from hydra.journal import Journal
+    from hydra.model.returns import side_costs
+    from hydra.model.signal import cost_model
+    from hydra.model.store import BarStore, bar_store_path
+
+    config = load_config(root)
+    days = [d.as_of for d in result.days]
+    with BarStore(bar_store_path(root)) as store:
+        entries = store.entries(market.symbol, days[0], days[-1])
+        bars = store.bars_before(market.symbol, days[-1])
+    missing = [d for d in days if d not in entries.index]
+    if missing:
+        raise ReconcileGap(f"no 10:00 entry price stored for {len(missing)} day(s) "
+                           f"(first {missing[0]}): the broker cannot give past intraday prices")
+    costs = side_costs(bars, cost_model(market, config))
+    prev = [bars.index[bars.index < d][-1] for d in days]
+    with Journal(DataPaths(root).journal_db) as journal:
+        frame = journal.fills(since=days[0], until=days[-1], symbol=market.symbol)
+    fills = [FillLine(date.fromisoformat(r.as_of), r.side, int(r.quantity), float(r.price),
+                      None if pd.isna(r.arrival_mid) else float(r.arrival_mid),
+                      0.0 if pd.isna(r.commission) else float(r.commission),
+                      float(r.point_value))
+             for r in frame.itertuples(index=False)]
+    end = datetime.fromisoformat(summaries[-1]["broker_time"])
+    mark = _sim_mark(market, config.sim.seed if seed is None else seed,
+                     config.sim.null_market, end)
+    return reconcile(days, [d.target for d in result.days],
+                     [d.position_after for d in result.days], entries,
+                     mark, [float(costs.loc[p]) for p in prev], fills, market.point_value,
+                     int(summaries[0]["position_before"]), result.pnl)

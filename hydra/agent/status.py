@@ -94,8 +94,9 @@ def status_line(entry: dict[str, Any]) -> str:
     decision = dec.get("outcome", "n/a")
     if outcome == "not_judged" and decision == "healthy":
         decision = "kept (not judged yet)"  # "healthy" would contradict the health above
-    health = (f"health {outcome.replace('_', ' ')}: hit {fmt(m.get('hit_rate'), '.2f')}, "
-              f"sharpe {fmt(m.get('sharpe'), '+.2f')}, dd {fmt(m.get('max_drawdown'), '.1%')} "
+    health = (f"health {outcome.replace('_', ' ')}: hit {fmt(m.get('hit_rate'), '.3f')}, "
+              f"sharpe {fmt(m.get('sharpe'), '+.2f')}, "
+              f"model dd/contract {fmt(m.get('max_drawdown'), '.1%')} "
               f"over {m.get('days', 0)} live days" if outcome else
               "health not observed yet for this champion")
     return (f"champion {entry['champion']} (trained {entry['trained_from']}..{entry['trained_to']})"

@@ -208,6 +208,9 @@ class SimMarket:
         self._windows: dict[date, list[tuple[datetime, datetime]]] = {}
         self._paths: OrderedDict[date, DayPath] = OrderedDict()
         self._bars: dict[date, Bar] = {}
+        # day-session minute starts and quote mids of every path built (a few KB a day), so a
+        # past intraday mid (the model's 10:00 entry prices) needs no evicted path rebuilt
+        self._session_mids: dict[date, tuple[np.ndarray, np.ndarray]] = {}
 
     # ----------------------------------------------------------------- daily path and regimes
 
@@ -386,6 +389,9 @@ class SimMarket:
             return path
         path = self._build_day_path(day)
         self._paths[day] = path
+        day_minutes = path.day_session
+        self._session_mids[day] = (path.starts[day_minutes],
+                                   (path.bid[day_minutes] + path.ask[day_minutes]) / 2)
         if len(self._paths) > _PATH_CACHE:
             self._paths.popitem(last=False)
         return path
@@ -504,6 +510,21 @@ class SimMarket:
             return path.quote(i, in_session=True)
         day, i = self._last_minute_before(when)
         return self.day_path(day).quote(i, in_session=False)
+
+    def session_mid_at(self, when: datetime) -> float | None:
+        """The quote mid of the day-session minute containing `when` (None outside a day
+        session): quote_at(when).mid, without rebuilding a path already seen."""
+        day = self.trade_date_at(when)
+        if day is None:
+            return None
+        if day not in self._session_mids:
+            self.day_path(day)
+        starts, mids = self._session_mids[day]
+        ts = when.timestamp()
+        i = int(np.searchsorted(starts, ts, side="right")) - 1
+        if i < 0 or ts >= starts[i] + 60:
+            return None
+        return float(mids[i])
 
     def _last_minute_before(self, when: datetime) -> tuple[date, int]:
         local = self._local_date(when) + timedelta(days=1)

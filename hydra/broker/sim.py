@@ -892,6 +892,13 @@ class SimBroker(Broker):
             in_session=q.in_session,
         )
 
+    def price_at(self, contract: ContractDetails, when: datetime) -> float | None:
+        """The mid at a past moment `when` (what intraday history gives; the model's entry
+        prices, hydra/model/returns.py); None outside a day session or not yet reached."""
+        if when > self.now():
+            return None
+        return self._market(contract.symbol).session_mid_at(when)
+
     def daily_bars(self, contract: ContractDetails, days: int) -> list[Bar]:
         """The last `days` completed bars before now (a trade date counts once it has closed)."""
         with self._session() as (_, now):

@@ -59,7 +59,7 @@ class FittedModel:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def proba_up(self, X: pd.DataFrame) -> np.ndarray:
-        """P(next-day close > today's close) for each row of X."""
+        """P(up) for each row of X: the next cycle's long pays its cost (hydra.model.returns)."""
         x = X[list(self.recipe.features)].to_numpy(dtype=float)
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         logit = z @ np.asarray(self.coef) + self.intercept
@@ -96,7 +96,10 @@ class FittedModel:
 
 
 def fit(recipe: Recipe, X: pd.DataFrame, y: pd.Series) -> FittedModel:
-    """Fit on the recipe's window: the last `train_days` rows of X (all if 0)."""
+    """Fit on the recipe's window: the last `train_days` labelled rows of X (all if 0); rows
+    labelled neither up nor down (NaN: the move did not cover the cost) are left out."""
+    known = y.notna().to_numpy()
+    X, y = X[known], y[known].astype(int)
     if recipe.train_days:
         X, y = X.iloc[-recipe.train_days:], y.iloc[-recipe.train_days:]
     if len(X) < MIN_TRAIN_ROWS:

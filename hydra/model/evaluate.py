@@ -1,10 +1,10 @@
 """Scoring a model by what its signal would have earned, after trading costs.
 
-The loop judges models on the slippage-adjusted daily returns of their signal: the position
-taken at d's close (+1, 0 or -1 contract) times the close-to-close return to d+1, minus a cost
-per contract traded whenever the position changes (`cost_ticks` ticks plus commission, as a
-fraction of the price). It never looks at execution slippage, which says how well orders were
-worked, not whether the model was right.
+The loop judges models on the one return definition (hydra/model/returns.py): the position the
+signal of row d sets (+1, 0 or -1 contract) times the return from the next cycle's entry to the
+one after, minus one side's cost (the project's slippage model plus commission) per contract
+whenever the position changes. It never looks at execution slippage, which says how well orders
+were worked, not whether the model was right.
 
 Walk-forward: the last `n_folds * fold_days` labelled rows are cut into consecutive test folds;
 each fold's model is trained only on rows ending `embargo_days` before the fold starts
@@ -23,21 +23,9 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from hydra.model.classifier import FittedModel, Recipe, fit
+from hydra.model.returns import position_returns
 
 TRADING_DAYS = 252
-
-
-@dataclass(frozen=True)
-class CostModel:
-    tick: float
-    point_value: float  # dollars per 1.0 of price
-    cost_ticks: float  # per contract per side
-    commission: float  # USD per contract per side
-
-    @property
-    def cost_price(self) -> float:
-        """Cost of trading one contract once, in price units."""
-        return self.cost_ticks * self.tick + self.commission / self.point_value
 
 
 def directions(proba: np.ndarray, band: float) -> np.ndarray:
@@ -45,19 +33,11 @@ def directions(proba: np.ndarray, band: float) -> np.ndarray:
     return np.where(proba > 0.5 + band, 1, np.where(proba < 0.5 - band, -1, 0))
 
 
-def net_returns(pos: np.ndarray, fwd: np.ndarray, close: np.ndarray, cost: CostModel,
-                start_pos: int = 0) -> np.ndarray:
-    """Daily returns of holding `pos` over each next day, net of the cost of getting there."""
-    prev = np.concatenate(([start_pos], pos[:-1]))
-    traded = np.abs(pos - prev)
-    return pos * fwd - traded * cost.cost_price / close
-
-
 @dataclass(frozen=True)
 class Metrics:
     days: int
     active_days: int
-    hit_rate: float | None  # share of non-flat days whose direction was right
+    hit_rate: float | None  # share of non-flat labelled days whose direction was right
     sharpe: float | None  # annualised, net of costs
     total_return: float
     max_drawdown: float  # <= 0, of the cumulative net return
@@ -68,17 +48,26 @@ class Metrics:
         return asdict(self)
 
 
+def hits(pos: np.ndarray, up: np.ndarray) -> tuple[int, int]:
+    """(right, judged): non-flat days with a label (up or down, not neither) and how many of
+    them the direction got right."""
+    up = np.asarray(up, dtype=float)
+    judged = (pos != 0) & ~np.isnan(up)
+    return int(np.sum((pos[judged] > 0) == (up[judged] == 1))), int(judged.sum())
+
+
 def metrics(proba: np.ndarray, up: np.ndarray, rets: np.ndarray, pos: np.ndarray) -> Metrics:
     n = len(rets)
     active = pos != 0
-    hit = None
-    if active.any():
-        hit = float(np.mean((pos[active] > 0) == (up[active] == 1)))
+    right, judged = hits(pos, up)
+    hit = right / judged if judged else None
+    up = np.asarray(up, dtype=float)
+    labelled = ~np.isnan(up)
     sd = float(np.std(rets, ddof=1)) if n > 1 else 0.0
     sharpe = float(np.mean(rets) / sd * math.sqrt(TRADING_DAYS)) if sd > 0 else None
     cum = np.cumsum(rets) if n else np.zeros(1)
     dd = float(np.min(cum - np.maximum.accumulate(np.maximum(cum, 0.0)))) if n else 0.0
-    brier = float(np.mean((proba - up) ** 2)) if n else None
+    brier = float(np.mean((proba[labelled] - up[labelled]) ** 2)) if labelled.any() else None
     return Metrics(
         days=n,
         active_days=int(active.sum()),
@@ -102,10 +91,13 @@ class Scored:
 
 
 def score(model: FittedModel, X: pd.DataFrame, up: pd.Series, fwd: pd.Series,
-          close: pd.Series, cost: CostModel, band: float) -> Scored:
+          cost: pd.Series, band: float) -> Scored:
+    """The model's 1-contract signal over X's rows: `fwd` and `cost` are the rows' returns and
+    one side's cost (hydra.model.returns.cycle_returns)."""
     proba = model.proba_up(X) if len(X) else np.zeros(0)
     pos = directions(proba, band)
-    rets = net_returns(pos, fwd.to_numpy(), close.reindex(X.index).to_numpy(), cost)
+    rets = position_returns(pos, fwd.reindex(X.index).to_numpy(),
+                            cost.reindex(X.index).to_numpy())
     return Scored(proba, pos, rets, metrics(proba, up.to_numpy(), rets, pos))
 
 
@@ -218,16 +210,16 @@ def as_deployed(model: FittedModel, X: pd.DataFrame, up: pd.Series,
 
 
 def compare(champion: ModelForFold, candidate: ModelForFold, folds: list[Fold],
-            X: pd.DataFrame, up: pd.Series, fwd: pd.Series, close: pd.Series,
-            cost: CostModel, band: float, min_wins: int, alpha: float = 1.0) -> Comparison:
+            X: pd.DataFrame, up: pd.Series, fwd: pd.Series, cost: pd.Series,
+            band: float, min_wins: int, alpha: float = 1.0) -> Comparison:
     """Both models on the same test folds, each given the same way (a model per fold, trained
     before its embargo); the candidate wins a fold by earning more."""
     rows: list[FoldScore] = []
     diffs: list[np.ndarray] = []
     for f in folds:
         sl = slice(f.start, f.end)
-        a = score(champion(f), X.iloc[sl], up.iloc[sl], fwd.iloc[sl], close, cost, band)
-        b = score(candidate(f), X.iloc[sl], up.iloc[sl], fwd.iloc[sl], close, cost, band)
+        a = score(champion(f), X.iloc[sl], up.iloc[sl], fwd.iloc[sl], cost, band)
+        b = score(candidate(f), X.iloc[sl], up.iloc[sl], fwd.iloc[sl], cost, band)
         diffs.append(b.rets - a.rets)
         ca, cb = a.metrics.total_return, b.metrics.total_return
         winner = "tie" if abs(cb - ca) < 1e-12 else ("candidate" if cb > ca else "champion")

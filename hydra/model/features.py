@@ -1,7 +1,8 @@
-"""Features from daily bars, and the next-day label: pure functions on a bar frame.
+"""Features from daily bars, and their labels: pure functions on a bar frame.
 
 A feature row dated d uses bars up to and including d only (rolling windows look back), so it is
-known once d's bar has closed and can drive the position held from d's close to d+1's close.
+known once d's bar has closed and drives the position the next cycle holds from its entry on
+the next trading day to the entry after (the return definition: hydra/model/returns.py).
 Returns are scaled by their own recent volatility so the model sees comparable numbers in calm
 and volatile regimes; the raw volatility and volume features are there to reveal regime shifts.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from hydra.model.returns import CostModel, cycle_returns
 
 VOL_DAYS = 20
 FEATURES: tuple[str, ...] = (
@@ -39,16 +42,14 @@ def make_features(bars: pd.DataFrame) -> pd.DataFrame:
     return out.dropna()[list(FEATURES)]
 
 
-def next_day_returns(bars: pd.DataFrame) -> pd.Series:
-    """Simple return from each bar's close to the next bar's close (NaN for the last bar)."""
-    close = bars["close"].astype(float)
-    return close.shift(-1) / close - 1.0
-
-
-def labelled(bars: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """(features, up label, next-day return) for rows whose next bar is in `bars`."""
+def labelled(bars: pd.DataFrame,
+             cost: CostModel) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
+    """(features, label, return, cost) for the rows whose period has ended within `bars`:
+    label 1.0 up / 0.0 down / NaN neither, return and one side's cost as fractions
+    (hydra.model.returns.cycle_returns, the one return definition)."""
     feats = make_features(bars)
-    fwd = next_day_returns(bars).reindex(feats.index)
-    known = fwd.notna()
-    feats, fwd = feats[known], fwd[known]
-    return feats, (fwd > 0).astype(int), fwd
+    cr = cycle_returns(bars, cost)
+    fwd, frac = cr.ret.reindex(feats.index), cr.cost.reindex(feats.index)
+    known = fwd.notna() & frac.notna()
+    feats = feats[known]
+    return feats, cr.label.reindex(feats.index), fwd[known], frac[known]

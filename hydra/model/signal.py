@@ -9,7 +9,8 @@ calls (it also makes sure a champion exists, training the first one if needed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,9 @@ from hydra.config import Config
 from hydra.markets import Market
 from hydra.model.baseline import Signal
 from hydra.model.classifier import FittedModel
-from hydra.model.evaluate import CostModel, directions
+from hydra.model.evaluate import directions
 from hydra.model.features import VOL_DAYS, labelled, make_features
+from hydra.model.returns import CostModel, entry_time
 from hydra.model.sizing import target_contracts
 from hydra.model.store import AppendResult, BarStore
 
@@ -28,14 +30,36 @@ MODEL_KIND = "logreg"
 
 
 def sync_store(broker: Broker, contract: ContractDetails, store: BarStore, as_of: date,
-               backfill_days: int) -> AppendResult:
-    """Append the completed bars the store lacks (all of `backfill_days` the first time)."""
+               backfill_days: int, entry_local: time | None = None,
+               timezone: str = "America/Chicago") -> AppendResult:
+    """Append the completed bars the store lacks (all of `backfill_days` the first time), and
+    the entry price (at `entry_local` exchange time) of each stored day and of `as_of` when
+    the broker can tell a past intraday price (`price_at`; the simulator can, IB cannot yet)."""
     last = store.last_date(contract.symbol)
     wanted = backfill_days if last is None else min(backfill_days, (as_of - last).days + 5)
-    if last is not None and (as_of - last).days <= 1:
-        return AppendResult(0, 0, 0)  # nothing can be missing: the previous day is stored
-    bars = broker.daily_bars(contract, wanted)
-    return store.append(contract.symbol, bars, recorded_at=broker.now())
+    result = AppendResult(0, 0, 0)
+    if last is None or (as_of - last).days > 1:  # else nothing can be missing
+        bars = broker.daily_bars(contract, wanted)
+        result = store.append(contract.symbol, bars, recorded_at=broker.now())
+    price_at = getattr(broker, "price_at", None)
+    if entry_local is not None and price_at is not None:
+        _sync_entries(broker, price_at, contract, store, as_of, wanted, entry_local, timezone)
+    return result
+
+
+def _sync_entries(broker: Broker, price_at: Any, contract: ContractDetails, store: BarStore,
+                  as_of: date, wanted: int, entry_local: time, timezone: str) -> None:
+    days = store.dates_without_entry(contract.symbol, as_of, wanted)
+    if not store.has_entry(contract.symbol, as_of):
+        days.append(as_of)
+    found = []
+    for d in days:
+        at = entry_time(d, entry_local, timezone)
+        price = price_at(contract, at)
+        if price is not None:
+            found.append((d, at, price))
+    if found:
+        store.append_entries(contract.symbol, found, recorded_at=broker.now())
 
 
 @dataclass(frozen=True)
@@ -44,10 +68,11 @@ class ModelData:
 
     as_of: date
     bars: pd.DataFrame
-    X: pd.DataFrame  # labelled feature rows (their next bar is known)
-    up: pd.Series
-    fwd: pd.Series
+    X: pd.DataFrame  # feature rows whose return period has ended (hydra.model.returns)
+    up: pd.Series  # 1.0 up, 0.0 down, NaN neither
+    fwd: pd.Series  # the return from the next cycle's entry to the one after
     latest: pd.DataFrame  # the feature row of the last completed bar (what today trades on)
+    cost: pd.Series  # one side's cost of one contract, as a fraction of the entry price
 
     @property
     def close(self) -> pd.Series:
@@ -58,22 +83,31 @@ class ModelData:
         return pd.concat([self.X, self.latest]) if len(self.latest) else self.X
 
 
-def load_data(store: BarStore, market: str, as_of: date, limit: int) -> ModelData:
+def load_data(store: BarStore, market: str, as_of: date, limit: int,
+              cost: CostModel) -> ModelData:
     bars = store.bars_before(market, as_of, limit=limit)
     if len(bars) < VOL_DAYS + 40:
         raise ValueError(f"the bar store holds {len(bars)} {market} bars before {as_of}; the "
                          f"model needs at least {VOL_DAYS + 40} (is model.backfill_days too "
                          "small, or did the broker return no history?)")
-    X, up, fwd = labelled(bars)
+    return model_data(bars, as_of, cost)
+
+
+def model_data(bars: pd.DataFrame, as_of: date, cost: CostModel) -> ModelData:
+    """Features, labels, returns and costs of bars dated before `as_of` (pure)."""
+    X, up, fwd, frac = labelled(bars, cost)
     feats = make_features(bars.tail(VOL_DAYS + 5))
     latest = feats.tail(1) if len(feats) and feats.index[-1] == bars.index[-1] else feats.iloc[:0]
-    return ModelData(as_of, bars, X, up, fwd, latest)
+    return ModelData(as_of, bars, X, up, fwd, latest, frac)
 
 
 def cost_model(market: Market, config: Config) -> CostModel:
+    """The project's cost model (hydra.slippage) with the market's typical half spread,
+    [slippage] k and vol_lookback_days, and the commission per contract per side."""
     return CostModel(tick=market.tick, point_value=market.point_value,
-                     cost_ticks=config.model.cost_ticks,
-                     commission=config.sim.commission_per_contract)
+                     half_spread=market.sim.spread_ticks * market.tick / 2,
+                     k=config.slippage.k, commission=config.sim.commission_per_contract,
+                     vol_days=config.slippage.vol_lookback_days)
 
 
 @dataclass(frozen=True)
@@ -107,8 +141,10 @@ def model_signal(broker: Broker, contract: ContractDetails, market: Market, as_o
 
     root = Path(str(root))
     with BarStore(bar_store_path(root)) as store, AgentJournal(agent_db_path(root)) as journal:
-        sync_store(broker, contract, store, as_of, config.model.backfill_days)
-        data = load_data(store, market.symbol, as_of, config.model.backfill_days)
+        sync_store(broker, contract, store, as_of, config.model.backfill_days,
+                   config.sim.cycle_local_time, market.timezone)
+        data = load_data(store, market.symbol, as_of, config.model.backfill_days,
+                         cost_model(market, config))
         record = ensure_champion(root, market, as_of, config, data, journal,
                                  at=broker.now(), cycle_id=cycle_id)
         pred = predict(record.model, data, config.model.prob_band)

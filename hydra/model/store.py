@@ -2,7 +2,8 @@
 
 Why a store and not the broker each time: the model must be trained, scored and audited on
 exactly the bars it could have seen. A bar, once stored, is never rewritten (a differing
-re-delivery is kept aside in `bar_revisions` for review), and every query takes the trade date
+re-delivery is kept aside in `bar_revisions` for review; each trade date's price at the
+cycle's entry time is kept the same way in `entries`), and every query takes the trade date
 it predicts for: only bars dated strictly before that date come back, so a prediction for day T
 cannot see T's own bar or anything later.
 """
@@ -44,6 +45,18 @@ CREATE TABLE IF NOT EXISTS bar_revisions (
     volume INTEGER NOT NULL,
     recorded_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS entries (
+    market TEXT NOT NULL,
+    date TEXT NOT NULL,
+    at TEXT NOT NULL,
+    price REAL NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (market, date)
+);
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'the bar store is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'the bar store is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS bars_no_update BEFORE UPDATE ON bars
 BEGIN SELECT RAISE(ABORT, 'the bar store is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS bars_no_delete BEFORE DELETE ON bars
@@ -115,6 +128,35 @@ class BarStore:
                     revised += 1
         return AppendResult(added, unchanged, revised)
 
+    def append_entries(self, market: str, prices: Iterable[tuple[date, datetime, float]],
+                       recorded_at: datetime) -> int:
+        """Store each trade date's price at the cycle's entry time (first one kept)."""
+        with self._tx() as conn:
+            cur = conn.executemany(
+                "INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?)",
+                [(market, d.isoformat(), at.isoformat(), float(p), recorded_at.isoformat())
+                 for d, at, p in prices])
+        return cur.rowcount
+
+    def dates_without_entry(self, market: str, before: date, limit: int) -> list[date]:
+        """The most recent `limit` stored bar dates before `before` with no entry price."""
+        rows = self._conn.execute(
+            "SELECT b.date FROM bars b LEFT JOIN entries e ON e.market = b.market AND "
+            "e.date = b.date WHERE b.market=? AND b.date<? AND e.date IS NULL "
+            "ORDER BY b.date DESC LIMIT ?", (market, before.isoformat(), int(limit))).fetchall()
+        return [date.fromisoformat(r[0]) for r in rows[::-1]]
+
+    def has_entry(self, market: str, day: date) -> bool:
+        return self._conn.execute("SELECT 1 FROM entries WHERE market=? AND date=?",
+                                  (market, day.isoformat())).fetchone() is not None
+
+    def entries(self, market: str, start: date, end: date) -> pd.Series:
+        """Entry prices for trade dates in [start, end], by date."""
+        rows = self._conn.execute(
+            "SELECT date, price FROM entries WHERE market=? AND date>=? AND date<=? "
+            "ORDER BY date", (market, start.isoformat(), end.isoformat())).fetchall()
+        return pd.Series({date.fromisoformat(d): float(p) for d, p in rows}, dtype=float)
+
     def last_date(self, market: str) -> date | None:
         row = self._conn.execute("SELECT MAX(date) FROM bars WHERE market=?", (market,)).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
@@ -125,19 +167,23 @@ class BarStore:
         )
 
     def bars_before(self, market: str, as_of: date, limit: int | None = None) -> pd.DataFrame:
-        """Bars dated strictly before `as_of` (what a cycle on `as_of` may know), oldest first.
+        """Bars dated strictly before `as_of` (what a cycle on `as_of` may know), oldest first,
+        with each date's entry price (column "entry", NaN where none is stored).
 
         `limit` keeps the most recent `limit` of them. Indexed by date (datetime.date).
         """
-        sql = "SELECT date, open, high, low, close, volume FROM bars WHERE market=? AND date<?"
+        sql = ("SELECT b.date, b.open, b.high, b.low, b.close, b.volume, e.price FROM bars b "
+               "LEFT JOIN entries e ON e.market = b.market AND e.date = b.date "
+               "WHERE b.market=? AND b.date<?")
         args: list[object] = [market, as_of.isoformat()]
-        sql += " ORDER BY date DESC"
+        sql += " ORDER BY b.date DESC"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
         rows = self._conn.execute(sql, args).fetchall()[::-1]
-        frame = pd.DataFrame(rows, columns=["date", *COLUMNS])
+        frame = pd.DataFrame(rows, columns=["date", *COLUMNS, "entry"])
         frame["date"] = [date.fromisoformat(d) for d in frame["date"]]
+        frame["entry"] = frame["entry"].astype(float)
         return frame.set_index("date")
 
     def revisions(self, market: str) -> pd.DataFrame:

@@ -95,8 +95,9 @@ def diagnose(
     else:
         console.print(
             f"health over {m.days} live days ({h.live_days} in all): hit rate "
-            f"{_fmt(m.hit_rate, '.2f')}, Sharpe {_fmt(m.sharpe, '+.2f')}, drawdown "
-            f"{m.max_drawdown:.1%}, net return {m.total_return:+.2%}, Brier skill "
+            f"{_fmt(m.hit_rate, '.3f')}, Sharpe {_fmt(m.sharpe, '+.2f')}, model drawdown "
+            f"per contract {m.max_drawdown:.1%} (not the account's), net return "
+            f"{m.total_return:+.2%}, Brier skill "
             f"{_fmt(m.brier_skill, '+.3f')}"
             + ("" if h.judged else " [yellow](too few live days to judge)[/]"))
     table = Table(title=f"feature drift: last {out.drift.n_current} days vs the "
@@ -235,6 +236,8 @@ def replay(
         f"{s['promotions']} promotion(s), {s['rollbacks']} rollback(s)")
     console.print(f"P&L: net liquidation {s['start_equity']:,.2f} -> {s['end_equity']:,.2f} "
                   f"({s['pnl']:+,.2f} USD)")
+    for line in result.reconciliation_lines():
+        console.print(line, highlight=False)
     if result.days:
         console.print(f"champion at the end: {result.days[-1].model}")
     if not result.days:
