@@ -116,6 +116,7 @@ def test_invalid_parameter_fails_loudly_keeps_notebook_and_sends_nothing(data_di
 def test_a_run_that_fails_after_its_orders_says_which_were_sent(data_dir):
     """The kernel dies once every order is done (the fault point `during_summary`): the parent
     marks the run failed and the banner lists the orders this run sent, as the broker has them."""
+    pin_signal(data_dir, +1)  # the scenario needs orders on TRADE_DATE
     proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts=2",
                      data_dir=data_dir, env={"HYDRA_KILL_AT": "during_summary"})
     assert proc.returncode == 1, proc.stderr

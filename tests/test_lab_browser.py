@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TRADE_DATE, broker_orders, lab_server, run_hydra
+from tests.conftest import TRADE_DATE, broker_orders, lab_server, pin_signal, run_hydra
 
 pytestmark = pytest.mark.slow
 TOKEN = "browser-test-token-7d1e"
@@ -46,6 +46,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     """A traded, a blocked (dry run) and a failed daily-cycle record, as `hydra run` wrote them."""
     data_dir = tmp_path_factory.mktemp("browser") / "data"
     data_dir.mkdir()
+    pin_signal(data_dir, +1)  # a traded record needs orders on TRADE_DATE
     for params in (["-p", "dry_run", "true"], ["-p", "contracts", "2"],
                    ["-p", "broker=ib", "-p", "port=9"]):  # dry run first; then a refusal in cell 4
         proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, *params, data_dir=data_dir)
