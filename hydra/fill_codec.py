@@ -39,6 +39,7 @@ TIMES = ("fill_time", "journaled_at")
 CONTEXT = ("cycle_id", "as_of", "symbol", "local_symbol", "side", "route", "broker",
            "account_id", "tick", "point_value")
 # the derived columns, in the order of their bit in `derived`
+FULL = 127  # every derived column is its formula's value (or NULL where the formula is)
 DERIVED = ("actual_price", "predicted_ticks", "predicted_bps", "predicted_usd", "actual_ticks",
            "actual_bps", "actual_usd")
 BIT = {name: 1 << i for i, name in enumerate(DERIVED)}
@@ -82,6 +83,9 @@ CREATE TABLE IF NOT EXISTS fill_rows (
     journaled_at NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fill_rows_context ON fill_rows(context);
+CREATE INDEX IF NOT EXISTS fill_rows_kept ON fill_rows(exec_stem) WHERE derived != 127;
+CREATE INDEX IF NOT EXISTS fill_rows_time_text ON fill_rows(exec_stem)
+    WHERE typeof(fill_time) = 'text';
 """
 
 
@@ -135,7 +139,8 @@ def split_exec_id(exec_id: str) -> tuple[str, str | None]:
 
 
 def _formula(name: str, r: Mapping[str, Any], actual_price: Any) -> float | None:
-    """The value hydra.slippage gives for a derived column, or None if it cannot be applied."""
+    """The value hydra.slippage gives for a derived column: None where SQL's formula gives
+    NULL (a missing input, a zero divisor), nan where it overflows (then never derived)."""
     try:
         if name == "actual_price":
             sign = 1.0 if r["side"] == "BUY" else -1.0
@@ -149,9 +154,9 @@ def _formula(name: str, r: Mapping[str, Any], actual_price: Any) -> float | None
                 out = p / float(r["arrival_mid"]) * 1e4
             else:
                 out = p * float(r["point_value"]) * int(r["quantity"])
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    return out if math.isfinite(out) else None
+    except (TypeError, ZeroDivisionError):
+        return None  # SQL's NULL arithmetic and x / 0 give NULL too
+    return out if math.isfinite(out) else math.nan  # never derived: nan equals nothing
 
 
 def encode_row(r: Mapping[str, Any], context: int) -> dict[str, Any]:
@@ -174,7 +179,8 @@ def encode_row(r: Mapping[str, Any], context: int) -> dict[str, Any]:
     derived = 0
     for name in DERIVED:
         value = r[name]
-        if value is not None and same(_formula(name, r, r["actual_price"]), value):
+        formula = _formula(name, r, r["actual_price"])
+        if not (isinstance(formula, float) and math.isnan(formula)) and same(formula, value):
             derived |= BIT[name]
             value = None
         row[name] = value
@@ -270,24 +276,56 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("str") if len(values) else values.astype(object)
 
 
-def read_sql(where: str = "") -> str:
-    """The raw read decode_frame takes: one column per stored form, so every column has one
-    type (Arrow needs that), and the money decoded in SQL (SQLite's k / 10000.0 is numpy's)."""
-    cols = ["exec_stem", "exec_tail", "order_ref",
-            "CASE typeof(parent_ref) WHEN 'integer' THEN parent_ref END AS parent_cut",
-            "CASE typeof(parent_ref) WHEN 'text' THEN parent_ref END AS parent_text",
-            "context", "quantity", "slice", "predicted_price", *DERIVED, "latency_ms", "derived"]
-    cols += [f"{_money_sql(name)} AS {name}" for name in MONEY]
-    for name in TIMES:
-        cols += [f"CASE typeof({name}) WHEN 'integer' THEN {name} END AS {name}_us",
-                 f"CASE typeof({name}) WHEN 'text' THEN {name} END AS {name}_text"]
+REPORT_COLUMNS = ("exec_id", "exec_stem", "order_ref", "cycle_id", "as_of", "symbol",
+                  "local_symbol", "side", "quantity", "price", "fill_time", "route", "arrival_mid",
+                  "tick", "point_value", "predicted_price", "predicted_ticks", "predicted_bps",
+                  "predicted_usd", "actual_price", "actual_ticks", "actual_bps", "actual_usd",
+                  "commission", "broker", "account_id")
+EXTRA = ("parent_ref", "slice", "decision_mid", "latency_ms", "journaled_at")
+
+
+def read_sql(where: str = "", full: bool = True) -> str:
+    """The raw read decode_frame takes: one Arrow type per column (mixed stored forms are
+    split or decoded in SQL: SQLite's k / 10000.0 is numpy's), as few columns as the report
+    needs (each costs ~0.1 s a million). Derived columns that are not their formula's value,
+    and time text, are read apart (see KEPT_SQL), through partial indexes."""
+    cols = ["exec_stem", "exec_tail", "order_ref", "context", "quantity", "predicted_price",
+            "derived", f"{_money_sql('price')} AS price",
+            f"{_money_sql('arrival_mid')} AS arrival_mid",
+            f"{_money_sql('commission')} AS commission",
+            "CASE typeof(fill_time) WHEN 'integer' THEN fill_time ELSE -1 END AS fill_time_us"]
+    if full:
+        cols += ["CASE typeof(parent_ref) WHEN 'integer' THEN parent_ref END AS parent_cut",
+                 "CASE typeof(parent_ref) WHEN 'text' THEN parent_ref END AS parent_text",
+                 "slice", "latency_ms", f"{_money_sql('decision_mid')} AS decision_mid",
+                 "CASE typeof(journaled_at) WHEN 'integer' THEN journaled_at ELSE -1 END "
+                 "AS journaled_at_us"]
     return f"SELECT {', '.join(cols)} FROM fill_rows {where}"
 
 
-def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame) -> pd.DataFrame:
-    """The fills view's rows, decoded with numpy from a raw read (see Journal.fill_frame):
-    the same values as `SELECT * FROM fills`, with fill_time and journaled_at as UTC
-    timestamps (the report compares and plots them; text costs a second a million)."""
+KEPT_SQL = (f"SELECT exec_stem, {', '.join(DERIVED)} FROM fill_rows WHERE derived != {FULL}")
+TEXT_TIME_SQL = ("SELECT exec_stem, fill_time, NULL AS journaled_at FROM fill_rows "
+                 "WHERE typeof(fill_time) = 'text'")
+TEXT_JOURNALED_SQL = ("SELECT exec_stem, journaled_at FROM fill_rows "
+                      "WHERE typeof(journaled_at) = 'text'")
+
+
+def _times(us: np.ndarray, stems: np.ndarray, texts: dict[str, str]) -> pd.Series:
+    out = pd.Series(pd.to_datetime(np.where(us < 0, 0, us), unit="us", utc=True))
+    if texts:
+        where = np.flatnonzero(us < 0)
+        parsed = pd.to_datetime(pd.Series([texts[stems[i]] for i in where]), utc=True,
+                                format="ISO8601")
+        out.iloc[where] = parsed.dt.as_unit(out.dt.unit).to_numpy()
+    return out
+
+
+def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame, kept: pd.DataFrame,
+                 texts: dict[str, dict[str, str]], full: bool = True) -> pd.DataFrame:
+    """The fills view's rows, decoded with numpy from read_sql's read (Journal.fill_frame):
+    the values `SELECT * FROM fills` gives, fill_time and journaled_at as UTC timestamps (the
+    report compares and plots them; a million texts cost a second). `full=False`: only
+    REPORT_COLUMNS."""
     ctx = contexts.set_index("id")
     where = ctx.index.get_indexer(rows["context"])
     if (where < 0).any():
@@ -301,6 +339,38 @@ def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame) -> pd.DataFrame:
     if has_tail.any():
         exec_id = exec_id.where(~has_tail, stem + "." + tail.fillna(""))
     out["exec_id"], out["exec_stem"], out["order_ref"] = exec_id, stem, rows["order_ref"]
+    for name in CONTEXT:
+        out[name] = ctx[name].to_numpy()[where]
+    out["quantity"] = rows["quantity"].to_numpy(dtype="int64")
+    for name in ("price", "arrival_mid", "commission", "predicted_price"):
+        out[name] = rows[name].to_numpy(dtype=float, na_value=np.nan)
+    stems = stem.to_numpy()
+    out["fill_time"] = _times(rows["fill_time_us"].to_numpy(dtype="int64"), stems,
+                              texts.get("fill_time", {}))
+    derived = rows["derived"].to_numpy(dtype="int64")
+    raw = {name: np.full(len(rows), np.nan) for name in DERIVED}
+    if len(kept):
+        at = pd.Index(stems).get_indexer(kept["exec_stem"])
+        for name in DERIVED:
+            raw[name][at] = kept[name].to_numpy(dtype=float, na_value=np.nan)
+    sign = np.where(out["side"] == "BUY", 1.0, -1.0)
+    tick = out["tick"].astype(float)
+    pv = out["point_value"].astype(float)
+    arrival = out["arrival_mid"]
+
+    def column(name: str, formula: np.ndarray) -> np.ndarray:
+        return np.where(derived & BIT[name], formula, raw[name])
+
+    with np.errstate(all="ignore"):  # x / 0 is NULL in SQL: nan here
+        out["actual_price"] = column("actual_price", sign * (out["price"] - arrival))
+        for side in ("predicted", "actual"):
+            p = out[f"{side}_price"]
+            out[f"{side}_ticks"] = column(f"{side}_ticks", np.where(tick == 0, np.nan, p / tick))
+            out[f"{side}_bps"] = column(f"{side}_bps",
+                                        np.where(arrival == 0, np.nan, p / arrival * 1e4))
+            out[f"{side}_usd"] = column(f"{side}_usd", p * pv * out["quantity"])
+    if not full:
+        return pd.DataFrame({name: out[name] for name in REPORT_COLUMNS})
     cut = rows["parent_cut"]
     parent = rows["parent_text"].astype(object)
     if cut.notna().any():
@@ -308,44 +378,9 @@ def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame) -> pd.DataFrame:
         refs, ns = rows["order_ref"].to_numpy()[idx], cut.to_numpy()[idx].astype(int)
         parent.iloc[idx] = [r[:n] for r, n in zip(refs, ns, strict=True)]
     out["parent_ref"] = parent.astype("str") if len(parent) else parent
-    for name in CONTEXT:
-        col = ctx[name].to_numpy()[where]
-        out[name] = col
-    out["quantity"] = rows["quantity"].to_numpy(dtype="int64")
     out["slice"] = rows["slice"].to_numpy(dtype="int64")
-    for name in MONEY:  # decoded by the read's SQL (k / 10000.0 is numpy's k / 10000.0)
-        out[name] = rows[name].to_numpy(dtype=float, na_value=np.nan)
-    for name in TIMES:
-        us = rows[f"{name}_us"]
-        if rows[f"{name}_text"].notna().any():
-            texts = rows[f"{name}_text"].astype(object).to_numpy()
-            texts = np.where(us.notna().to_numpy(), None, texts)
-            parsed = pd.to_datetime(pd.Series(texts), utc=True, format="ISO8601")
-            known = pd.to_datetime(us.to_numpy(dtype=float, na_value=np.nan), unit="us",
-                                   utc=True)
-            out[name] = parsed.where(us.isna().to_numpy(), pd.Series(known))
-        else:
-            out[name] = pd.to_datetime(us.to_numpy(dtype="int64"), unit="us", utc=True)
-    derived = rows["derived"].to_numpy(dtype="int64")
-    sign = np.where(out["side"] == "BUY", 1.0, -1.0)
-    tick = out["tick"].astype(float)
-    pv = out["point_value"].astype(float)
-    qty = out["quantity"]
-    arrival = out["arrival_mid"]
-
-    def column(name: str, formula: np.ndarray) -> np.ndarray:
-        raw = rows[name].to_numpy(dtype=float, na_value=np.nan)
-        with np.errstate(all="ignore"):
-            return np.where(derived & BIT[name], formula, raw)
-
-    with np.errstate(all="ignore"):
-        out["actual_price"] = column("actual_price", sign * (out["price"] - arrival))
-        out["predicted_price"] = rows["predicted_price"].to_numpy(dtype=float, na_value=np.nan)
-        for side in ("predicted", "actual"):
-            p = out[f"{side}_price"]
-            out[f"{side}_ticks"] = column(f"{side}_ticks", p / tick)
-            out[f"{side}_bps"] = column(f"{side}_bps", p / arrival * 1e4)
-            out[f"{side}_usd"] = column(f"{side}_usd", p * pv * qty)
+    out["decision_mid"] = rows["decision_mid"].to_numpy(dtype=float, na_value=np.nan)
     out["latency_ms"] = rows["latency_ms"].to_numpy(dtype=float, na_value=np.nan)
-    frame = pd.DataFrame({name: out[name] for name in VIEW_COLUMNS})
-    return frame
+    out["journaled_at"] = _times(rows["journaled_at_us"].to_numpy(dtype="int64"), stems,
+                                 texts.get("journaled_at", {}))
+    return pd.DataFrame({name: out[name] for name in VIEW_COLUMNS})
