@@ -315,7 +315,7 @@ def _times(us: np.ndarray, stems: np.ndarray, texts: dict[str, str]) -> pd.Serie
     if texts:
         where = np.flatnonzero(us < 0)
         parsed = pd.to_datetime(pd.Series([texts[stems[i]] for i in where]), utc=True,
-                                format="ISO8601")
+                                format="ISO8601", errors="coerce")  # not a time: NaT
         out.iloc[where] = parsed.dt.as_unit(out.dt.unit).to_numpy()
     return out
 
