@@ -339,8 +339,8 @@ def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame, kept: pd.DataFrame,
     if has_tail.any():
         exec_id = exec_id.where(~has_tail, stem + "." + tail.fillna(""))
     out["exec_id"], out["exec_stem"], out["order_ref"] = exec_id, stem, rows["order_ref"]
-    for name in CONTEXT:
-        out[name] = ctx[name].to_numpy()[where]
+    for name in CONTEXT:  # a take on the Arrow-backed column: no million Python strings
+        out[name] = pd.Series(ctx[name].array.take(where))
     out["quantity"] = rows["quantity"].to_numpy(dtype="int64")
     for name in ("price", "arrival_mid", "commission", "predicted_price"):
         out[name] = rows[name].to_numpy(dtype=float, na_value=np.nan)
@@ -351,11 +351,12 @@ def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame, kept: pd.DataFrame,
     raw = {name: np.full(len(rows), np.nan) for name in DERIVED}
     if len(kept):
         at = pd.Index(stems).get_indexer(kept["exec_stem"])
+        mine = at >= 0  # kept rows of other symbols are not in this read
         for name in DERIVED:
-            raw[name][at] = kept[name].to_numpy(dtype=float, na_value=np.nan)
-    sign = np.where(out["side"] == "BUY", 1.0, -1.0)
-    tick = out["tick"].astype(float)
-    pv = out["point_value"].astype(float)
+            raw[name][at[mine]] = kept[name].to_numpy(dtype=float, na_value=np.nan)[mine]
+    sign = np.where((out["side"] == "BUY").to_numpy(), 1.0, -1.0)
+    tick = out["tick"].to_numpy(dtype=float, na_value=np.nan)
+    pv = out["point_value"].to_numpy(dtype=float, na_value=np.nan)
     arrival = out["arrival_mid"]
 
     def column(name: str, formula: np.ndarray) -> np.ndarray:

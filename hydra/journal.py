@@ -211,10 +211,6 @@ def read_fill_frame(path: Path, symbol: str | None = None, full: bool = True) ->
     """Journal.fill_frame without a Journal (read only: the file is opened mode=ro)."""
     import adbc_driver_sqlite.dbapi as adbc
 
-    where, args = "", []
-    if symbol:
-        where = "WHERE context IN (SELECT id FROM fill_contexts WHERE symbol = ?)"
-        args = [symbol.upper()]
     with adbc.connect(f"file:{Path(path).resolve()}?mode=ro") as conn, conn.cursor() as cur:
         # one batch: Arrow types each column from the rows it has seen, and a column whose
         # first rows are all NULL (commissions not reported yet) would be typed wrong
@@ -225,6 +221,13 @@ def read_fill_frame(path: Path, symbol: str | None = None, full: bool = True) ->
             return _arrow_frame(cur.fetch_arrow_table())
 
         # not autocommit: one read transaction, so every part below is the same snapshot
+        contexts = read("SELECT * FROM fill_contexts")
+        where, args = "", []
+        if symbol:
+            mine = contexts["id"][contexts["symbol"] == symbol.upper()]
+            if len(mine) < len(contexts):  # else every fill is of this symbol: no filter
+                where = "WHERE context IN (SELECT id FROM fill_contexts WHERE symbol = ?)"
+                args = [symbol.upper()]
         rows = read(fill_codec.read_sql(where, full), args)
         kept = read(fill_codec.KEPT_SQL)
         texts = {"fill_time": dict(read(fill_codec.TEXT_TIME_SQL).iloc[:, :2].itertuples(
@@ -232,7 +235,6 @@ def read_fill_frame(path: Path, symbol: str | None = None, full: bool = True) ->
         if full:
             texts["journaled_at"] = dict(read(fill_codec.TEXT_JOURNALED_SQL).itertuples(
                 index=False))
-        contexts = read("SELECT * FROM fill_contexts")
     frame = fill_codec.decode_frame(rows, contexts, kept, texts, full)
     return _report_order(frame, texts["fill_time"])
 

@@ -90,11 +90,16 @@ EXEC_COLUMNS = ["exec_id", "order_ref", "account_id", "symbol", "local_symbol", 
 
 
 def executions_frame(executions: Iterable[Execution]) -> pd.DataFrame:
-    """Column by column (a million executions: a second less than row tuples)."""
+    """Column by column through Arrow (a million executions: seconds less than row tuples);
+    times stay the broker's datetime objects, as before."""
     items = executions if isinstance(executions, list) else list(executions)
-    attrs = {c: ("time" if c == "time" else c) for c in EXEC_COLUMNS}
-    return pd.DataFrame({c: [getattr(e, a) for e in items] for c, a in attrs.items()},
-                        columns=EXEC_COLUMNS)
+    if not items:
+        return pd.DataFrame(columns=EXEC_COLUMNS)
+    cols = {c: [getattr(e, c) for e in items] for c in EXEC_COLUMNS}
+    times = cols.pop("time")
+    frame = pa.table({c: pa.array(v) for c, v in cols.items()}).to_pandas()
+    frame["time"] = pd.Series(times, dtype=object)
+    return frame[EXEC_COLUMNS]
 
 
 def _stems(exec_ids: pd.Series) -> pd.Series:

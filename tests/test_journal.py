@@ -104,3 +104,24 @@ def test_process_killed_right_after_a_fill_loses_nothing(tmp_path):
     assert integrity == "ok"
     assert len(fills) == 3
     assert sorted(fills["order_ref"]) == [f"HYD-ZO-20261124-{n}-s1-a1" for n in (1, 2, 3)]
+
+
+def test_the_columnar_read_gives_the_row_reads_values_for_every_kind_of_fill(tmp_path):
+    """Journal.fill_frame (the report's fast read) = Journal.fills, value for value, also
+    for fills the compact encoding keeps as given (odd times, prices, slippage)."""
+    import pandas as pd
+
+    odd = [FILL,
+           replace(FILL, exec_id="b.1", symbol="ZC", actual_ticks=9.0, commission=2.35 * 3),
+           replace(FILL, exec_id="c", fill_time="2026-11-24T09:00:00-06:00", parent_ref=None,
+                   price=320.123456789, arrival_mid=None),
+           replace(FILL, exec_id="d.2", fill_time=FILL.fill_time, tick=0.0, side="SELL")]
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.record_fills(odd)
+        for symbol in (None, "ZO", "ZC"):
+            rows = j.fills(symbol=symbol)
+            rows["fill_time"] = pd.to_datetime(rows["fill_time"], utc=True, format="ISO8601")
+            rows["journaled_at"] = pd.to_datetime(rows["journaled_at"], utc=True)
+            pd.testing.assert_frame_equal(j.fill_frame(symbol=symbol), rows, check_dtype=False,
+                                          check_exact=True)
+    assert len(rows) == 1 and rows.loc[0, "actual_ticks"] == 9.0
