@@ -300,10 +300,14 @@ def read_sql(where: str = "", full: bool = True) -> str:
                  "slice", "latency_ms", f"{_money_sql('decision_mid')} AS decision_mid",
                  "CASE typeof(journaled_at) WHEN 'integer' THEN journaled_at ELSE -1 END "
                  "AS journaled_at_us"]
-    return f"SELECT {', '.join(cols)} FROM fill_rows {where}"
+    return f"SELECT {', '.join(cols)} FROM fill_rows {where} ORDER BY exec_stem"
 
 
-KEPT_SQL = (f"SELECT exec_stem, {', '.join(DERIVED)} FROM fill_rows WHERE derived != {FULL}")
+def kept_sql(where: str = "") -> str:
+    """The rows keeping a derived column's value, in the main read's order (the key's)."""
+    also = where.replace("WHERE", "AND", 1)
+    return (f"SELECT exec_stem, {', '.join(DERIVED)} FROM fill_rows WHERE derived != {FULL} "
+            f"{also} ORDER BY exec_stem")
 TEXT_TIME_SQL = ("SELECT exec_stem, fill_time, NULL AS journaled_at FROM fill_rows "
                  "WHERE typeof(fill_time) = 'text'")
 TEXT_JOURNALED_SQL = ("SELECT exec_stem, journaled_at FROM fill_rows "
@@ -350,10 +354,13 @@ def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame, kept: pd.DataFrame,
     derived = rows["derived"].to_numpy(dtype="int64")
     raw = {name: np.full(len(rows), np.nan) for name in DERIVED}
     if len(kept):
-        at = pd.Index(stems).get_indexer(kept["exec_stem"])
-        mine = at >= 0  # kept rows of other symbols are not in this read
+        # both reads are in key order and cut alike: the n-th kept row is the n-th row whose
+        # `derived` lacks a bit (checked, not assumed)
+        at = np.flatnonzero(derived != FULL)
+        if len(at) != len(kept) or not (stems[at] == kept["exec_stem"].to_numpy()).all():
+            raise ValueError("kept slippage values do not line up with their fills (a bug)")
         for name in DERIVED:
-            raw[name][at[mine]] = kept[name].to_numpy(dtype=float, na_value=np.nan)[mine]
+            raw[name][at] = kept[name].to_numpy(dtype=float, na_value=np.nan)
     sign = np.where((out["side"] == "BUY").to_numpy(), 1.0, -1.0)
     tick = out["tick"].to_numpy(dtype=float, na_value=np.nan)
     pv = out["point_value"].to_numpy(dtype=float, na_value=np.nan)

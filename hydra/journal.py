@@ -229,7 +229,7 @@ def read_fill_frame(path: Path, symbol: str | None = None, full: bool = True) ->
                 where = "WHERE context IN (SELECT id FROM fill_contexts WHERE symbol = ?)"
                 args = [symbol.upper()]
         rows = read(fill_codec.read_sql(where, full), args)
-        kept = read(fill_codec.KEPT_SQL)
+        kept = read(fill_codec.kept_sql(where), args)
         texts = {"fill_time": dict(read(fill_codec.TEXT_TIME_SQL).iloc[:, :2].itertuples(
             index=False))}
         if full:
