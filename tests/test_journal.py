@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date
 
 import pytest
@@ -111,7 +111,20 @@ def test_the_columnar_read_gives_the_row_reads_values_for_every_kind_of_fill(tmp
     for fills the compact encoding keeps as given (odd times, prices, slippage)."""
     import pandas as pd
 
-    odd = [FILL,
+    from hydra import slippage
+
+    def consistent(exec_id: str, side: str, price: float, predicted: float) -> FillRecord:
+        """Slippage computed as hydra.fillsync does: stored as formula bits, not values."""
+        units = {"tick": 0.25, "reference_price": 320.125, "point_value": 50.0, "quantity": 3}
+        pred = slippage.in_units(predicted, **units)
+        act = slippage.in_units(slippage.actual_price(side, price, 320.125), **units)
+        return replace(FILL, exec_id=exec_id, side=side, price=price, quantity=3,
+                       predicted_price=pred.price, predicted_ticks=pred.ticks,
+                       predicted_bps=pred.bps, predicted_usd=pred.dollars,
+                       actual_price=act.price, actual_ticks=act.ticks, actual_bps=act.bps,
+                       actual_usd=act.dollars)
+
+    odd = [FILL, consistent("e.1", "BUY", 320.5, 0.1373), consistent("f.1", "SELL", 320.125, 0.3),
            replace(FILL, exec_id="b.1", symbol="ZC", actual_ticks=9.0, commission=2.35 * 3),
            replace(FILL, exec_id="c", fill_time="2026-11-24T09:00:00-06:00", parent_ref=None,
                    price=320.123456789, arrival_mid=None),
@@ -124,4 +137,11 @@ def test_the_columnar_read_gives_the_row_reads_values_for_every_kind_of_fill(tmp
             rows["journaled_at"] = pd.to_datetime(rows["journaled_at"], utc=True)
             pd.testing.assert_frame_equal(j.fill_frame(symbol=symbol), rows, check_dtype=False,
                                           check_exact=True)
+        derived = j._db.execute("SELECT derived FROM fill_rows WHERE exec_stem='e'").fetchone()
+        written = {f.exec_id: asdict(f) for f in odd}
+        for got in j.fills().to_dict("records"):  # each value read back as it was written
+            want = written[got["exec_id"]]
+            assert {k: got[k] for k in want if pd.notna(got[k])} == \
+                {k: v for k, v in want.items() if v is not None}, got["exec_id"]
     assert len(rows) == 1 and rows.loc[0, "actual_ticks"] == 9.0
+    assert derived[0] == 127  # every slippage column stored as its formula
