@@ -1,12 +1,14 @@
 """Benchmark: the reconciliation report over a large journal, from the SQLite file to the metrics.
 
-    .venv/bin/python benchmarks/reconcile.py [--fills 1000000] [--batch 50000]
+    .venv/bin/python benchmarks/reconcile.py [--fills 1000000] [--check 50000]
 
-Writes N fills with Journal.record_fills in batches (seeded, two routes, three contracts), then
-times each step the notebook and `hydra fill-report --reconcile` run: reading the journal,
-totals, slippage statistics by route, the broker comparison against N executions (the same
-fills as the broker would report them, one of them altered so there is a break to find), and
-the position history. Prints figures; asserts nothing.
+Writes N fills with Journal.record_fills (seeded, two routes, three contracts), then times the
+report's steps as the notebook and `hydra fill-report --reconcile` run them: reading the
+journal (in columns, Journal.fill_frame), totals, slippage statistics by route, the broker
+comparison against N executions (one altered, so there is a break to find), the summary.
+First it runs the straightforward reference path (Journal.fills: SQL rows into pandas) and the
+fast path on `--check` fills and asserts their summaries (every metric: bias, RMSE, pessimism
+multiplier, breaks...) are equal; it prints both times side by side.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,21 +46,23 @@ def make_fills(n: int, seed: int = 7) -> list[FillRecord]:
     predicted = rng.uniform(0.8, 1.6, n)
     actual = np.round(predicted + rng.normal(0.1, 1.0, n))  # whole ticks, as fills are
     qty = rng.integers(1, 4, n)
+    base = {k: getattr(BASE, k) for k in BASE.__dataclass_fields__}
     out = []
     for i in range(n):
         when = START + timedelta(seconds=30 * i)
         day = (START.date() + timedelta(days=i // 400)).isoformat()
         ref = f"HYD-ZO-{day.replace('-', '')}-{i % 400}-s1-a1"
         p, a, q = float(predicted[i]) * TICK, float(actual[i]) * TICK, int(qty[i])
-        out.append(replace(
-            BASE, exec_id=f"SIM.{i:08d}.01.01", order_ref=ref, parent_ref=ref[:-6],
+        side = "BUY" if i % 2 else "SELL"
+        out.append(FillRecord(**(base | dict(
+            exec_id=f"SIM.{i:08d}.01.01", order_ref=ref, parent_ref=ref[:-6],
             cycle_id=f"ZO-{day.replace('-', '')}", as_of=day,
-            local_symbol=("ZOH7", "ZOK7", "ZON7")[i % 3], side="BUY" if i % 2 else "SELL",
-            quantity=q, price=MID + a, fill_time=when.isoformat(),
+            local_symbol=("ZOH7", "ZOK7", "ZON7")[i % 3], side=side,
+            quantity=q, price=MID + (a if side == "BUY" else -a), fill_time=when.isoformat(),
             route="twap" if i % 4 else "limit-patience",
             predicted_price=p, predicted_ticks=p / TICK, predicted_bps=p / MID * 1e4,
             predicted_usd=p * POINT_VALUE * q, actual_price=a, actual_ticks=a / TICK,
-            actual_bps=a / MID * 1e4, actual_usd=a * POINT_VALUE * q, commission=2.35 * q))
+            actual_bps=a / MID * 1e4, actual_usd=a * POINT_VALUE * q, commission=2.35 * q))))
     return out
 
 
@@ -67,65 +72,103 @@ def as_executions(fills: list[FillRecord]) -> list[Execution]:
                       f.commission) for i, f in enumerate(fills)]
 
 
-def timed(label: str, fn, *args, **kw):
+def broker_side(fills: list[FillRecord]) -> tuple[list[Execution], list[Position]]:
+    """The broker's view of the same fills, one execution's price altered (one break)."""
+    executions = as_executions(fills)
+    k = len(fills) // 2
+    executions[k] = replace(executions[k], price=executions[k].price + TICK)
+    net: dict[str, int] = {}
+    for f in fills:
+        net[f.local_symbol] = net.get(f.local_symbol, 0) + (1 if f.side == "BUY" else -1) \
+            * f.quantity
+    positions = [Position("DUSIM0001", "ZO", k, 1, v, MID, MID, POINT_VALUE, 0, 0)
+                 for k, v in net.items() if v]
+    return executions, positions
+
+
+def build(root: Path, n: int, batch: int = 50_000) -> tuple[list[FillRecord], float]:
+    """N fills journaled in `root` (the real write path); returns them and bytes per fill."""
+    paths = DataPaths(root)
+    fills = make_fills(n)
+    with Journal(paths.journal_db) as j:
+        for k in range(0, n, batch):
+            j.record_fills(fills[k:k + batch])
+        j._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return fills, paths.journal_db.stat().st_size / n
+
+
+def report(root: Path, executions: list[Execution], positions: list[Position], *,
+           reference: bool = False, steps: dict[str, float] | None = None) -> dict[str, Any]:
+    """The report's metrics (the summary dict), by the fast path or the reference path."""
+    steps = {} if steps is None else steps
+
+    def step(label: str, fn, *args, **kw):
+        t = time.perf_counter()
+        out = fn(*args, **kw)
+        steps[label] = time.perf_counter() - t
+        return out
+
+    cfg = load_config().reconcile
+    rep = fill_report.open_report(as_of=date(2030, 1, 1), data_dir=str(root), broker="none",
+                                  market="ZO")
+    if reference:  # the straightforward path: SQL rows into pandas
+        with Journal(rep.paths.journal_db) as j:
+            rep._journal = step("read the journal", j.fills, symbol="ZO")
+    journal = step("read the journal", rep.journal_fills)
+    fl = step("fill list and totals", fill_report.fill_list, rep)
+    slip = step("slippage statistics, overall + 2 routes", fill_report.slippage, rep, fl)
+    check = step("broker comparison + positions", reconcile.reconcile, journal, executions,
+                 positions, cfg, since=None, until=rep.params.until, timezone="America/Chicago",
+                 broker="sim", account_id="DUSIM0001", broker_time=None)
+    return step("summary", fill_report.summarize, rep, fl, slip, check)
+
+
+def timed_report(root: Path, executions: list[Execution], positions: list[Position],
+                 reference: bool = False) -> tuple[float, dict[str, Any], dict[str, float]]:
+    steps: dict[str, float] = {}
     t = time.perf_counter()
-    out = fn(*args, **kw)
-    print(f"  {label:<52} {time.perf_counter() - t:8.2f} s")
-    return out
+    summary = report(root, executions, positions, reference=reference, steps=steps)
+    return time.perf_counter() - t, summary, steps
+
+
+def check_equal(n: int) -> tuple[float, float]:
+    """Fast and reference paths on n fills: the same summary, every metric; their times."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fills, _ = build(Path(tmp), n)
+        executions, positions = broker_side(fills)
+        ref_s, ref, _ = timed_report(Path(tmp), executions, positions, reference=True)
+        fast_s, fast, _ = timed_report(Path(tmp), executions, positions)
+    if fast != ref:
+        diff = [k for k in ref if ref[k] != fast.get(k)]
+        raise AssertionError(f"the fast report differs from the reference in {diff}")
+    return fast_s, ref_s
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fills", type=int, default=1_000_000)
-    ap.add_argument("--batch", type=int, default=50_000)
+    ap.add_argument("--check", type=int, default=50_000,
+                    help="fills on which fast and reference summaries must be equal")
     args = ap.parse_args()
+    fast_s, ref_s = check_equal(args.check)
+    print(f"{args.check:,} fills: fast {fast_s:.2f} s, reference (Journal.fills) {ref_s:.2f} s "
+          f"({ref_s / fast_s:.1f}x): every metric equal")
     n = args.fills
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        paths = DataPaths(root)
         t = time.perf_counter()
-        fills = make_fills(n)
-        print(f"generated {n:,} fills in memory: {time.perf_counter() - t:.1f} s")
-        t = time.perf_counter()
-        with Journal(paths.journal_db) as j:
-            for k in range(0, n, args.batch):
-                j.record_fills(fills[k:k + args.batch])
-        took = time.perf_counter() - t
-        size = paths.journal_db.stat().st_size / 1e6
-        print(f"journaled with record_fills in batches of {args.batch:,}: {took:.1f} s "
-              f"({n / took:,.0f} fills/s), {size:,.0f} MB")
-
-        executions = as_executions(fills)
-        executions[n // 2] = replace(executions[n // 2], price=executions[n // 2].price + TICK)
-        net: dict[str, int] = {}
-        for f in fills:
-            net[f.local_symbol] = net.get(f.local_symbol, 0) + (1 if f.side == "BUY" else -1) \
-                * f.quantity
-        positions = [Position("DUSIM0001", "ZO", k, 1, v, MID, MID, POINT_VALUE, 0, 0)
-                     for k, v in net.items() if v]
+        fills, per_fill = build(Path(tmp), n)
+        print(f"journaled {n:,} fills with record_fills: {time.perf_counter() - t:.1f} s, "
+              f"{per_fill:.0f} bytes per fill")
+        executions, positions = broker_side(fills)
         del fills
-
-        cfg = load_config().reconcile
-        print(f"the report over {n:,} fills (every fill in range):")
-        total = time.perf_counter()
-        rep = fill_report.open_report(as_of=date(2030, 1, 1), data_dir=str(root), broker="none",
-                                      market="ZO")
-        journal = timed("read the journal (Journal.fills -> DataFrame)", rep.journal_fills)
-        fl = timed("fill list and totals", fill_report.fill_list, rep)
-        slip = timed("slippage statistics and verdicts, overall + 2 routes",
-                     fill_report.slippage, rep, fl)
-        check = timed(f"broker comparison vs {n:,} executions + positions",
-                      reconcile.reconcile, journal, executions, positions, cfg, since=None,
-                      until=rep.params.until, timezone="America/Chicago", broker="sim",
-                      account_id="DUSIM0001", broker_time=None)
-        summary = timed("summary dict (the glued scrap)", fill_report.summarize, rep, fl, slip,
-                        check)
-        print(f"  {'total, SQLite file to metrics':<52} {time.perf_counter() - total:8.2f} s")
-        t = slip.overall.stats["ticks"]
-        print(f"result: {fl.totals.fills:,} fills, {fl.totals.contracts:,} contracts; bias "
-              f"{t.bias:+.3f} ticks ({slip.overall.bias_colour}), correlation "
-              f"{t.correlation:.3f}, multiplier {t.multiplier:.2f}; {summary['breaks']} break(s): "
-              f"{', '.join(b.kind for b in check.breaks)}")
+        total, summary, steps = timed_report(Path(tmp), executions, positions)
+    print(f"the report over {n:,} fills (every fill in range):")
+    for label, seconds in steps.items():
+        print(f"  {label:<52} {seconds:8.2f} s")
+    print(f"  {'total, SQLite file to metrics':<52} {total:8.2f} s")
+    t = summary["slippage"]["overall"]["stats"]["ticks"]
+    print(f"result: {summary['fills']['fills']:,} fills; bias {t['bias']:+.3f} ticks, RMSE "
+          f"{t['rmse']:.3f}, multiplier {t['multiplier']:.2f}; {summary['breaks']} break(s)")
 
 
 if __name__ == "__main__":

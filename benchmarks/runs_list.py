@@ -60,7 +60,8 @@ def _notebook(summary: dict, cells: int) -> nbformat.NotebookNode:
     return nb
 
 
-def build(root: Path, n: int, cells: int) -> None:
+def build(root: Path, n: int, cells: int, notebooks: bool = True) -> None:
+    """N indexed runs; with `notebooks`, each with its executed-notebook-sized file."""
     rng = random.Random(7)
     paths = DataPaths(root)
     index = runs.RunIndex(paths.run_index)
@@ -73,7 +74,8 @@ def build(root: Path, n: int, cells: int) -> None:
         out = runs.output_path_for(paths, job, day.isoformat(), started, run_id)
         out.parent.mkdir(parents=True, exist_ok=True)
         summary = _summary(day, rng, run_id)
-        nbformat.write(_notebook(summary, cells), out)
+        if notebooks:
+            nbformat.write(_notebook(summary, cells), out)
         index.add(runs.RunRecord(
             run_id=run_id, job="daily-cycle", notebook="notebooks/daily_cycle.ipynb",
             as_of=day.isoformat(), parameters={"as_of": day.isoformat()},
@@ -82,6 +84,14 @@ def build(root: Path, n: int, cells: int) -> None:
             output_path=str(out.relative_to(root)), sha256=None, hydra_version="bench",
             git_commit=None, summary=summary))
     index.close()
+
+
+def cli_list(root: Path, *extra: str) -> str:
+    """`hydra runs list` as an operator runs it (a new process: start-up included)."""
+    env = {**os.environ, "HYDRA_DATA_DIR": str(root)}
+    proc = subprocess.run([HYDRA, "runs", "list", *extra], env=env, capture_output=True,
+                          text=True, timeout=600, check=True)
+    return f"{len(proc.stdout.splitlines())} lines"
 
 
 def timed(label: str, fn, repeat: int = 3) -> float:
@@ -106,12 +116,8 @@ def main() -> None:
         size = sum(p.stat().st_size for p in (root / "runs").rglob("*.ipynb"))
         print(f"built {args.runs} indexed runs and notebooks ({size / 1e6:.0f} MB) in "
               f"{time.perf_counter() - t0:.1f} s under {root}")
-        env = {**os.environ, "HYDRA_DATA_DIR": str(root)}
-
         def cli(*extra: str) -> str:
-            proc = subprocess.run([HYDRA, "runs", "list", *extra], env=env, capture_output=True,
-                                  text=True, timeout=600, check=True)
-            return f"{len(proc.stdout.splitlines())} lines"
+            return cli_list(root, *extra)
 
         index = runs.RunIndex(DataPaths(root).run_index)
         timed("RunIndex.list(limit=50)", lambda: f"{len(index.list(limit=50))} runs")

@@ -167,11 +167,15 @@ def open_report(**raw: Any) -> Report:
 
 
 def load_journal(paths: DataPaths, symbol: str | None = None) -> pd.DataFrame:
-    """The journal's fills, oldest first; an empty frame when no journal exists yet."""
+    """The journal's fills, oldest first; an empty frame when no journal exists yet.
+
+    Read in columns (Journal.fill_frame: the values of Journal.fills, times as timestamps),
+    so a million fills take about a second; opening the Journal first migrates an older one.
+    """
     if not paths.journal_db.exists():
         return pd.DataFrame(columns=FILL_COLUMNS)
     with Journal(paths.journal_db) as journal:
-        return journal.fills(symbol=symbol)
+        return journal.fill_frame(symbol=symbol)
 
 
 # ------------------------------------------------------------------------------- 1. fill list

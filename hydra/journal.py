@@ -8,23 +8,26 @@ and new digits after the last dot: the correction replaces the fill (the old val
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sqlite3
-from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from hydra import fill_codec
 from hydra.faults import kill_point
 from hydra.fills import exec_stem, is_later
 from hydra.sqlite_tx import DatabaseLockedError, immediate
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: compact fills (hydra.fill_codec); a schema-2 journal migrates on open
 BUSY_TIMEOUT_SECONDS = 30.0  # how long a writer waits for another process holding the lock
 
 _SCHEMA = """
@@ -76,36 +79,6 @@ CREATE TABLE IF NOT EXISTS child_orders (
 CREATE INDEX IF NOT EXISTS child_parent ON child_orders(parent_ref);
 CREATE INDEX IF NOT EXISTS child_cycle ON child_orders(cycle_id);
 CREATE INDEX IF NOT EXISTS child_sent ON child_orders(sent_at);
-CREATE TABLE IF NOT EXISTS fills (
-    exec_id TEXT NOT NULL UNIQUE,
-    exec_stem TEXT PRIMARY KEY,
-    order_ref TEXT NOT NULL,
-    parent_ref TEXT,
-    cycle_id TEXT NOT NULL,
-    as_of TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    local_symbol TEXT NOT NULL,
-    side TEXT NOT NULL,
-    quantity INTEGER NOT NULL,
-    price REAL NOT NULL,
-    fill_time TEXT NOT NULL,
-    route TEXT NOT NULL,
-    slice INTEGER NOT NULL DEFAULT 0,
-    decision_mid REAL,
-    arrival_mid REAL,
-    tick REAL,
-    point_value REAL,
-    predicted_price REAL, predicted_ticks REAL, predicted_bps REAL, predicted_usd REAL,
-    actual_price REAL, actual_ticks REAL, actual_bps REAL, actual_usd REAL,
-    commission REAL,
-    latency_ms REAL,
-    broker TEXT NOT NULL,
-    account_id TEXT NOT NULL,
-    journaled_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS fills_time ON fills(fill_time);
-CREATE INDEX IF NOT EXISTS fills_asof ON fills(as_of, symbol);
-CREATE INDEX IF NOT EXISTS fills_cycle ON fills(cycle_id);
 CREATE TABLE IF NOT EXISTS fill_corrections (
     exec_stem TEXT NOT NULL,
     replaced_exec_id TEXT NOT NULL,
@@ -140,6 +113,10 @@ CREATE TABLE IF NOT EXISTS cycle_targets (
 
 class JournalError(RuntimeError):
     pass
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 
@@ -230,6 +207,72 @@ class FillRecord:
     account_id: str
 
 
+def read_fill_frame(path: Path, symbol: str | None = None, full: bool = True) -> pd.DataFrame:
+    """Journal.fill_frame without a Journal (read only: the file is opened mode=ro)."""
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(f"file:{Path(path).resolve()}?mode=ro") as conn, conn.cursor() as cur:
+        # one batch: Arrow types each column from the rows it has seen, and a column whose
+        # first rows are all NULL (commissions not reported yet) would be typed wrong
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(2**30)})
+
+        def read(sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+            cur.execute(sql, params or [])
+            return _arrow_frame(cur.fetch_arrow_table())
+
+        # not autocommit: one read transaction, so every part below is the same snapshot
+        contexts = read("SELECT * FROM fill_contexts")
+        where, args = "", []
+        if symbol:
+            mine = contexts["id"][contexts["symbol"] == symbol.upper()]
+            if len(mine) < len(contexts):  # else every fill is of this symbol: no filter
+                where = "WHERE context IN (SELECT id FROM fill_contexts WHERE symbol = ?)"
+                args = [symbol.upper()]
+        rows = read(fill_codec.read_sql(where, full), args)
+        kept = read(fill_codec.kept_sql(where), args)
+        texts = {"fill_time": dict(read(fill_codec.TEXT_TIME_SQL).iloc[:, :2].itertuples(
+            index=False))}
+        if full:
+            texts["journaled_at"] = dict(read(fill_codec.TEXT_JOURNALED_SQL).itertuples(
+                index=False))
+    frame = fill_codec.decode_frame(rows, contexts, kept, texts, full)
+    return _report_order(frame, texts["fill_time"])
+
+
+def _arrow_frame(table: Any) -> pd.DataFrame:
+    return table.to_pandas()
+
+
+def _micros(times: pd.Series) -> np.ndarray:
+    return times.dt.as_unit("us").astype("int64").to_numpy()
+
+
+def _report_order(frame: pd.DataFrame, text_times: dict[str, str]) -> pd.DataFrame:
+    """ORDER BY fill_time, exec_id (Journal.fills' order, so sums add up in the same order)
+    without sorting a million strings: a stable sort on the time, then runs of equal times by
+    execId. Canonical UTC times order as their text does; a journal holding other time text
+    (`text_times`, rare) is sorted by the text itself, as SQL would."""
+    if not len(frame):
+        return frame
+    if text_times:  # rare: sort by the text, as SQL does (canonical times rebuilt as text)
+        text = [text_times.get(stem) or fill_codec.decode_time(int(u)) for stem, u in
+                zip(frame["exec_stem"], _micros(frame["fill_time"]), strict=True)]
+        keys = pd.DataFrame({"t": text, "e": frame["exec_id"].astype(str)})
+        order = keys.sort_values(["t", "e"], kind="stable").index.to_numpy()
+        return frame.iloc[order].reset_index(drop=True)
+    key = _micros(frame["fill_time"])
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        ids = frame["exec_id"].to_numpy().astype(str)
+        bounds = np.concatenate([[0], np.flatnonzero(np.diff(ordered)) + 1, [len(ordered)]])
+        for a, b in itertools.pairwise(bounds):
+            if b - a > 1:  # numpy orders text by code point, as SQLite's BINARY does UTF-8
+                seg = order[a:b]
+                order[a:b] = seg[np.argsort(ids[seg], kind="stable")]
+    return frame.iloc[order].reset_index(drop=True)
+
+
 def _where(conditions: list[tuple[str, Any]]) -> tuple[str, list[Any]]:
     """A WHERE clause of the conditions whose value is given (None or "" leaves one out)."""
     used = [(sql, value) for sql, value in conditions if value not in (None, "")]
@@ -265,18 +308,8 @@ class Journal:
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            version = self._db.execute(
-                "SELECT value FROM meta WHERE key='schema_version'"
-            ).fetchone() if self._has_meta() else None
-            if version is not None and int(version[0]) != SCHEMA_VERSION:
-                raise JournalError(
-                    f"the fill journal {self.path} has schema {version[0]}; this Hydra writes "
-                    f"schema {SCHEMA_VERSION}. It was left untouched: move it aside (keep it "
-                    "for the record) to start a new journal")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            self._contexts: dict[tuple[Any, ...], int] = {}
+            self._open_schema()
         except sqlite3.DatabaseError as exc:
             if "locked" in str(exc):
                 raise DatabaseLockedError(
@@ -293,6 +326,46 @@ class Journal:
         row = self._db.execute(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
         return row is not None
+
+    def _open_schema(self) -> None:
+        """Create the schema, or migrate a schema-2 journal in place (one transaction)."""
+        version = self._db.execute(
+            "SELECT value FROM meta WHERE key='schema_version'"
+        ).fetchone() if self._has_meta() else None
+        found = int(version[0]) if version is not None else None
+        if found is not None and found not in (2, SCHEMA_VERSION):
+            raise JournalError(
+                f"the fill journal {self.path} has schema {found}; this Hydra writes "
+                f"schema {SCHEMA_VERSION} (and migrates schema 2). It was left untouched: move "
+                "it aside (keep it for the record) to start a new journal")
+        if found == SCHEMA_VERSION:
+            return
+        with self._fill_tx() as db:
+            if self._has_meta():  # another process may have migrated while we waited
+                again = db.execute("SELECT value FROM meta WHERE key='schema_version'"
+                                   ).fetchone()
+                found = int(again[0]) if again is not None else None
+                if found == SCHEMA_VERSION:
+                    return
+            # executescript would commit: run the statements one by one inside the transaction
+            for statement in (*_statements(_SCHEMA), *_statements(fill_codec.SCHEMA)):
+                db.execute(statement)
+            if found == 2:
+                self._migrate_v2(db)
+            db.execute(fill_codec.view_sql())
+            for trigger in fill_codec.triggers_sql():
+                db.execute(trigger)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                       (str(SCHEMA_VERSION),))
+
+    def _migrate_v2(self, db: sqlite3.Connection) -> None:
+        """Schema 2's fills table into fill_rows, every row and value kept, then dropped.
+        Its fill_corrections, orders and the other tables are the same in schema 3."""
+        old = db.execute("SELECT * FROM fills ORDER BY rowid")
+        while batch := old.fetchmany(10_000):
+            for row in batch:
+                self._write_row(db, dict(row), "INSERT")
+        db.execute("DROP TABLE fills")  # its indexes go with it
 
     def close(self) -> None:
         self._db.close()
@@ -384,11 +457,42 @@ class Journal:
         return int(row[0])
 
     # fills -----------------------------------------------------------------------------
+    @contextmanager
+    def _fill_tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; contexts it added are cached only once it has committed."""
+        self._pending: dict[tuple[Any, ...], int] = {}
+        with self._tx() as db:
+            yield db
+        self._contexts.update(self._pending)
+
+    def _context(self, db: sqlite3.Connection, row: dict[str, Any]) -> int:
+        key = tuple(row[c] for c in fill_codec.CONTEXT)
+        found = self._contexts.get(key) or self._pending.get(key)
+        if found is not None:
+            return found
+        match = " AND ".join(f"{c} IS ?" for c in fill_codec.CONTEXT)
+        hit = db.execute(f"SELECT id FROM fill_contexts WHERE {match} ORDER BY id LIMIT 1",
+                         key).fetchone()
+        if hit is None:
+            cols = ", ".join(fill_codec.CONTEXT)
+            hit = db.execute(f"INSERT INTO fill_contexts ({cols}) VALUES "
+                             f"({', '.join('?' * len(key))}) RETURNING id", key).fetchone()
+        self._pending[key] = int(hit[0])
+        return int(hit[0])
+
+    def _write_row(self, db: sqlite3.Connection, row: dict[str, Any], verb: str
+                   ) -> sqlite3.Cursor:
+        encoded = fill_codec.encode_row(row, self._context(db, row))
+        if verb == "UPDATE":
+            sets = ", ".join(f"{k}=:{k}" for k in encoded if k != "exec_stem")
+            return db.execute(f"UPDATE fill_rows SET {sets} WHERE exec_stem=:exec_stem", encoded)
+        return _insert(db, "fill_rows", encoded, verb)
+
     def record_fill(self, fill: FillRecord) -> bool:
         """Write a fill once; True if new. A correction (same stem) replaces it in place."""
         row = asdict(fill) | {"exec_stem": exec_stem(fill.exec_id), "journaled_at": _utcnow()}
-        with self._tx() as db:
-            if _insert(db, "fills", row, "INSERT OR IGNORE").rowcount == 1:
+        with self._fill_tx() as db:
+            if self._write_row(db, row, "INSERT OR IGNORE").rowcount == 1:
                 kill_point("while_journaling")  # inside the transaction, before the commit
                 return True
             old = db.execute("SELECT * FROM fills WHERE exec_stem=?",
@@ -399,31 +503,34 @@ class Journal:
                     "INSERT INTO fill_corrections VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (row["exec_stem"], old["exec_id"], fill.exec_id, old["quantity"],
                      old["price"], fill.quantity, fill.price, _utcnow()))
-                sets = ", ".join(f"{k}=:{k}" for k in row if k != "exec_stem")
-                db.execute(f"UPDATE fills SET {sets} WHERE exec_stem=:exec_stem", row)
+                self._write_row(db, row, "UPDATE")
             elif fill.commission is not None:
-                db.execute("UPDATE fills SET commission=? WHERE exec_id=? AND commission IS NULL",
-                           (fill.commission, fill.exec_id))
+                stem, tail = fill_codec.split_exec_id(fill.exec_id)
+                db.execute("UPDATE fill_rows SET commission=? WHERE exec_stem=? AND "
+                           "exec_tail IS ? AND commission IS NULL",
+                           (fill_codec.encode_money(fill.commission), stem, tail))
             return False
 
     def record_fills(self, fills: Iterable[FillRecord]) -> int:
         """Many fills in one transaction (bulk loads, benchmarks); duplicates ignored."""
         n = 0
-        with self._tx() as db:
+        with self._fill_tx() as db:
             for fill in fills:
                 row = asdict(fill) | {"exec_stem": exec_stem(fill.exec_id),
                                       "journaled_at": _utcnow()}
-                n += _insert(db, "fills", row, "INSERT OR IGNORE").rowcount
+                n += self._write_row(db, row, "INSERT OR IGNORE").rowcount
         return n
 
     def has_fill(self, exec_id: str) -> bool:
-        row = self._db.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone()
+        row = self._db.execute("SELECT 1 FROM fill_rows WHERE exec_stem=? AND exec_tail IS ?",
+                               fill_codec.split_exec_id(exec_id)).fetchone()
         return row is not None
 
     def fill_is_complete(self, exec_id: str) -> bool:
         """Journaled with its commission: nothing a later report could add."""
-        row = self._db.execute("SELECT commission FROM fills WHERE exec_id=?",
-                               (exec_id,)).fetchone()
+        row = self._db.execute(
+            "SELECT commission FROM fill_rows WHERE exec_stem=? AND exec_tail IS ?",
+            fill_codec.split_exec_id(exec_id)).fetchone()
         return row is not None and row[0] is not None
 
     def fills(
@@ -441,6 +548,13 @@ class Journal:
         return pd.read_sql_query(
             f"SELECT * FROM fills {where} ORDER BY fill_time, exec_id{tail}", self._db,
             params=args)
+
+    def fill_frame(self, *, symbol: str | None = None, full: bool = True) -> pd.DataFrame:
+        """Every fill (of one symbol), as `fills()` returns them, read in columns (Arrow, via
+        ADBC) and decoded with numpy: a million fills in about a second instead of fifteen.
+        fill_time and journaled_at are UTC timestamps here, not text. `full=False`: only the
+        report's columns (fill_codec.REPORT_COLUMNS), a third faster."""
+        return read_fill_frame(self.path, symbol, full)
 
     # risk ------------------------------------------------------------------------------
     def record_risk_decision(self, **row: Any) -> None:

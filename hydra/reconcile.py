@@ -18,16 +18,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hydra import fills
 from hydra.broker.base import Execution, Position
 from hydra.config import ReconcileConfig
-from hydra.fills import exec_stem
 from hydra.fillsync import HYDRA_PREFIX
 
 _REF_DAY = r"^HYD-[A-Z0-9]+-(\d{8})-"  # the trade date in a Hydra orderRef (hydra.fillsync._REF)
@@ -89,9 +91,24 @@ EXEC_COLUMNS = ["exec_id", "order_ref", "account_id", "symbol", "local_symbol", 
 
 
 def executions_frame(executions: Iterable[Execution]) -> pd.DataFrame:
-    rows = [(e.exec_id, e.order_ref, e.account_id, e.symbol, e.local_symbol, e.side,
-             e.quantity, e.price, e.time, e.commission) for e in executions]
-    return pd.DataFrame(rows, columns=EXEC_COLUMNS)
+    """Column by column through Arrow (a million executions: seconds less than row tuples);
+    times stay the broker's datetime objects, as before."""
+    items = executions if isinstance(executions, list) else list(executions)
+    if not items:
+        return pd.DataFrame(columns=EXEC_COLUMNS)
+    cols = {c: list(map(attrgetter(c), items)) for c in EXEC_COLUMNS}
+    times = cols.pop("time")
+    frame = pa.table({c: pa.array(v) for c, v in cols.items()}).to_pandas()
+    frame["time"] = pd.Series(times, dtype=object)
+    return frame[EXEC_COLUMNS]
+
+
+def _stems(exec_ids: pd.Series) -> pd.Series:
+    """hydra.fills.exec_stem of every execId, vectorised (Arrow's regex: no Python loop)."""
+    arr = pa.array(exec_ids.astype("str"), type=pa.string())
+    # split at the last dot only; no dot: the whole id, as exec_stem does
+    out = pc.list_element(pc.split_pattern(arr, ".", max_splits=1, reverse=True), 0)
+    return pd.Series(out.to_pandas().array, index=exec_ids.index)
 
 
 def execution_origin(order_ref: str) -> str:
@@ -109,11 +126,21 @@ def trade_dates(execs: pd.DataFrame, timezone: str) -> pd.Series:
     executions take a second, not a minute."""
     if not len(execs):
         return pd.Series([], dtype=object)
-    digits = execs["order_ref"].str.extract(_REF_DAY, expand=False)
-    from_ref = pd.to_datetime(digits, format="%Y%m%d", errors="coerce")
-    local = pd.to_datetime(execs["time"], utc=True).dt.tz_convert(ZoneInfo(timezone))
-    day = from_ref.fillna(local.dt.tz_localize(None).dt.normalize())
-    return day.dt.strftime("%Y-%m-%d").astype(object)
+    refs = pa.array(execs["order_ref"].astype("str"), type=pa.string())
+    digits = pc.struct_field(pc.extract_regex(refs, pattern=_REF_DAY.replace("(", "(?P<d>", 1)),
+                             [0])
+    valid = pc.is_valid(pc.strptime(digits, format="%Y%m%d", unit="s", error_is_null=True))
+    # YYYYMMDD -> YYYY-MM-DD by slicing (strftime of a million dates takes a second)
+    parts = [pc.utf8_slice_codeunits(digits, a, b) for a, b in ((0, 4), (4, 6), (6, 8))]
+    text = pc.binary_join_element_wise(*parts, "-")
+    text = pc.if_else(valid, text, pa.scalar(None, pa.string()))
+    day = pd.Series(text.to_numpy(zero_copy_only=False), index=execs.index, dtype=object)
+    bad = day.isna().to_numpy()
+    if bad.any():  # not a Hydra ref (or not a date in it): the exchange-local calendar day
+        local = pd.to_datetime(execs.loc[bad, "time"], utc=True).dt.tz_convert(
+            ZoneInfo(timezone))
+        day.loc[bad] = local.dt.strftime("%Y-%m-%d").to_numpy()
+    return day.astype(object)
 
 
 def in_range(as_of: pd.Series, since: date | None, until: date | None) -> pd.Series:
@@ -129,7 +156,7 @@ def latest_per_stem(execs: pd.DataFrame) -> pd.DataFrame:
     """One execution per execId stem: the latest correction (the rule of hydra.fills)."""
     if not len(execs):
         return execs.assign(exec_stem=pd.Series(dtype=object))
-    out = execs.assign(exec_stem=[exec_stem(x) for x in execs["exec_id"]])
+    out = execs.assign(exec_stem=_stems(execs["exec_id"]))
     if out["exec_stem"].is_unique:
         return out
     keep = set(fills.latest_per_stem(out["exec_id"], str))

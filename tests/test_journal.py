@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date
 
 import pytest
@@ -104,3 +104,44 @@ def test_process_killed_right_after_a_fill_loses_nothing(tmp_path):
     assert integrity == "ok"
     assert len(fills) == 3
     assert sorted(fills["order_ref"]) == [f"HYD-ZO-20261124-{n}-s1-a1" for n in (1, 2, 3)]
+
+
+def test_the_columnar_read_gives_the_row_reads_values_for_every_kind_of_fill(tmp_path):
+    """Journal.fill_frame (the report's fast read) = Journal.fills, value for value, also
+    for fills the compact encoding keeps as given (odd times, prices, slippage)."""
+    import pandas as pd
+
+    from hydra import slippage
+
+    def consistent(exec_id: str, side: str, price: float, predicted: float) -> FillRecord:
+        """Slippage computed as hydra.fillsync does: stored as formula bits, not values."""
+        units = {"tick": 0.25, "reference_price": 320.125, "point_value": 50.0, "quantity": 3}
+        pred = slippage.in_units(predicted, **units)
+        act = slippage.in_units(slippage.actual_price(side, price, 320.125), **units)
+        return replace(FILL, exec_id=exec_id, side=side, price=price, quantity=3,
+                       predicted_price=pred.price, predicted_ticks=pred.ticks,
+                       predicted_bps=pred.bps, predicted_usd=pred.dollars,
+                       actual_price=act.price, actual_ticks=act.ticks, actual_bps=act.bps,
+                       actual_usd=act.dollars)
+
+    odd = [FILL, consistent("e.1", "BUY", 320.5, 0.1373), consistent("f.1", "SELL", 320.125, 0.3),
+           replace(FILL, exec_id="b.1", symbol="ZC", actual_ticks=9.0, commission=2.35 * 3),
+           replace(FILL, exec_id="c", fill_time="2026-11-24T09:00:00-06:00", parent_ref=None,
+                   price=320.123456789, arrival_mid=None),
+           replace(FILL, exec_id="d.2", fill_time=FILL.fill_time, tick=0.0, side="SELL")]
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.record_fills(odd)
+        for symbol in (None, "ZO", "ZC"):
+            rows = j.fills(symbol=symbol)
+            rows["fill_time"] = pd.to_datetime(rows["fill_time"], utc=True, format="ISO8601")
+            rows["journaled_at"] = pd.to_datetime(rows["journaled_at"], utc=True)
+            pd.testing.assert_frame_equal(j.fill_frame(symbol=symbol), rows, check_dtype=False,
+                                          check_exact=True)
+        derived = j._db.execute("SELECT derived FROM fill_rows WHERE exec_stem='e'").fetchone()
+        written = {f.exec_id: asdict(f) for f in odd}
+        for got in j.fills().to_dict("records"):  # each value read back as it was written
+            want = written[got["exec_id"]]
+            assert {k: got[k] for k in want if pd.notna(got[k])} == \
+                {k: v for k, v in want.items() if v is not None}, got["exec_id"]
+    assert len(rows) == 1 and rows.loc[0, "actual_ticks"] == 9.0
+    assert derived[0] == 127  # every slippage column stored as its formula

@@ -73,3 +73,36 @@ def test_parameters_are_typed_by_the_notebook_not_guessed(tmp_path):
     assert runs.coerce_parameters(tmp_path / "p.ipynb", [("count", "two")]) == {"count": "two"}
     with pytest.raises(runs.RunError, match="unknown parameter 'cnt'"):
         runs.coerce_parameters(tmp_path / "p.ipynb", [("cnt", "1")])
+
+
+def _record(i: int, started: str, job: str = "daily-cycle") -> runs.RunRecord:
+    return runs.RunRecord(
+        run_id=f"{i:08x}", job=job, notebook="n.ipynb", as_of="2026-11-24", parameters={},
+        started_at=started, ended_at=None, status="succeeded", reason="", output_path=None,
+        sha256=None, hydra_version="t", git_commit=None, summary={"status": "traded"})
+
+
+def test_runs_list_newest_first_through_the_started_index_added_to_an_old_index(tmp_path):
+    """An index made before runs_started gets it on open (no schema change), and the list
+    (ties on the start second broken by insertion order) reads the same through it."""
+    path = tmp_path / "index.sqlite"
+    index = runs.RunIndex(path)
+    for i, started in enumerate(["2026-11-24T16:00:00+00:00", "2026-11-25T16:00:00+00:00",
+                                 "2026-11-25T16:00:00+00:00", "2026-11-23T16:00:00+00:00"]):
+        index.add(_record(i, started, job="other" if i == 3 else "daily-cycle"))
+    index.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX runs_started")
+    db.commit()
+    before = [r[0] for r in db.execute(
+        "SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC")]
+    db.close()
+    index = runs.RunIndex(path)
+    plan = " ".join(r[3] for r in index._db.execute(
+        "EXPLAIN QUERY PLAN SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 2"))
+    assert "runs_started" in plan and "TEMP B-TREE" not in plan
+    assert [r.run_id for r in index.list()] == before == ["00000002", "00000001", "00000000",
+                                                          "00000003"]
+    assert [r.run_id for r in index.list(limit=2)] == ["00000002", "00000001"]
+    assert [r.run_id for r in index.list(job="other")] == ["00000003"]
+    index.close()

@@ -1,0 +1,220 @@
+"""Every performance figure with its goal, and its ratio to the naive path measured in the same run.
+
+    .venv/bin/python benchmarks/run_all.py [--quick] [--only NAME ...]
+
+One table: figure, measured, goal (and whether it is met), the reference path's figure and
+the ratio. `--quick` runs reduced sizes (a few seconds to a minute: a smoke check that the
+benchmarks run and the fast paths still equal the reference ones; the goals are for the full
+sizes). Add a figure by appending a function to BENCHMARKS: it takes `quick` and returns
+Figures (replay, papermill vs in-process, suite time, cold setup are meant to join here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import reconcile as recon_bench
+import runs_list as runs_bench
+
+from hydra import runs
+from hydra.broker.base import Execution
+from hydra.journal import FillRecord, Journal
+from hydra.paths import DataPaths
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    unit: str
+    goal: str  # e.g. "<= 1.5 s"
+    met: bool | None  # None: no goal at this size
+    reference: float | None = None  # the naive path, same run, same unit
+    reference_name: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.reference is None or not self.value:
+            return None
+        return self.reference / self.value
+
+
+Benchmark = Callable[[bool], list[Figure]]
+
+
+def _best(fn: Callable[[], object], repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+# --------------------------------------------------------------------------- reconciliation
+V2_SIZE = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+
+
+def _v2_bytes_per_fill(fills: list[FillRecord], tmp: Path) -> float:
+    """The same fills in schema 2's fills table (tests/test_journal_migration.V2_FILLS)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.test_journal_migration import V2_FILLS
+
+    path = tmp / "v2.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(V2_FILLS)
+    cols = [*FillRecord.__dataclass_fields__, "exec_stem", "journaled_at"]
+    db.executemany(
+        f"INSERT INTO fills ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+        ((*(getattr(f, c) for c in FillRecord.__dataclass_fields__),
+          f.exec_id.rsplit(".", 1)[0], "2026-12-02T01:15:55.627077+00:00") for f in fills))
+    db.commit()
+    size = db.execute(V2_SIZE).fetchone()[0]
+    db.close()
+    return size / len(fills)
+
+
+def _copies(root: Path, times: int, span: timedelta) -> None:
+    """The journal `times` times over (stems prefixed, times shifted): a 3M-fill journal in
+    seconds instead of minutes of record_fills; the rows are the written ones, re-keyed."""
+    with Journal(DataPaths(root).journal_db) as j:
+        cols = [r[1] for r in j._db.execute("PRAGMA table_info(fill_rows)")]
+        shift = span // timedelta(microseconds=1)
+        for k in range(1, times):
+            values = ", ".join(
+                f"'C{k}.' || exec_stem" if c == "exec_stem"
+                else f"fill_time + {k * shift}" if c == "fill_time" else c for c in cols)
+            j._db.execute(f"INSERT INTO fill_rows ({', '.join(cols)}) "
+                          f"SELECT {values} FROM fill_rows WHERE exec_stem NOT LIKE 'C%'")
+
+
+def _copied_executions(executions: list[Execution], times: int,
+                       span: timedelta) -> list[Execution]:
+    out = list(executions)
+    for k in range(1, times):
+        out += [Execution(f"C{k}.{e.exec_id}", e.order_id, e.order_ref, e.account_id,
+                          e.symbol, e.local_symbol, e.con_id, e.side, e.quantity, e.price,
+                          e.time + k * span, e.commission) for e in executions]
+    return out
+
+
+def reconciliation(quick: bool) -> list[Figure]:
+    sizes = (10_000, 50_000, 150_000) if quick else (100_000, 1_000_000, 3_000_000)
+    figures: list[Figure] = []
+    base = sizes[1]  # journaled through record_fills; the largest is copies of it
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        small = root / "small"
+        fills, per_fill = recon_bench.build(small, sizes[0])
+        figures.append(Figure(
+            f"journal bytes per fill ({sizes[0]:,} fills)", per_fill, "B", "<= 200",
+            per_fill <= 200, _v2_bytes_per_fill(fills, root), "schema 2"))
+        runs_at = [(sizes[0], small, fills)]
+        big = root / "big"
+        fills_big, _ = recon_bench.build(big, base)
+        runs_at.append((base, big, fills_big))
+        for n, where, f in runs_at:
+            execs, positions = recon_bench.broker_side(f)
+            figures.append(_report_figure(n, where, execs, positions, base, quick))
+        del fills, fills_big, runs_at
+        times = sizes[2] // base
+        execs, positions = recon_bench.broker_side(recon_bench.make_fills(base))
+        span = timedelta(seconds=30 * base)
+        _copies(big, times, span)
+        execs = _copied_executions(execs, times, span)
+        positions = [replace(p, quantity=p.quantity * times) for p in positions]
+        figures.append(_report_figure(sizes[2], big, execs, positions, base, quick))
+    return figures
+
+
+def _report_figure(n: int, root: Path, execs, positions, goal_at: int, quick: bool
+                   ) -> Figure:
+    ref_s, ref, _ = recon_bench.timed_report(root, execs, positions, reference=True)
+    fast_s, fast, _ = recon_bench.timed_report(root, execs, positions)
+    if fast != ref:  # every metric: bias, RMSE, multiplier, breaks, totals, positions
+        raise AssertionError(f"{n:,} fills: the fast report differs from the reference in "
+                             f"{[k for k in ref if ref[k] != fast.get(k)]}")
+    goal = "<= 1.5 s" if n == goal_at and not quick else "linear"
+    return Figure(f"reconciliation report, {n:,} fills (metrics equal)", fast_s, "s", goal,
+                  fast_s <= 1.5 if goal != "linear" else None, ref_s, "Journal.fills + pandas")
+
+
+# ------------------------------------------------------------------------------- runs list
+def runs_listing(quick: bool) -> list[Figure]:
+    small, large = (500, 5_000) if quick else (5_000, 50_000)
+    figures = []
+    for n, notebooks in ((small, True), (large, False)):
+        root = Path(tempfile.mkdtemp(prefix="hydra-bench-runs-"))
+        try:
+            runs_bench.build(root, n, 12, notebooks=notebooks)
+            runs.RunIndex(DataPaths(root).run_index).close()  # adds runs_started
+            cli = _best(lambda r=root: runs_bench.cli_list(r))
+            index = runs.RunIndex(DataPaths(root).run_index)
+            listed = _best(lambda ix=index: ix.list(limit=50))
+            index.close()
+            if notebooks:  # the scrapbook scan of every executed notebook
+                scan = _best(lambda r=root: runs.history(r, source="notebooks"), repeat=1)
+                figures.append(Figure(f"`hydra runs list`, {n:,} runs (process included)",
+                                      cli, "s", ">= 50x scan", None if quick else scan / cli >= 50,
+                                      scan, "scrapbook scan"))
+            else:  # the same listing before runs_started: a sort of the whole history
+                db = sqlite3.connect(DataPaths(root).run_index)
+                db.execute("DROP INDEX runs_started")
+                unsorted = _best(lambda d=db: d.execute(
+                    "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 50"
+                ).fetchall())
+                db.close()
+                figures.append(Figure(f"`hydra runs list`, {n:,} runs (process included)",
+                                      cli, "s", "< 0.3 s", None if quick else cli < 0.3))
+                figures.append(Figure(f"RunIndex.list(limit=50), {n:,} runs", listed, "s",
+                                      "", None, unsorted, "no runs_started index"))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    return figures
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "reconciliation": reconciliation,
+    "runs-list": runs_listing,
+}
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f} {unit}" if unit == "B" else f"{value:.3f} {unit}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="reduced sizes, a smoke check")
+    ap.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="some benchmarks")
+    args = ap.parse_args()
+    rows: list[Figure] = []
+    for name in args.only or BENCHMARKS:
+        t = time.perf_counter()
+        rows += BENCHMARKS[name](args.quick)
+        print(f"[{name}: {time.perf_counter() - t:.0f} s]", file=sys.stderr)
+    width = max(len(r.name) for r in rows)
+    print(f"{'figure':<{width}}  {'measured':>12}  {'goal':<12} {'met':<4} "
+          f"{'reference':>12}  {'ratio':>8}  reference path")
+    for r in rows:
+        met = "-" if r.met is None else ("yes" if r.met else "NO")
+        ratio = f"{r.ratio:.1f}x" if r.ratio is not None else "-"
+        print(f"{r.name:<{width}}  {_fmt(r.value, r.unit):>12}  {r.goal:<12} {met:<4} "
+              f"{_fmt(r.reference, r.unit):>12}  {ratio:>8}  {r.reference_name}")
+
+
+if __name__ == "__main__":
+    main()
