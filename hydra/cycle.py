@@ -38,7 +38,7 @@ from hydra.faults import kill_point
 from hydra.fills import latest_per_stem
 from hydra.journal import Journal, OrderRecord
 from hydra.legs import Leg, hold_back, plan_legs
-from hydra.markets import Market, UnknownMarketError, get_market
+from hydra.markets import DEFAULT_MARKET, Market, UnknownMarketError, get_market
 from hydra.model.baseline import Signal
 from hydra.orders import OrderManager, ParentOrder, ParentOutcome, choose_route, limit_for_step
 from hydra.outcomes import LegOutcome, cycle_status, leg_outcome
@@ -81,7 +81,7 @@ def today_in(market: Market) -> date:
 def validate_params(
     *,
     as_of: Any = "",
-    market: Any = "ZO",
+    market: Any = DEFAULT_MARKET,
     contracts: Any = 1,
     broker: Any = "sim",
     host: Any = "127.0.0.1",

@@ -1,6 +1,6 @@
 """How a fill is stored in journal schema 3: compact, and decoded back to exactly what was written.
 
-Schema 2 spent 456 bytes a fill: the execId three times (the row, its UNIQUE index, the stem
+Schema 2 spent about 455 bytes a fill: the execId three times (the row, its UNIQUE index, the stem
 key), every repeated string (cycle, date, symbols, route, broker, account) in every row, ISO
 times as text, seven slippage columns a formula gives back, and three more indexes. Schema 3
 keeps one row per execId stem in a WITHOUT ROWID table (`fill_rows`, the stem is the primary

@@ -170,7 +170,8 @@ def load_journal(paths: DataPaths, symbol: str | None = None) -> pd.DataFrame:
     """The journal's fills, oldest first; an empty frame when no journal exists yet.
 
     Read in columns (Journal.fill_frame: the values of Journal.fills, times as timestamps),
-    so a million fills take about a second; opening the Journal first migrates an older one.
+    so a million fills take seconds, not tens of seconds (benchmarks/reconcile.py); opening
+    the Journal first migrates an older one.
     """
     if not paths.journal_db.exists():
         return pd.DataFrame(columns=FILL_COLUMNS)

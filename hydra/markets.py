@@ -76,6 +76,7 @@ _SIM_REQUIRED = ("price", "daily_vol", "adv", "spread_ticks", "depth")
 _RULES = {"business_day_before_15th", "tenth_business_day"}
 _DAYS = "(Sun|Mon|Tue|Wed|Thu|Fri|Sat)"
 _SESSION = re.compile(rf"^{_DAYS}(-{_DAYS})? ([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+DEFAULT_MARKET = "ZO"  # the market a cycle trades when none is named
 MARKETS_ENV = "HYDRA_MARKETS"  # an operator's own copy of the registry, instead of the package's
 DEFAULT_SOURCE = "hydra/conf/markets.toml"
 

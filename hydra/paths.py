@@ -83,11 +83,14 @@ class DataPaths:
         which may come after the broker has an order."""
         runs, locks = self.runs_dir, self.runs_dir / "locks"
         places = [self.root, runs, locks, *runs.glob("index.sqlite*"), *locks.glob("*")]
-        for top, dirs, names in os.walk(self.root):  # everything but the records themselves
-            if Path(top) == self.root:
-                dirs[:] = [d for d in dirs if d != runs.name]
-            places += (Path(top, n) for n in [*dirs, *names])
+        for folder in ("broker", "journal", "state", "models", "agent", "bars"):
+            # only what a cycle writes: the lab's links and scratch/, the records, are not it
+            for top, dirs, names in os.walk(self.root / folder):
+                places += (Path(top, n) for n in [*dirs, *names])
+            places.append(self.root / folder)
         for path in places:
+            if path.is_symlink():
+                continue
             if path.exists() and not os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
                 kind = "folder" if path.is_dir() else "file"
                 return (f"{kind} {path} is read-only for this user (uid {os.getuid()}): Hydra "

@@ -487,12 +487,14 @@ def _cycle_of(record: RunRecord) -> str | None:
         return None
     if job.source.name != "daily_cycle.ipynb":
         return None
-    market = record.parameters.get("market") or job.market or "ZO"
-    try:
+    from hydra.markets import DEFAULT_MARKET, get_market
+
+    try:  # the cycle's own spelling ("-p market zo" trades ZO-...)
+        market = get_market(record.parameters.get("market") or job.market or DEFAULT_MARKET)
         day = date.fromisoformat(record.as_of)
-    except ValueError:
+    except ValueError:  # an unknown market or a bad date: such a run sent nothing
         return None
-    return f"{market}-{day:%Y%m%d}"
+    return f"{market.symbol}-{day:%Y%m%d}"
 
 
 def _read_only(db: Path) -> sqlite3.Connection:

@@ -52,11 +52,11 @@ def assert_books_agree_over_ib(data_dir: Path, port: str) -> None:
 
 
 # ----------------------------------------------------------------- the IB path, too
-# The gateway's clock is real time and the TWAP here is squeezed into 20 s, so a flip day's two
+# The gateway's clock is real time and the TWAP here is squeezed into 10 s, so a flip day's two
 # parents send more children in a minute than the default 10: the limit is raised for the test.
 IB_CONFIG = CONFIG.replace("[risk]\n", "[risk]\nmax_orders_per_minute = 40\n") + (
     "wait_seconds = 2\ncross_wait_seconds = 3\npoll_seconds = 0.5\n"
-    "cancel_timeout_seconds = 5\ntwap_window_seconds = 20\n")
+    "cancel_timeout_seconds = 5\ntwap_window_seconds = 10\n")
 IB_SCRIPT = ("import sys\nfrom hydra import cycle\n"
              "cycle.run_in_process(data_dir=sys.argv[1], as_of=sys.argv[2], contracts=5, "
              "broker='ib', port=int(sys.argv[3]))\n")

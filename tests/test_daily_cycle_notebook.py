@@ -113,11 +113,13 @@ def test_invalid_parameter_fails_loudly_keeps_notebook_and_sends_nothing(data_di
     assert f"Orders: no order was sent for ZO-{TRADE_DATE.replace('-', '')} by this run" in banner
 
 
-def test_a_run_that_fails_after_its_orders_says_which_were_sent(data_dir):
+@pytest.mark.parametrize("market", [[], ["-p", "market=zo"]], ids=["default", "lower-case"])
+def test_a_run_that_fails_after_its_orders_says_which_were_sent(data_dir, market):
     """The kernel dies once every order is done (the fault point `during_summary`): the parent
-    marks the run failed and the banner lists the orders this run sent, as the broker has them."""
+    marks the run failed and the banner lists the orders this run sent, as the broker has them
+    (also when the market was typed in lower case: the cycle trades it as ZO)."""
     pin_signal(data_dir, +1)  # the scenario needs orders on TRADE_DATE
-    proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts=2",
+    proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts=2", *market,
                      data_dir=data_dir, env={"HYDRA_KILL_AT": "during_summary"})
     assert proc.returncode == 1, proc.stderr
     [row] = index_rows(data_dir)

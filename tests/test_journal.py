@@ -145,3 +145,15 @@ def test_the_columnar_read_gives_the_row_reads_values_for_every_kind_of_fill(tmp
                 {k: v for k, v in want.items() if v is not None}, got["exec_id"]
     assert len(rows) == 1 and rows.loc[0, "actual_ticks"] == 9.0
     assert derived[0] == 127  # every slippage column stored as its formula
+
+
+@pytest.mark.parametrize("bad", [{"price": float("nan")}, {"price": float("inf")},
+                                 {"quantity": 0}, {"fill_time": ""}, {"exec_id": ""}])
+def test_a_fill_that_cannot_be_journaled_is_an_error_not_a_duplicate(tmp_path, bad):
+    """A broker reply with no price (NaN is stored as NULL) used to be skipped by INSERT OR
+    IGNORE and reported as "already journaled": a fill lost in silence."""
+    with Journal(tmp_path / "j.sqlite") as j:
+        with pytest.raises(JournalError, match="cannot be journaled"):
+            j.record_fill(replace(FILL, **bad))
+        assert len(j.fills()) == 0
+        assert j.record_fill(FILL) is True, "the journal is still usable"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hydra import journal as journal_mod
-from hydra.journal import Journal
+from hydra.journal import Journal, JournalError
 
 from .test_journal import FILL
 
@@ -131,3 +131,25 @@ def test_a_schema_3_journal_is_compact_and_refuses_a_second_row_for_an_exec_id(t
         assert row["actual_ticks"] == FILL.actual_ticks  # the rest as it was
         j._db.execute("DELETE FROM fills WHERE exec_id = ?", (FILL.exec_id,))
         assert j.fills().empty
+
+
+def test_a_migration_that_would_change_a_fill_is_refused_and_leaves_schema_2(tmp_path,
+                                                                             monkeypatch):
+    """Every copied row is compared with the old table before it is dropped: a copy that lost
+    or altered a value rolls the whole migration back."""
+    from hydra import fill_codec
+
+    path = tmp_path / "journal.sqlite"
+    _write_v2(path)
+    tables, fills = _snapshot(path)
+    real = fill_codec.encode_row
+    monkeypatch.setattr(fill_codec, "encode_row",
+                        lambda row, ctx: real({**row, "quantity": row["quantity"] + 1}, ctx))
+    with pytest.raises(JournalError, match="would not keep every fill"):
+        Journal(path)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+    db.close()
+    after, raw = _snapshot(path)
+    assert after == tables
+    pd.testing.assert_frame_equal(raw, fills, check_exact=True)

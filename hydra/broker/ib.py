@@ -499,10 +499,14 @@ class IBBroker(Broker):
         # logged by the caller's thread (_await_link, _resync): a notebook shows a kernel's
         # output only from the thread running the cell, not from ib_insync's loop thread
         if code in LINK_DOWN:
-            self._link_down = self._link_lost = f"error {code}: {text}"
+            with self._lock:
+                self._link_down = self._link_lost = f"error {code}: {text}"
         elif code in LINK_UP:
-            self._link_down = ""
-            self._resync_due, self._link_back = code, f"error {code}: {text}"
+            with self._lock:  # resync due before the link reads as up: no stale read between
+                # a 1101 (data lost) is never downgraded by a later 1102 before the resync
+                due = 1101 if 1101 in (code, self._resync_due) else code
+                self._resync_due, self._link_back = due, f"error {code}: {text}"
+                self._link_down = ""
         if req_id == -1 and not (2100 <= code < 2200):
             self._connect_errors.append(f"{code}: {text}")
         if req_id > 0 and code == 202:
@@ -560,7 +564,8 @@ class IBBroker(Broker):
         """After 1101/1102: reload open and completed orders and the day's executions (events
         may have been lost while the link was down); 1101 also lost every market data
         subscription, so the tickers are dropped and re-requested on the next quote."""
-        code, self._resync_due = self._resync_due, 0
+        with self._lock:  # taken whole: a restoration arriving during this resync is kept
+            code, self._resync_due = self._resync_due, 0
         ib = self._ib
         if code == 1101:
             def drop() -> None:

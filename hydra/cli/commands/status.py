@@ -44,11 +44,13 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def market_lines(paths: DataPaths, jobs: dict[str, Any], held: list[Any]) -> list[str]:
+def market_lines(paths: DataPaths, jobs: dict[str, Any], held: list[Any] | None
+                 ) -> list[str]:
     """One line per market that has a job, a model or a position at the broker.
 
     A position in a market no job trades is the one that must not go unseen: nothing in Hydra
-    will manage or close it, so its line says so.
+    will manage or close it, so its line says so. `held` None: the broker could not be read,
+    so no market is called flat.
     """
     from hydra.agent.status import health_summary, status_line
 
@@ -57,7 +59,7 @@ def market_lines(paths: DataPaths, jobs: dict[str, Any], held: list[Any]) -> lis
         if getattr(job, "market", None):
             by_job.setdefault(str(job.market), []).append(name)
     by_position: dict[str, list[Any]] = {}
-    for x in held:
+    for x in held or []:
         by_position.setdefault(str(x.symbol), []).append(x)
     summary = health_summary(paths.root, also=set(by_job) | set(by_position))
     lines = []
@@ -71,7 +73,8 @@ def market_lines(paths: DataPaths, jobs: dict[str, Any], held: list[Any]) -> lis
                      else "[bold red]no job trades it[/]")
         pos = by_position.get(sym, [])
         pos_text = ("position: " + ", ".join(f"{x.local_symbol} {x.quantity:+d}" for x in pos)
-                    if pos else "position: flat")
+                    if pos else "position: flat" if held is not None else
+                    "[yellow]position: unknown (broker not read)[/]")
         if pos and sym not in by_job:
             pos_text = (f"[bold red]{pos_text} at the broker, held outside Hydra's jobs[/]: "
                         "no run manages or closes it; close it at the broker or add a job "
@@ -80,10 +83,10 @@ def market_lines(paths: DataPaths, jobs: dict[str, Any], held: list[Any]) -> lis
     return lines
 
 
-def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> list[Any]:
+def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> list[Any] | None:
     """Open the broker the daily cycle uses, at its own clock (never moving the sim forward).
 
-    Returns the positions held (none when the broker could not be read)."""
+    Returns the positions held (None when the broker could not be read)."""
     from hydra.broker.base import BrokerError
     from hydra.broker.factory import BrokerSpec, make_broker
     from hydra.config import ConfigError, load_config
@@ -103,7 +106,7 @@ def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> list[A
         broker.connect()
     except (BrokerError, ConfigError, OSError) as exc:
         console.print(f"broker: {kind}, [bold red]NOT CONNECTED[/]: {escape(str(exc))}")
-        return []
+        return None
     try:
         account = broker.account_state()
         positions = broker.positions()
