@@ -65,14 +65,20 @@ IB_SCRIPT = ("import sys\nfrom hydra import cycle\n"
 @pytest.mark.slow
 @pytest.mark.parametrize("point,after", [
     ("after_planning", 0), ("after_parent_journaled", 0), ("after_child_sent", 1),
-    ("between_slices", 1), ("before_fill_journaled", 1), ("while_journaling", 1),
     ("during_summary", 0),
 ])
 def test_killed_on_the_ib_path_a_rerun_through_the_gateway_finishes_the_day(data_dir, point,
                                                                            after):
-    """Every money-path kill point on the IB path: kill, rerun the date, then the next trading
-    date (the gateway restarted on it), and the books agree each time. The eighth point
-    (before_index_finished) is `hydra run`'s, not the broker's: tests/test_crash_recovery.py."""
+    """The money-path kill points before and after the fills on the IB path (those around a
+    fill: tests/test_crash_recovery_ib_fills.py, a file of its own so another xdist worker
+    takes them; the gateway's clock is real time). The eighth point (before_index_finished) is
+    `hydra run`'s, not the broker's: tests/test_crash_recovery.py."""
+    killed_on_ib_then_rerun(data_dir, point, after)
+
+
+def killed_on_ib_then_rerun(data_dir: Path, point: str, after: int) -> None:
+    """Kill at `point` on the IB path, rerun the date, then the next trading date (the gateway
+    restarted on it, the signal flipped), and the books agree each time."""
     assert point in POINTS
     (data_dir / "hydra.toml").write_text(IB_CONFIG)
     env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
