@@ -52,10 +52,12 @@ def one(point: str, after: int, ib: bool = False) -> dict[str, object]:
         d = Path(tmp) / "data"
         d.mkdir()
         (d / "hydra.toml").write_text(IB_CONFIG if ib else CONFIG)
+        sys.path.insert(0, str(ROOT))
+        from tests.conftest import pin_signal, start_sim_gateway, stop_process
+
+        pin_signal(d, +1)  # every case needs orders on DAY, whatever the model says there
         gateway, args, env = None, [str(d), DAY], dict(os.environ, HYDRA_DATA_DIR=str(d))
         if ib:
-            sys.path.insert(0, str(ROOT))
-            from tests.conftest import start_sim_gateway, stop_process
 
             gateway, port = start_sim_gateway(d, DAY)
             args.append(port)
