@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,6 +119,26 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # ------------------------------------------------------------------ `hydra lab` servers
 from collections.abc import Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
+
+
+def lab_request(port: int, path: str, *, token: str | None, method: str = "GET",
+                body: Any = None, empty: Any = None) -> tuple[int, Any]:
+    """A call to `hydra lab`'s REST API: (HTTP status, parsed JSON body, `empty` if none)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    if token is not None:
+        req.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    return status, json.loads(raw) if raw else empty
 
 
 def free_port() -> int:

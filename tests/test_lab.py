@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, lab_server
+from tests.conftest import REPO, lab_request, lab_server
 
 pytestmark = pytest.mark.slow
 TOKEN = "test-token-4f2a9c"
@@ -18,15 +18,7 @@ TOKEN = "test-token-4f2a9c"
 
 def _request(port: int, path: str, *, token: str | None = TOKEN, method: str = "GET",
              body: dict | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    if token is not None:
-        req.add_header("Authorization", f"token {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    return lab_request(port, path, token=token, method=method, body=body, empty={})
 
 
 def _listening(port: int) -> list[str]:

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import TRADE_DATE, broker_orders, lab_server, pin_signal, run_hydra
+from tests.conftest import (
+    TRADE_DATE,
+    broker_orders,
+    lab_request,
+    lab_server,
+    pin_signal,
+    run_hydra,
+)
 
 pytestmark = pytest.mark.slow
 TOKEN = "browser-test-token-7d1e"
@@ -31,14 +36,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 
 
 def _api(port: int, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Authorization", f"token {TOKEN}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    return lab_request(port, path, token=TOKEN, method=method, body=body)
 
 
 @pytest.fixture(scope="module")

@@ -307,15 +307,20 @@ def ib_async_python() -> Path:
     return python
 
 
+def _client_run(python: Path, script: str, port: int, lib: str) -> dict:
+    """One client script of tests/clients/ against the gateway: the JSON it prints last."""
+    run = subprocess.run([str(python), str(ROOT / "tests" / "clients" / script), str(port), lib],
+                         capture_output=True, text=True, timeout=90)
+    assert run.returncode == 0, f"{lib} {script} failed:\n{run.stderr[-3000:]}"
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("lib", ["ib_async", "ib_insync"])
 def test_ib_async_and_ib_insync_run_every_step(lib: str, gateway: TwsServer,
                                                request: pytest.FixtureRequest):
     python = request.getfixturevalue("ib_async_python") if lib == "ib_async" else \
         Path(sys.executable)
-    run = subprocess.run([str(python), str(ROOT / "tests/clients/ib_steps.py"),
-                          str(gateway.port), lib], capture_output=True, text=True, timeout=90)
-    assert run.returncode == 0, f"{lib} steps failed:\n{run.stderr[-3000:]}"
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = _client_run(python, "ib_steps.py", gateway.port, lib)
     assert out["server_version"] == 176 and out["n_details"] >= 8
     assert out["time_zone"] == "US/Central" and len(out["by_con_id"]) == 1
     assert "20261128:CLOSED" in out["trading_hours"] and out["increments"] == [[0.0, 0.25]]
@@ -433,10 +438,7 @@ def test_ib_insync_and_ib_async_tickers_are_marked_delayed(lib: str, delayed_gat
     gateway, _ = delayed_gateway
     python = request.getfixturevalue("ib_async_python") if lib == "ib_async" else \
         Path(sys.executable)
-    run = subprocess.run([str(python), str(ROOT / "tests/clients/delayed_quote.py"),
-                          str(gateway.port), lib], capture_output=True, text=True, timeout=90)
-    assert run.returncode == 0, f"{lib} failed:\n{run.stderr[-3000:]}"
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    out = _client_run(python, "delayed_quote.py", gateway.port, lib)
     assert out["marketDataType"] == 3, out
     assert 0 < out["bid"] < out["ask"] and out["last"] > 0 and out["close"] > 0, out
     assert out["bidSize"] > 0 and out["askSize"] > 0 and out["lastSize"] > 0, out
