@@ -53,7 +53,7 @@ def one(point: str, after: int, ib: bool = False) -> dict[str, object]:
         d.mkdir()
         (d / "hydra.toml").write_text(IB_CONFIG if ib else CONFIG)
         sys.path.insert(0, str(ROOT))
-        from tests.conftest import pin_signal, start_sim_gateway, stop_process
+        from tests.kit import pin_signal, start_sim_gateway, stop_process
 
         pin_signal(d, +1)  # every case needs orders on DAY, whatever the model says there
         gateway, args, env = None, [str(d), DAY], dict(os.environ, HYDRA_DATA_DIR=str(d))

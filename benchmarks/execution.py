@@ -14,9 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from hydra import cycle
-from hydra.journal import FillRecord, Journal
-from hydra.markets import get_market
-from hydra.sessions import trading_days
+from hydra.execution.journal import FillRecord, Journal
+from hydra.reference.markets import get_market
+from hydra.reference.sessions import trading_days
 
 BASE = FillRecord(
     exec_id="", order_ref="HYD-ZO-20261124-1-s1-a1", parent_ref="HYD-ZO-20261124-1",

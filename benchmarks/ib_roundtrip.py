@@ -22,12 +22,12 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hydra.broker.base import OrderRequest
-from hydra.broker.ib import IBBroker
-from hydra.broker.sim import SimBroker
-from hydra.broker.tws_server import GatewayOptions, TwsServer
-from hydra.clock import SimClock
+from hydra.broker.ib.adapter import IBBroker
+from hydra.broker.sim.broker import SimBroker
 from hydra.config import IBConfig
+from hydra.domain.broker import OrderRequest
+from hydra.gateway.server import GatewayOptions, TwsServer
+from hydra.reference.clock import SimClock
 
 SETTINGS = IBConfig(connect_timeout_seconds=5.0, connect_attempts=1, retry_backoff_seconds=0.1,
                     request_timeout_seconds=10.0, market_data_type=3, quote_wait_seconds=2.0,

@@ -28,13 +28,13 @@ import pandas as pd
 
 from hydra.agent.journal import AgentJournal
 from hydra.agent.loop import run_loop
-from hydra.broker.market_sim import sim_market
+from hydra.broker.sim.market import sim_market
 from hydra.config import load_config
-from hydra.markets import get_market
 from hydra.model.evaluate import hits
 from hydra.model.registry import Registry
 from hydra.model.returns import CostModel, cycle_returns, entry_time, position_returns
 from hydra.model.signal import ModelData, cost_model, model_data, predict
+from hydra.reference.markets import get_market
 
 START = date(2025, 6, 2)
 

@@ -12,9 +12,9 @@ from datetime import date
 from pathlib import Path
 
 from hydra import cycle
-from hydra.agent.replay import replay
-from hydra.markets import get_market
-from hydra.sessions import next_trading_day
+from hydra.cycle.replay import replay
+from hydra.reference.markets import get_market
+from hydra.reference.sessions import next_trading_day
 
 
 def main() -> None:

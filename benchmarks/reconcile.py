@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from hydra import fill_report, reconcile
-from hydra.broker.base import Execution, Position
 from hydra.config import load_config
-from hydra.journal import FillRecord, Journal
+from hydra.domain.broker import Execution, Position
+from hydra.execution.journal import FillRecord, Journal
 from hydra.paths import DataPaths
+from hydra.reconcile import breaks as reconcile
+from hydra.reconcile import fill_report
 
 TICK, POINT_VALUE, MID = 0.25, 50.0, 500.0
 BASE = FillRecord(

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reconcile as recon_bench
 import runs_list as runs_bench
 
-from hydra import runs
-from hydra.broker.base import Execution
-from hydra.journal import FillRecord, Journal
+from hydra.domain.broker import Execution
+from hydra.execution.journal import FillRecord, Journal
+from hydra.ops import runs
 from hydra.paths import DataPaths
 
 
@@ -69,7 +69,7 @@ V2_SIZE = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_s
 def _v2_bytes_per_fill(fills: list[FillRecord], tmp: Path) -> float:
     """The same fills in schema 2's fills table (tests/test_journal_migration.V2_FILLS)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.test_journal_migration import V2_FILLS
+    from tests.execution.test_journal_migration import V2_FILLS
 
     path = tmp / "v2.sqlite"
     db = sqlite3.connect(path)

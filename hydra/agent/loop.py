@@ -36,7 +36,7 @@ from hydra.agent.drift import DriftReport, drift_report, not_judged
 from hydra.agent.journal import AgentJournal, Event, agent_db_path
 from hydra.broker.base import Broker
 from hydra.config import AgentConfig, Config
-from hydra.markets import Market
+from hydra.domain.market import Market
 from hydra.model.classifier import MIN_TRAIN_ROWS, FittedModel, Recipe, fit
 from hydra.model.evaluate import (
     Comparison,

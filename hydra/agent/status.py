@@ -107,9 +107,9 @@ def status_line(entry: dict[str, Any]) -> str:
 
 def next_trade_date_after(root: Path, market: str) -> date | None:
     """The trade date after the store's last bar (what the next cycle would trade)."""
-    from hydra.markets import get_market
     from hydra.model.store import BarStore, bar_store_path
-    from hydra.sessions import next_trading_day
+    from hydra.reference.markets import get_market
+    from hydra.reference.sessions import next_trading_day
 
     path = bar_store_path(root)
     if not path.exists():

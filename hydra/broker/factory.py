@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hydra.broker.base import Broker, BrokerError
-from hydra.clock import Clock, SimClock
+from hydra.broker.base import Broker
 from hydra.config import Config
+from hydra.domain.broker import BrokerError
 from hydra.paths import DataPaths
+from hydra.reference.clock import Clock, SimClock
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def make_broker(spec: BrokerSpec, config: Config, paths: DataPaths,
     clock already is if that is later (its time only moves forward).
     """
     if spec.kind == "sim":
-        from hydra.broker.sim import SimBroker
+        from hydra.broker.sim.broker import SimBroker
 
         last = SimBroker.last_processed(paths.sim_db)
         candidates = [t for t in (sim_start, last) if t is not None]
@@ -51,7 +52,7 @@ def make_broker(spec: BrokerSpec, config: Config, paths: DataPaths,
         )
         return broker, clock
     if spec.kind == "ib":
-        from hydra.broker.ib import IBBroker, IBClock  # ib_insync loads only for IB
+        from hydra.broker.ib.adapter import IBBroker, IBClock
 
         broker = IBBroker(spec.host, spec.port, spec.client_id, confirm_live=spec.confirm_live,
                           settings=config.ib)

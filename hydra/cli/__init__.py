@@ -3,6 +3,8 @@
 Exit codes: 0 done, 1 a run failed (its notebook is kept), 2 bad usage or input (nothing ran).
 Commands live in `hydra.cli.commands.*`; every module there has `register(app)` and is picked
 up automatically, so adding a command never edits this file.
+
+May import: everything (it is the top of the package).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def _papermill_style_params(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    from hydra.markets import MarketsFileError
+    from hydra.reference.markets import MarketsFileError
 
     try:
         app(args=_papermill_style_params(sys.argv[1:]), prog_name="hydra")

@@ -21,9 +21,10 @@ import pandas as pd
 from hydra.agent.journal import AgentJournal, agent_db_path
 from hydra.agent.pnl import FillLine, PnlReconciliation, reconcile
 from hydra.config import load_config
-from hydra.markets import Market, get_market
+from hydra.domain.market import Market
 from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
-from hydra.sessions import trading_days
+from hydra.reference.markets import get_market
+from hydra.reference.sessions import trading_days
 
 
 class ReplayError(ValueError):
@@ -94,8 +95,8 @@ class ReplayResult:
 
 def check_start(root: Path, market: str, start: date) -> None:
     """Refuse when the persistent simulated account is already past the replay's start."""
-    from hydra.broker.sim import SimBroker
-    from hydra.cycle import cycle_start_time
+    from hydra.broker.sim.broker import SimBroker
+    from hydra.cycle.context import cycle_start_time
 
     config = load_config(root)
     clock = SimBroker.last_processed(DataPaths(root).sim_db)
@@ -162,7 +163,7 @@ class ReconcileGap(LookupError):
 def _sim_mark(market: Market, seed: int, null: bool, when: datetime) -> float:
     """The simulated broker's valuation price at `when` (SimBroker._mark: the mid in session,
     else the last completed close)."""
-    from hydra.broker.market_sim import sim_market
+    from hydra.broker.sim.market import sim_market
 
     sm = sim_market(market.symbol, seed, null)
     q = sm.quote_at(when)
@@ -175,7 +176,7 @@ def _sim_mark(market: Market, seed: int, null: bool, when: datetime) -> float:
 def reconcile_replay(root: Path, market: Market, summaries: list[dict[str, Any]],
                      result: ReplayResult, seed: int | None) -> PnlReconciliation:
     """The replay's model-scored P&L against the account's (hydra.agent.pnl)."""
-    from hydra.journal import Journal
+    from hydra.execution.journal import Journal
     from hydra.model.returns import side_costs
     from hydra.model.signal import cost_model
     from hydra.model.store import BarStore, bar_store_path

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from hydra import slippage
-from hydra.broker.base import Broker, Execution
+from hydra.broker.base import Broker
+from hydra.domain.broker import Execution
+from hydra.execution import slippage
+from hydra.execution.journal import FillRecord, Journal
 from hydra.faults import kill_point
-from hydra.journal import FillRecord, Journal
 
 HYDRA_PREFIX = "HYD-"
 _REF = re.compile(r"^HYD-(?P<market>[A-Z0-9]+)-(?P<day>\d{8})-")

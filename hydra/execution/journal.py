@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hydra import fill_codec
+from hydra.domain.fills import exec_stem, is_later
+from hydra.execution import fill_codec
 from hydra.faults import kill_point
-from hydra.fills import exec_stem, is_later
 from hydra.sqlite_tx import DatabaseLockedError, immediate
 
 SCHEMA_VERSION = 3  # 3: compact fills (hydra.fill_codec); a schema-2 journal migrates on open
@@ -638,6 +638,15 @@ class Journal:
             db.execute("INSERT OR REPLACE INTO risk_state VALUES ('peak_equity', ?)",
                        (json.dumps(peak),))
         return peak
+
+    def peak_equity_after(self, equity: float, trade_date: date | None = None) -> float:
+        """The peak `update_peak_equity(equity, trade_date)` would return, writing nothing."""
+        peak = self._state("peak_equity")
+        peak = equity if peak is None else float(peak)
+        tripped_on = (self._state("breakers") or {}).get("drawdown")
+        if trade_date is not None and tripped_on and tripped_on < trade_date.isoformat():
+            peak = equity
+        return max(peak, equity)
 
     def trip_breakers(self, trade_date: date, names: Iterable[str]) -> None:
         with self._tx() as db:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hydra.broker.base import ContractDetails, Side
+from hydra.domain.broker import ContractDetails, Side
 
 ROLL_OUT = "roll-out"  # close a position left in an older contract month
 CLOSE = "close"  # take the front month to zero

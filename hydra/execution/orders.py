@@ -16,21 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from hydra.broker.base import (
-    Broker,
-    BrokerError,
-    ContractDetails,
-    OrderRequest,
-    OrderStatus,
-    Quote,
-    Side,
-)
-from hydra.clock import Clock
+from hydra.broker.base import Broker
 from hydra.config import ExecutionConfig
+from hydra.domain.broker import BrokerError, ContractDetails, OrderRequest, OrderStatus, Quote, Side
+from hydra.domain.outcomes import LegOutcome, leg_outcome
+from hydra.execution.journal import ChildRecord, Journal
+from hydra.execution.risk import RiskGate
 from hydra.faults import kill_point
-from hydra.journal import ChildRecord, Journal
-from hydra.outcomes import LegOutcome, leg_outcome
-from hydra.risk import RiskGate
+from hydra.reference.clock import Clock
 
 LIMIT_PATIENCE = "limit-patience"
 CANCEL_ATTEMPTS = 3  # cancels sent before an unconfirmed one stops the parent

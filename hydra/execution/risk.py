@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
-from hydra.broker.base import Broker, OrderRequest, OrderStatus
-from hydra.clock import Clock
+from hydra.broker.base import Broker
 from hydra.config import RiskConfig
-from hydra.journal import Journal
-from hydra.killswitch import read_state
-from hydra.orphan import refuse_if_orphaned
+from hydra.domain.broker import AccountState, OrderRequest, OrderStatus, Position
+from hydra.execution.journal import Journal
+from hydra.execution.killswitch import read_state
+from hydra.execution.orphan import refuse_if_orphaned
 from hydra.paths import DataPaths
+from hydra.reference.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,72 @@ class Projection:
     other_gross_notional: float
 
 
+@dataclass(frozen=True)
+class GateView:
+    """One reading of the broker, the journal and the kill switch: what a decision is made from."""
+
+    account: AccountState
+    positions: tuple[Position, ...]
+    orders: tuple[OrderStatus, ...]  # the broker's orders under the prefix read (this cycle's)
+    paused: bool
+    paused_reason: str
+    peak_equity: float
+    orders_this_cycle: int
+    orders_last_minute: int
+    tripped_today: frozenset[str]
+    now: datetime
+
+
+def projection(positions: Sequence[Position], con_id: int, symbol: str,
+               planned: dict[int, int] | None = None) -> Projection:
+    """Positions at the broker, with `planned` (con_id -> signed quantity) applied first."""
+    held: dict[int, tuple[str, int, float]] = {
+        p.con_id: (p.symbol, p.quantity, p.market_price * p.point_value) for p in positions}
+    for cid, qty in (planned or {}).items():
+        sym, q, unit = held.get(cid, (symbol, 0, 0.0))
+        held[cid] = (sym, q + qty, unit)
+    return Projection(
+        market_position=sum(q for sym, q, _ in held.values() if sym == symbol),
+        contract_position=held.get(con_id, (symbol, 0, 0.0))[1],
+        other_gross_notional=sum(abs(q) * unit for cid, (_, q, unit) in held.items()
+                                 if cid != con_id and q))
+
+
+def _common_prefix(a: str, b: str) -> str:
+    """The longest text both start with: one broker query covers an order and its siblings."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def risk_inputs(view: GateView, request: OrderRequest, parent_ref: str, mid: float | None,
+                trade_date: date, planned: dict[int, int] | None = None) -> RiskInputs:
+    """The inputs of one decision, from a reading of the gate's sources (pure)."""
+    proj = projection(view.positions, request.contract.con_id, request.contract.symbol, planned)
+    same_ref = [o for o in view.orders if o.order_ref == request.order_ref
+                and (not o.is_done or o.filled > 0)]
+    siblings = [o for o in view.orders if o.order_ref.startswith(parent_ref + "-")
+                and not o.is_done and o.order_ref != request.order_ref]
+    account = view.account
+    return RiskInputs(
+        order_ref=request.order_ref, parent_ref=parent_ref, trade_date=trade_date,
+        side=request.side, quantity=request.quantity, limit_price=request.limit_price,
+        tick=request.contract.tick, point_value=request.contract.point_value,
+        mid=mid, position=proj.market_position,
+        net_liquidation=account.net_liquidation,
+        daily_pnl=account.daily_pnl, peak_equity=view.peak_equity, paused=view.paused,
+        paused_reason=view.paused_reason,
+        ref_in_use=same_ref[0].status if same_ref else None,
+        working_siblings=len(siblings),
+        orders_this_cycle=view.orders_this_cycle,
+        orders_last_minute=view.orders_last_minute,
+        tripped_today=view.tripped_today,
+        contract_position=proj.contract_position,
+        other_gross_notional=proj.other_gross_notional,
+    )
+
+
 class RiskGate:
     """Gathers the inputs, decides, journals the decision, and only then places the order."""
 
@@ -218,54 +286,34 @@ class RiskGate:
         self.symbol, self.trade_date = symbol, trade_date
         self._allowed: dict[str, tuple[OrderRequest, RiskDecision]] = {}
 
-    def projection(self, con_id: int, symbol: str,
-                   planned: dict[int, int] | None = None) -> Projection:
-        """Positions at the broker, with `planned` (con_id -> signed quantity) applied first."""
-        held: dict[int, tuple[str, int, float]] = {
-            p.con_id: (p.symbol, p.quantity, p.market_price * p.point_value)
-            for p in self.broker.positions()}
-        for cid, qty in (planned or {}).items():
-            sym, q, unit = held.get(cid, (symbol, 0, 0.0))
-            held[cid] = (sym, q + qty, unit)
-        return Projection(
-            market_position=sum(q for sym, q, _ in held.values() if sym == symbol),
-            contract_position=held.get(con_id, (symbol, 0, 0.0))[1],
-            other_gross_notional=sum(abs(q) * unit for cid, (_, q, unit) in held.items()
-                                     if cid != con_id and q))
-
-    def inputs(self, request: OrderRequest, parent_ref: str,
-               planned: dict[int, int] | None = None) -> RiskInputs:
+    def view(self, ref_prefix: str, *, persist_peak: bool = True) -> GateView:
+        """One reading of everything the gate decides from. `persist_peak=False` reads the
+        drawdown peak without moving it (a plan's pre-trade view writes nothing)."""
         b = self.broker
         account = b.account_state()
-        proj = self.projection(request.contract.con_id, request.contract.symbol, planned)
-        quote = b.quote(request.contract)
         state = read_state(self.paths)
         nl = account.net_liquidation
         # an unusable equity must not move the peak; NaN makes the drawdown check block
-        peak = self.journal.update_peak_equity(nl, self.trade_date) \
-            if math.isfinite(nl) and nl > 0 else math.nan
-        same_ref = [o for o in b.orders(request.order_ref) if o.order_ref == request.order_ref
-                    and (not o.is_done or o.filled > 0)]
-        siblings = [o for o in b.orders(parent_ref + "-") if not o.is_done
-                    and o.order_ref != request.order_ref]
+        if math.isfinite(nl) and nl > 0:
+            peak = self.journal.update_peak_equity(nl, self.trade_date) if persist_peak \
+                else self.journal.peak_equity_after(nl, self.trade_date)
+        else:
+            peak = math.nan
         now = self.clock.now()
-        return RiskInputs(
-            order_ref=request.order_ref, parent_ref=parent_ref, trade_date=self.trade_date,
-            side=request.side, quantity=request.quantity, limit_price=request.limit_price,
-            tick=request.contract.tick, point_value=request.contract.point_value,
-            mid=quote.mid, position=proj.market_position,
-            net_liquidation=account.net_liquidation,
-            daily_pnl=account.daily_pnl, peak_equity=peak, paused=state.paused,
-            paused_reason=state.reason,
-            ref_in_use=same_ref[0].status if same_ref else None,
-            working_siblings=len(siblings),
+        return GateView(
+            account=account, positions=tuple(b.positions()),
+            orders=tuple(b.orders(ref_prefix or None)),
+            paused=state.paused, paused_reason=state.reason, peak_equity=peak,
             orders_this_cycle=self.journal.child_orders_sent(cycle_id=self.cycle_id),
             orders_last_minute=self.journal.child_orders_sent(
                 since=(now - timedelta(seconds=60)).isoformat()),
-            tripped_today=self.journal.breakers_tripped(self.trade_date),
-            contract_position=proj.contract_position,
-            other_gross_notional=proj.other_gross_notional,
-        )
+            tripped_today=self.journal.breakers_tripped(self.trade_date), now=now)
+
+    def inputs(self, request: OrderRequest, parent_ref: str,
+               planned: dict[int, int] | None = None) -> RiskInputs:
+        quote = self.broker.quote(request.contract)
+        view = self.view(_common_prefix(request.order_ref, parent_ref + "-"))
+        return risk_inputs(view, request, parent_ref, quote.mid, self.trade_date, planned)
 
     def check(self, request: OrderRequest, parent_ref: str,
               planned: dict[int, int] | None = None) -> RiskDecision:
@@ -273,13 +321,13 @@ class RiskGate:
         position projected after the legs planned before it (`planned`)."""
         decision = evaluate(self.inputs(request, parent_ref, planned), self.limits,
                             self.clock.now())
-        self._record(decision, parent_ref, sent=False)
+        self.record(decision, parent_ref, sent=False)
         return decision
 
     def decide(self, request: OrderRequest, parent_ref: str) -> RiskDecision:
         """Decide and journal a child order about to be sent (see `send`)."""
         decision = evaluate(self.inputs(request, parent_ref), self.limits, self.clock.now())
-        self._record(decision, parent_ref, sent=decision.allowed)
+        self.record(decision, parent_ref, sent=decision.allowed)
         self._allowed[request.order_ref] = (request, decision)
         return decision
 
@@ -297,7 +345,9 @@ class RiskGate:
         """Cancels are always allowed (also while paused)."""
         return self.broker.cancel_order(order_id)
 
-    def _record(self, decision: RiskDecision, parent_ref: str, sent: bool) -> None:
+    def record(self, decision: RiskDecision, parent_ref: str, sent: bool) -> None:
+        """Journal a decision, tripping the breakers it reached (the acting step calls this for
+        a plan's pre-trade views; `check` and `decide` for their own)."""
         if decision.tripped:
             self.journal.trip_breakers(self.trade_date, decision.tripped)
         self.journal.record_risk_decision(

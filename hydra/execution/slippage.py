@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hydra.broker.base import Side
+from hydra.domain.broker import Side
 
 
 @dataclass(frozen=True)

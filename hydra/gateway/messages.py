@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from hydra.broker.tws_protocol import UNSET_DOUBLE, UNSET_INTEGER, Out
+from hydra.gateway.protocol import UNSET_DOUBLE, UNSET_INTEGER, Out
 
 ORDER_TYPES = "LMT,MKT,DAY,GTC"
 JAVA_DOUBLE_MAX = "1.7976931348623157E308"  # how TWS writes an unset double in some messages

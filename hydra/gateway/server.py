@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from hydra.broker import tws_messages as msg
-from hydra.broker.base import (
+from hydra.broker.ib.hours import ib_hours
+from hydra.broker.sim.broker import SimBroker
+from hydra.domain.broker import (
     DONE_STATES,
     BrokerError,
     ContractDetails,
@@ -49,9 +50,9 @@ from hydra.broker.base import (
     OrderStatus,
     Position,
 )
-from hydra.broker.ib_hours import ib_hours
-from hydra.broker.sim import SimBroker
-from hydra.broker.tws_messages import (
+from hydra.domain.market import MONTH_CODES, Market
+from hydra.gateway import messages as msg
+from hydra.gateway.messages import (
     LINK_TEXT,
     REJECT_TEXT,
     ExecView,
@@ -59,7 +60,7 @@ from hydra.broker.tws_messages import (
     OrderView,
     parse_faults,
 )
-from hydra.broker.tws_protocol import (
+from hydra.gateway.protocol import (
     HEADER,
     MAX_MESSAGE,
     Cursor,
@@ -77,9 +78,9 @@ from hydra.broker.tws_protocol import (
     parse_place_order,
     parse_version_range,
 )
-from hydra.contracts import contract as hydra_contract
-from hydra.contracts import contract_from_local_symbol, listed_months
-from hydra.markets import MONTH_CODES, Market, UnknownMarketError, get_market, load_registry
+from hydra.reference.contracts import contract as hydra_contract
+from hydra.reference.contracts import contract_from_local_symbol, listed_months
+from hydra.reference.markets import UnknownMarketError, get_market, load_registry
 
 log = logging.getLogger("hydra.sim_gateway")
 T = TypeVar("T")

@@ -10,29 +10,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
-from hydra.broker.base import Bar
+from hydra.domain.broker import Bar
+from hydra.domain.signal import Signal
 
 MODEL_NAME = "momentum-baseline-v1"
-
-
-@dataclass(frozen=True)
-class Signal:
-    as_of: date
-    market: str
-    model: str
-    direction: int  # +1 long, -1 short, 0 flat
-    score: float  # momentum z-score, or 2 * P(up) - 1 for the classifier
-    lookback_days: int
-    last_bar_date: date
-    last_close: float
-    probability: float | None = None  # P(next close > last close), for probabilistic models
-
-    @property
-    def label(self) -> str:
-        return {1: "LONG", -1: "SHORT", 0: "FLAT"}[self.direction]
 
 
 def momentum_signal(

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from hydra import slippage
+from hydra.execution import slippage
 
 ENTRY = "entry"  # the bar-frame column holding each trade date's price at the entry time
 

@@ -2,8 +2,8 @@
 
 `sync_store` appends the broker's completed bars to the store; `load_data` reads back only bars
 dated before the trade date and turns them into features and labels; `predict` asks the
-champion for P(up) on the last completed bar; `model_signal` is what the cycle's signal step
-calls (it also makes sure a champion exists, training the first one if needed).
+champion for P(up) on the last completed bar. The cycle's signal step (hydra.cycle.signal)
+puts them together with the agent's champion.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hydra.broker.base import Broker, ContractDetails
+from hydra.broker.base import Broker
 from hydra.config import Config
-from hydra.markets import Market
-from hydra.model.baseline import Signal
+from hydra.domain.broker import ContractDetails
+from hydra.domain.market import Market
 from hydra.model.classifier import FittedModel
 from hydra.model.evaluate import directions
 from hydra.model.features import VOL_DAYS, labelled, make_features
 from hydra.model.returns import CostModel, entry_time
-from hydra.model.sizing import target_contracts
 from hydra.model.store import AppendResult, BarStore
 
 MODEL_KIND = "logreg"
@@ -127,47 +126,3 @@ def predict(model: FittedModel, data: ModelData, band: float) -> Prediction:
     last = data.bars.index[-1]
     sigma = float(np.exp(data.latest["vol_20"].iloc[0]))
     return Prediction(p, direction, last, float(data.bars["close"].iloc[-1]), sigma)
-
-
-def model_signal(broker: Broker, contract: ContractDetails, market: Market, as_of: date,
-                 config: Config, root: object, contracts: int,
-                 cycle_id: str) -> tuple[Signal, int]:
-    """The champion's signal and target position for `as_of` (first champion trained if none)."""
-    from pathlib import Path
-
-    from hydra.agent.journal import AgentJournal, agent_db_path
-    from hydra.agent.loop import ensure_champion
-    from hydra.model.store import bar_store_path
-
-    root = Path(str(root))
-    with BarStore(bar_store_path(root)) as store, AgentJournal(agent_db_path(root)) as journal:
-        sync_store(broker, contract, store, as_of, config.model.backfill_days,
-                   config.sim.cycle_local_time, market.timezone)
-        data = load_data(store, market.symbol, as_of, config.model.backfill_days,
-                         cost_model(market, config))
-        record = ensure_champion(root, market, as_of, config, data, journal,
-                                 at=broker.now(), cycle_id=cycle_id)
-        pred = predict(record.model, data, config.model.prob_band)
-        equity = broker.account_state().net_liquidation  # the notional limit needs it
-        target = target_contracts(
-            pred.direction, pred.probability, sizing=config.model.sizing, cap=contracts,
-            kelly_fraction=config.model.kelly_fraction, daily_sigma=pred.daily_sigma,
-            equity=equity, notional_per_contract=pred.last_close * market.point_value,
-            max_position_contracts=config.risk.max_position_contracts,
-            max_notional_fraction=config.risk.max_notional_fraction)
-        journal.record_prediction(market=market.symbol, as_of=as_of, model_id=record.model_id,
-                                  last_bar_date=pred.last_bar_date,
-                                  probability=pred.probability, direction=pred.direction,
-                                  target=target, recorded_at=broker.now())
-    sig = Signal(
-        as_of=as_of,
-        market=market.symbol,
-        model=record.model_id,
-        direction=pred.direction,
-        score=round(2 * pred.probability - 1, 6),
-        lookback_days=VOL_DAYS,
-        last_bar_date=pred.last_bar_date,
-        last_close=pred.last_close,
-        probability=round(pred.probability, 6),
-    )
-    return sig, target

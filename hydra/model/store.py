@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hydra.broker.base import Bar
+from hydra.domain.broker import Bar
 from hydra.sqlite_tx import immediate
 
 _SCHEMA = """

@@ -27,10 +27,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hydra import fills
-from hydra.broker.base import Execution, Position
 from hydra.config import ReconcileConfig
-from hydra.fillsync import HYDRA_PREFIX
+from hydra.domain import fills
+from hydra.domain.broker import Execution, Position
+from hydra.execution.fillsync import HYDRA_PREFIX
 
 _REF_DAY = r"^HYD-[A-Z0-9]+-(\d{8})-"  # the trade date in a Hydra orderRef (hydra.fillsync._REF)
 EXPIRY_REF = "SIM-EXPIRY"  # hydra.broker.sim.EXPIRY_REF (not imported: keep this module pure)

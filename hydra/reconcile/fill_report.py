@@ -17,14 +17,16 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from hydra import __version__, reconcile, tca
-from hydra.broker.base import BrokerError, Execution, Position
+from hydra import __version__
 from hydra.config import Config, load_config
-from hydra.journal import FillRecord, Journal
-from hydra.markets import UnknownMarketError, get_market, load_registry
-from hydra.money import money
+from hydra.domain.broker import BrokerError, Execution, Position
+from hydra.domain.money import money
+from hydra.execution.journal import FillRecord, Journal
 from hydra.params import as_bool, as_date, as_int
 from hydra.paths import DataPaths, resolve_data_dir
+from hydra.reconcile import breaks as reconcile
+from hydra.reconcile import tca
+from hydra.reference.markets import UnknownMarketError, get_market, load_registry
 
 BROKERS = ("sim", "ib", "none")
 ALL_MARKETS = ("", "ALL", "*")
@@ -235,7 +237,7 @@ def broker_snapshot(rep: Report) -> BrokerSnapshot:
         return BrokerSnapshot("none", "", None, [], [], "skipped",
                               "broker none: the journal was not compared with a broker")
     if p.broker == "sim":
-        from hydra.broker.sim import SimBroker
+        from hydra.broker.sim.broker import SimBroker
 
         if SimBroker.last_processed(rep.paths.sim_db) is None:
             return BrokerSnapshot(

@@ -11,9 +11,14 @@ import zlib
 from collections.abc import Iterator
 from datetime import date
 
-from hydra.broker.base import ContractDetails
-from hydra.markets import MONTH_CODES, Market
-from hydra.sessions import add_trading_days, next_trading_day, previous_trading_day, trading_days
+from hydra.domain.broker import ContractDetails
+from hydra.domain.market import MONTH_CODES, Market
+from hydra.reference.sessions import (
+    add_trading_days,
+    next_trading_day,
+    previous_trading_day,
+    trading_days,
+)
 
 
 def last_trade_date(market: Market, year: int, month: int) -> date:

@@ -10,61 +10,17 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-MONTH_CODES = "FGHJKMNQUVXZ"  # January .. December
+from hydra.domain.errors import HydraError
+from hydra.domain.market import MONTH_CODES, Market, SimParams
 
 
-class UnknownMarketError(ValueError):
+class UnknownMarketError(HydraError, ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class SimParams:
-    """How the embedded simulator makes this market look (not used against IB)."""
-
-    price: float
-    daily_vol: float
-    adv: int
-    spread_ticks: int
-    depth: int
-
-
-@dataclass(frozen=True)
-class Market:
-    symbol: str
-    name: str
-    exchange: str
-    currency: str
-    multiplier: float
-    price_magnifier: int
-    tick: float
-    quote_unit: str
-    contract_months: str
-    timezone: str
-    sessions: tuple[str, ...]
-    calendar: str
-    settlement: str  # "physical" | "cash"
-    last_trade_rule: str
-    roll_business_days: int
-    sim: SimParams
-
-    @property
-    def point_value(self) -> float:
-        """Dollars per 1.0 of price."""
-        return self.multiplier / self.price_magnifier
-
-    @property
-    def tick_value(self) -> float:
-        return self.tick * self.point_value
-
-    @property
-    def month_numbers(self) -> tuple[int, ...]:
-        return tuple(MONTH_CODES.index(c) + 1 for c in self.contract_months)
 
 
 _REQUIRED = (
@@ -81,7 +37,7 @@ MARKETS_ENV = "HYDRA_MARKETS"  # an operator's own copy of the registry, instead
 DEFAULT_SOURCE = "hydra/conf/markets.toml"
 
 
-class MarketsFileError(ValueError):
+class MarketsFileError(HydraError, ValueError):
     """The registry file is not what the cycle can trust: nothing is sent until it is fixed."""
 
 

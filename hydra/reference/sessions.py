@@ -12,7 +12,8 @@ from functools import cache
 
 import pandas as pd
 
-from hydra.markets import Market, MarketsFileError, registry_source
+from hydra.domain.market import Market
+from hydra.reference.markets import MarketsFileError, registry_source
 
 _FIRST, _LAST = "2000-01-01", "2045-12-31"
 

@@ -15,9 +15,13 @@ import pandas as pd
 from IPython.display import DisplayHandle, Image, Markdown, display
 from matplotlib.figure import Figure
 
-from hydra.cycle import AccountCheck, ExecutionResult, ModelStatus, OrderPlan, SignalResult
-from hydra.money import money
-from hydra.tables import table
+from hydra.cycle.account import AccountCheck
+from hydra.cycle.execute import ExecutionResult
+from hydra.cycle.maintain import ModelStatus
+from hydra.cycle.plan import OrderPlan
+from hydra.cycle.signal import SignalResult
+from hydra.domain.money import money
+from hydra.views.tables import table
 
 _COLOURS = {
     "traded": "#1b7f3b", "no_trade": "#35618f", "already_done": "#35618f",
@@ -139,7 +143,7 @@ def show_account(check: AccountCheck) -> None:
 
 def show_model(status: ModelStatus) -> None:
     """The loop's decision, the champion's health, the drift report and any candidates."""
-    from hydra.agent import display as loop_display
+    from hydra.views import loop as loop_display
 
     out = status.outcome
     if out is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from matplotlib.figure import Figure
 
-from hydra.cycle import SignalResult
+from hydra.cycle.signal import SignalResult
 
 
 def price_signal_fills(sig: SignalResult, fills: pd.DataFrame, days: int = 60) -> Figure:

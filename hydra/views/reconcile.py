@@ -13,11 +13,11 @@ from typing import Any
 from IPython.display import DisplayHandle, Image, Markdown, display
 from matplotlib.figure import Figure
 
-from hydra import tca
-from hydra.fill_report import FillList, Report
-from hydra.money import money
-from hydra.reconcile import BrokerReconciliation
-from hydra.tables import table
+from hydra.domain.money import money
+from hydra.reconcile import tca
+from hydra.reconcile.breaks import BrokerReconciliation
+from hydra.reconcile.fill_report import FillList, Report
+from hydra.views.tables import table
 
 COLOURS = {"green": "#1b7f3b", "yellow": "#8a6d00", "red": "#b00020", "grey": "#666"}
 _STATUS = {"reconciled": "#1b7f3b", "no_fills": "#35618f", "insufficient_data": "#8a6d00",

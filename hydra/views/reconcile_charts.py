@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from hydra.money import money
+from hydra.domain.money import money
 
 MAX_POINTS = 20_000
 ROUTE_COLOURS = {"limit-patience": "#35618f", "twap": "#b35900"}

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from hydra import runs
+from hydra.ops import runs
 from hydra.paths import DataPaths, resolve_data_dir
 
 RUN_COLUMNS = ["run_id", "job", "trade_date", "started_utc", "status", "scheduled", "reason",

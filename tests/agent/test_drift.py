@@ -74,7 +74,7 @@ def test_psi_is_symmetric_for_a_constant_sample():
 def test_a_simulated_volatility_regime_change_is_detected_within_days():
     """The raw daily return of the simulator's path across a calm -> volatile switch: the
     test fires within 40 fresh days, and we count how many it needs."""
-    from hydra.broker.market_sim import sim_market
+    from hydra.broker.sim.market import sim_market
 
     sim = sim_market("ZO", 7)
     pairs = [(a, b) for a, b in zip(sim.regimes, sim.regimes[1:], strict=False)

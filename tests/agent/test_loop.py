@@ -13,7 +13,7 @@ from hydra import cycle
 from hydra.agent.journal import AgentJournal, agent_db_path
 from hydra.agent.status import health_summary
 from hydra.model.registry import Registry
-from tests.conftest import run_hydra
+from tests.kit import run_hydra
 
 
 def _cycle(data_dir: Path, day: str) -> dict:

@@ -21,14 +21,14 @@ from hydra.agent.loop import (
     step_watch,
     watch_window_days,
 )
-from hydra.broker.market_sim import sim_market
+from hydra.broker.sim.market import sim_market
 from hydra.config import load_config
-from hydra.markets import get_market
 from hydra.model.classifier import Recipe, fit
 from hydra.model.evaluate import Comparison, FoldScore, make_folds, metrics
 from hydra.model.registry import Registry
 from hydra.model.returns import entry_time
 from hydra.model.signal import cost_model, model_data
+from hydra.reference.markets import get_market
 
 
 def _cmp(pairs: list[tuple[float, float]], min_wins: int = 3) -> Comparison:

@@ -20,19 +20,19 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from hydra import fillsync
-from hydra.broker import tws_server
-from hydra.broker.base import BrokerError, ContractDetails, OrderRequest
-from hydra.broker.ib import IBBroker
-from hydra.broker.ib_loop import THREAD_NAME
-from hydra.broker.sim import SimBroker
-from hydra.broker.tws_protocol import In
-from hydra.broker.tws_server import GatewayOptions, TwsServer
-from hydra.clock import SimClock
+from hydra.broker.ib.adapter import IBBroker
+from hydra.broker.ib.event_loop import THREAD_NAME
+from hydra.broker.sim.broker import SimBroker
 from hydra.config import IBConfig
-from hydra.contracts import front_contract
-from hydra.journal import Journal
-from hydra.markets import get_market
+from hydra.domain.broker import BrokerError, ContractDetails, OrderRequest
+from hydra.execution import fillsync
+from hydra.execution.journal import Journal
+from hydra.gateway import server as tws_server
+from hydra.gateway.protocol import In
+from hydra.gateway.server import GatewayOptions, TwsServer
+from hydra.reference.clock import SimClock
+from hydra.reference.contracts import front_contract
+from hydra.reference.markets import get_market
 
 CHI = ZoneInfo("America/Chicago")
 DAY = date(2026, 11, 24)  # a Tuesday with a normal CBOT session; ZOH7 is the front month

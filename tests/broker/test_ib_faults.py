@@ -26,10 +26,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hydra import cycle
-from hydra.broker.base import DONE_STATES, BrokerError, OrderRequest
-from hydra.broker.sim import SimBroker
-from hydra.clock import SimClock
-from tests.conftest import (
+from hydra.broker.sim.broker import SimBroker
+from hydra.domain.broker import DONE_STATES, BrokerError, OrderRequest
+from hydra.reference.clock import SimClock
+from tests.kit import (
     TRADE_DATE,
     broker_orders,
     run_hydra,

@@ -13,15 +13,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hydra.broker import tws_server
-from hydra.broker.base import BrokerError
-from hydra.broker.ib import IBBroker, check_sessions
-from hydra.broker.ib_hours import ib_hours, parse_ib_hours
-from hydra.broker.sim import SimBroker
-from hydra.broker.tws_server import GatewayOptions, TwsServer
-from hydra.clock import SimClock
+from hydra.broker.ib.adapter import IBBroker, check_sessions
+from hydra.broker.ib.hours import ib_hours, parse_ib_hours
+from hydra.broker.sim.broker import SimBroker
 from hydra.config import IBConfig
-from hydra.markets import get_market
+from hydra.domain.broker import BrokerError
+from hydra.gateway import server as tws_server
+from hydra.gateway.server import GatewayOptions, TwsServer
+from hydra.reference.clock import SimClock
+from hydra.reference.markets import get_market
 
 ZO = get_market("ZO")
 THANKSGIVING_WEEK = date(2026, 11, 24)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hydra.safety import declared_paper_ports, is_paper_account, safety_verdict
+from hydra.broker.safety import declared_paper_ports, is_paper_account, safety_verdict
 
 
 def test_paper_accounts_are_the_du_ones():

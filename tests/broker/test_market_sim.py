@@ -9,8 +9,8 @@ from itertools import islice, pairwise
 import numpy as np
 import pytest
 
-from hydra.broker.market_sim import SimMarket, round_to_tick, sim_market
-from hydra.markets import get_market
+from hydra.broker.sim.market import SimMarket, round_to_tick, sim_market
+from hydra.reference.markets import get_market
 
 DAY = date(2026, 11, 24)  # a Tuesday
 THANKSGIVING = date(2026, 11, 26)

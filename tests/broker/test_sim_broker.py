@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hydra.broker.base import BrokerError, ContractDetails, OrderRequest
-from hydra.broker.market_sim import sim_market
-from hydra.broker.sim import EXPIRY_REF, SimBroker
-from hydra.clock import SimClock
+from hydra.broker.sim.broker import EXPIRY_REF, SimBroker
+from hydra.broker.sim.market import sim_market
+from hydra.domain.broker import BrokerError, ContractDetails, OrderRequest
+from hydra.reference.clock import SimClock
 
 SEED = 7
 DAY = date(2026, 11, 24)  # a Tuesday; ZO day session 14:30-19:20 UTC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import run_hydra
+from tests.kit import run_hydra
 
 
 def test_help_shows_no_bool_type_and_upper_case_arguments() -> None:

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from hydra import cycle, journal
-from hydra.broker.base import BrokerError
+from hydra import cycle
 from hydra.config import ConfigError
-from hydra.cycle import ParameterError
-from hydra.journal import JournalError
-from hydra.outcomes import LegOutcome
+from hydra.cycle.params import ParameterError
+from hydra.domain.broker import BrokerError
+from hydra.domain.outcomes import LegOutcome
+from hydra.execution import journal
+from hydra.execution.journal import JournalError
 from hydra.sqlite_tx import DatabaseLockedError
-from tests.conftest import broker_orders
+from tests.kit import broker_orders
 
 DAY = "2026-11-24"
 
@@ -241,7 +242,7 @@ def test_a_bad_markets_file_edit_is_named_before_any_order(traded, tmp_path, mon
                                                            new, message):
     """An operator's copy of the registry (HYDRA_MARKETS) with one bad edit: the cycle stops
     before any order, naming the file, the market and the key, and nothing recorded changes."""
-    from hydra.markets import MarketsFileError, UnknownMarketError
+    from hydra.reference.markets import MarketsFileError, UnknownMarketError
 
     d = _copy(traded, tmp_path / "d")
     before = journal_fills(d), broker_orders(d)
@@ -256,7 +257,7 @@ def test_a_bad_markets_file_edit_is_named_before_any_order(traded, tmp_path, mon
 
 def test_a_bad_markets_file_stops_hydra_run_before_any_notebook_trades(traded, tmp_path):
     """The same through the operator's command: a clear message and a non-zero exit."""
-    from tests.conftest import run_hydra
+    from tests.kit import run_hydra
 
     d = _copy(traded, tmp_path / "d")
     before = journal_fills(d), broker_orders(d)
@@ -304,7 +305,7 @@ def test_a_read_only_file_is_named_before_any_order_and_nothing_changes(traded, 
 
 
 def test_hydra_run_refuses_a_read_only_journal_before_any_notebook_runs(traded, tmp_path):
-    from tests.conftest import HYDRA, REPO
+    from tests.kit import HYDRA, REPO
 
     d = _copy(traded, tmp_path / "d")
     before = journal_fills(d), broker_orders(d), sorted(d.joinpath("runs").rglob("*.ipynb"))

@@ -22,7 +22,7 @@ import pytest
 
 from hydra import cycle
 from hydra.faults import POINTS
-from tests.conftest import pin_signal, sim_positions
+from tests.kit import pin_signal, sim_positions
 
 DAY, NEXT = "2026-11-24", "2026-11-25"
 CONFIG = ("[risk]\nmax_notional_fraction = 3.0\nmax_gross_notional_fraction = 3.0\n"
@@ -62,7 +62,7 @@ def position(data_dir: Path) -> int:
 def assert_books_agree(data_dir: Path, **broker: str) -> None:
     """The suite's own checks, then the operator's: `hydra fill-report --reconcile`'s broker
     check (against `broker`: the simulator by default) finds zero breaks."""
-    from hydra import fill_report
+    from hydra.reconcile import fill_report
 
     rep = fill_report.open_report(data_dir=str(data_dir), **broker)
     check = fill_report.broker_check(rep)
@@ -119,9 +119,9 @@ def test_two_runs_of_one_cycle_at_once_only_one_trades(data_dir):
 @pytest.mark.parametrize("command", [("run", "daily-cycle", "--as-of", "2026-11-26"),
                                      ("runs", "list"), ("status",)])
 def test_a_run_whose_process_died_is_never_shown_as_running(data_dir, command):
+    from hydra.ops.runs import RunIndex, RunRecord
     from hydra.paths import DataPaths
-    from hydra.runs import RunIndex, RunRecord
-    from tests.conftest import run_hydra
+    from tests.kit import run_hydra
 
     paths = DataPaths(data_dir)
     paths.run_index.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ def test_a_kernel_whose_parent_died_refuses_to_send(tmp_path):
     """A real process tree: a parent starts a 'kernel' (JPY_PARENT_PID set, as jupyter_client
     does) and is SIGKILLed; the orphan's order path then refuses."""
     child = ("import os, sys, time\n"
-             "from hydra.orphan import orphan_reason\n"
+             "from hydra.execution.orphan import orphan_reason\n"
              "assert orphan_reason() is None, 'parent alive: allowed'\n"
              "open(sys.argv[1], 'w').write('ready')\n"
              "deadline = time.monotonic() + 20\n"
@@ -182,9 +182,9 @@ def test_hydra_run_killed_mid_twap_its_kernel_stops_and_the_next_hydra_run_resum
     """The operator's path end to end: `hydra run` (papermill, a real kernel) SIGKILLed while
     its kernel is between TWAP slices. The orphaned kernel must send nothing more; the next
     `hydra run` marks the dead run failed (interrupted) and finishes the day."""
+    from hydra.ops.runs import RunIndex
     from hydra.paths import DataPaths
-    from hydra.runs import RunIndex
-    from tests.conftest import HYDRA, REPO, run_hydra
+    from tests.kit import HYDRA, REPO, run_hydra
 
     (data_dir / "hydra.toml").write_text(CONFIG)
     stalled = data_dir / "stalled"
@@ -222,9 +222,9 @@ def test_hydra_run_killed_after_the_notebook_is_saved_the_next_run_knows(data_di
     """Killed between saving the executed notebook and finishing the index entry (the whole
     process group, as a shutdown would): the record stays, the next start marks the run failed
     (interrupted), and the date is already done: nothing is sent twice."""
+    from hydra.ops.runs import RunIndex
     from hydra.paths import DataPaths
-    from hydra.runs import RunIndex
-    from tests.conftest import HYDRA, REPO, run_hydra
+    from tests.kit import HYDRA, REPO, run_hydra
 
     (data_dir / "hydra.toml").write_text(CONFIG)
     env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir),
@@ -271,7 +271,7 @@ def test_hydra_run_and_plain_papermill_on_one_date_only_one_trades(data_dir, tmp
     """The operator's two ways in, at once for one date (cron's `hydra run` and someone's plain
     papermill, in either order): the first trades the day, the second sends nothing and says
     why, and the day ends at its target."""
-    from tests.conftest import HYDRA, REPO
+    from tests.kit import HYDRA, REPO
 
     (data_dir / "hydra.toml").write_text(CONFIG)
     stalled = tmp_path / "stalled"

@@ -18,17 +18,16 @@ from pathlib import Path
 import pytest
 
 from hydra.faults import POINTS
-from tests.conftest import pin_signal, start_sim_gateway, stop_process
-from tests.test_crash_recovery import (
+from tests.cycle.test_crash_recovery import (
     CONFIG,
     DAY,
     NEXT,
-    _long_signal,  # noqa: F401  (autouse: the signal pinned LONG, as in that module)
     assert_books_agree,
     broker_rows,
     journal_rows,
     position,
 )
+from tests.kit import pin_signal, start_sim_gateway, stop_process
 
 
 def assert_books_agree_over_ib(data_dir: Path, port: str) -> None:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_crash_recovery import _long_signal  # noqa: F401  (autouse: the signal pinned LONG)
-from tests.test_crash_recovery_ib import killed_on_ib_then_rerun
+from tests.cycle.test_crash_recovery_ib import killed_on_ib_then_rerun
 
 
 @pytest.mark.slow

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from hydra import cycle
-from hydra.cycle import ParameterError
-from hydra.journal import Journal
+from hydra.cycle.params import ParameterError
+from hydra.execution.journal import Journal
 from hydra.paths import DataDirError
-from tests.conftest import broker_orders, pin_signal
+from tests.kit import broker_orders, pin_signal
 
 DAY = "2026-11-24"
 
@@ -132,7 +132,7 @@ def test_signal_ignores_the_trade_dates_own_bar(data_dir):
 
 
 def test_a_fill_after_an_earlier_cycles_window_is_journaled_by_the_next_cycle(data_dir):
-    from hydra.broker.base import OrderRequest
+    from hydra.domain.broker import OrderRequest
 
     cyc = cycle.open_cycle(data_dir=str(data_dir), as_of="2026-11-23")
     try:

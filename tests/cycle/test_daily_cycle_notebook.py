@@ -14,7 +14,7 @@ import nbformat
 import pytest
 import scrapbook as sb
 
-from tests.conftest import REPO, TRADE_DATE, broker_orders, pin_signal, run_hydra
+from tests.kit import REPO, TRADE_DATE, broker_orders, pin_signal, run_hydra
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import scrapbook as sb
 
-from hydra.broker.base import OrderRequest
-from hydra.broker.sim import SimBroker
-from hydra.clock import SimClock
-from tests.conftest import HYDRA, REPO, TRADE_DATE, read_line, run_hydra, stop_process
+from hydra.broker.sim.broker import SimBroker
+from hydra.domain.broker import OrderRequest
+from hydra.reference.clock import SimClock
+from tests.kit import HYDRA, REPO, TRADE_DATE, read_line, run_hydra, stop_process
 
 pytestmark = pytest.mark.slow
 

@@ -7,14 +7,14 @@ from datetime import date
 import pytest
 
 from hydra.agent.journal import AgentJournal, agent_db_path
-from hydra.agent.replay import ReplayError, replay
-from hydra.broker.market_sim import sim_market
-from hydra.journal import Journal
-from hydra.markets import get_market
+from hydra.broker.sim.market import sim_market
+from hydra.cycle.replay import ReplayError, replay
+from hydra.execution.journal import Journal
 from hydra.model.store import BarStore, bar_store_path
 from hydra.paths import DataPaths
-from hydra.sessions import trading_days
-from tests.conftest import run_hydra
+from hydra.reference.markets import get_market
+from hydra.reference.sessions import trading_days
+from tests.kit import run_hydra
 
 
 def test_a_year_of_replay_detects_a_regime_change_and_promotes_a_retrained_model(data_dir):

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from hydra.money import money
-from hydra.report import _banner
+from hydra.domain.money import money
+from hydra.views.cycle import _banner
 
 
 @pytest.mark.parametrize(("value", "signed", "text"), [

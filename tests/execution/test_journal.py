@@ -12,7 +12,7 @@ from datetime import date
 
 import pytest
 
-from hydra.journal import FillRecord, Journal, JournalError
+from hydra.execution.journal import FillRecord, Journal, JournalError
 
 FILL = FillRecord(
     exec_id="0000e0d5.6564c2a1.01.01", order_ref="HYD-ZO-20261124-1-s1-a1",
@@ -77,7 +77,7 @@ def test_process_killed_right_after_a_fill_loses_nothing(tmp_path):
         cyc = cycle.open_cycle(as_of="2026-11-24", data_dir={str(data)!r})
         sig = cycle.compute_signal(cyc)
         q = cyc.broker.quote(sig.contract)
-        from hydra.broker.base import OrderRequest
+        from hydra.domain.broker import OrderRequest
         for n in range(1, 4):
             cyc.broker.place_order(OrderRequest(sig.contract, "BUY", 1, "LMT", q.ask,
                                                 f"HYD-ZO-20261124-{{n}}-s1-a1"))
@@ -111,7 +111,7 @@ def test_the_columnar_read_gives_the_row_reads_values_for_every_kind_of_fill(tmp
     for fills the compact encoding keeps as given (odd times, prices, slippage)."""
     import pandas as pd
 
-    from hydra import slippage
+    from hydra.execution import slippage
 
     def consistent(exec_id: str, side: str, price: float, predicted: float) -> FillRecord:
         """Slippage computed as hydra.fillsync does: stored as formula bits, not values."""

@@ -10,8 +10,8 @@ from dataclasses import asdict, replace
 import pandas as pd
 import pytest
 
-from hydra import journal as journal_mod
-from hydra.journal import Journal, JournalError
+from hydra.execution import journal as journal_mod
+from hydra.execution.journal import Journal, JournalError
 
 from .test_journal import FILL
 
@@ -137,7 +137,7 @@ def test_a_migration_that_would_change_a_fill_is_refused_and_leaves_schema_2(tmp
                                                                              monkeypatch):
     """Every copied row is compared with the old table before it is dropped: a copy that lost
     or altered a value rolls the whole migration back."""
-    from hydra import fill_codec
+    from hydra.execution import fill_codec
 
     path = tmp_path / "journal.sqlite"
     _write_v2(path)

@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 
 from hydra import cycle
-from hydra.broker.base import BrokerError
-from hydra.broker.ib import IBBroker, _FillRec, _TradeSnap
+from hydra.broker.ib.adapter import IBBroker, _FillRec, _TradeSnap
 from hydra.config import ConfigError, load_config
-from hydra.contracts import contract_from_local_symbol
-from hydra.killswitch import read_state
-from hydra.markets import get_market
-from hydra.outcomes import CycleStatus, LegOutcome
+from hydra.domain.broker import BrokerError
+from hydra.domain.outcomes import CycleStatus, LegOutcome
+from hydra.execution.killswitch import read_state
 from hydra.paths import DataPaths
-from tests.conftest import broker_orders, pin_signal, sim_positions
+from hydra.reference.contracts import contract_from_local_symbol
+from hydra.reference.markets import get_market
+from tests.kit import broker_orders, pin_signal, sim_positions
 
 ZO = get_market("ZO")
 

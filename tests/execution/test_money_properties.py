@@ -18,15 +18,16 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hydra import fills, reconcile
-from hydra.broker.base import Quote
 from hydra.config import load_config
-from hydra.contracts import contract, decade_year, local_symbol
-from hydra.journal import Journal
-from hydra.legs import OPEN, hold_back, plan_legs
-from hydra.markets import get_market
-from hydra.orders import limit_for_step, round_price, twap_sizes
-from hydra.risk import RiskInputs, evaluate, reduces_risk
+from hydra.domain import fills
+from hydra.domain.broker import Quote
+from hydra.execution.journal import Journal
+from hydra.execution.legs import OPEN, hold_back, plan_legs
+from hydra.execution.orders import limit_for_step, round_price, twap_sizes
+from hydra.execution.risk import RiskInputs, evaluate, reduces_risk
+from hydra.reconcile import breaks as reconcile
+from hydra.reference.contracts import contract, decade_year, local_symbol
+from hydra.reference.markets import get_market
 
 ZO = get_market("ZO")
 MONTHS = [contract(ZO, y, m) for y in (2026, 2027) for m in ZO.month_numbers]
@@ -303,7 +304,7 @@ def test_fills_count_the_latest_correction_per_stem_whatever_the_arrival_order(e
     kept = reconcile.latest_per_stem(frame)
     assert dict(zip(kept["exec_stem"], kept["quantity"], strict=True)) == expected
     # the journal, a real SQLite file, fed in the same arrival order
-    from tests.test_journal import FILL
+    from tests.execution.test_journal import FILL
 
     with tempfile.TemporaryDirectory() as tmp, Journal(Path(tmp) / "j.sqlite") as j:
         for exec_id, qty in execs:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hydra import cycle
-from hydra.broker.base import Quote
-from hydra.orders import (
+from hydra.domain.broker import Quote
+from hydra.execution.orders import (
     LIMIT_PATIENCE,
     TWAP,
     OrderManager,

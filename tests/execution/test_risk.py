@@ -9,11 +9,11 @@ import pytest
 
 from hydra import cycle
 from hydra.config import load_config
-from hydra.journal import Journal
-from hydra.killswitch import pause, resume
+from hydra.execution.journal import Journal
+from hydra.execution.killswitch import pause, resume
+from hydra.execution.risk import RiskInputs, evaluate
 from hydra.paths import DataPaths
-from hydra.risk import RiskInputs, evaluate
-from tests.conftest import pin_signal
+from tests.kit import pin_signal
 
 LIMITS = replace(
     load_config().risk,
@@ -120,7 +120,7 @@ def test_breakers_latch_for_the_day_and_rearm_the_next_trading_day(tmp_path):
 
 def test_a_drawdown_breach_does_not_block_forever(data_dir):
     """Tripped on one day, blocked for the rest of it; the next trading day trades again."""
-    from hydra.journal import Journal
+    from hydra.execution.journal import Journal
 
     (data_dir / "hydra.toml").write_text("[risk]\nmax_drawdown_fraction = 0.0001\n")
     with Journal(DataPaths(data_dir).journal_db) as j:
@@ -167,7 +167,7 @@ def test_gate_refuses_to_send_what_it_did_not_allow(data_dir):
     try:
         sig = cycle.compute_signal(cyc)
         gate = cycle.risk_gate(cyc)
-        from hydra.broker.base import OrderRequest
+        from hydra.domain.broker import OrderRequest
 
         q = cyc.broker.quote(sig.contract)
         req = OrderRequest(sig.contract, "BUY", 1, "LMT", q.bid, "HYD-ZO-20261124-9-s1-a1")

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from hydra import slippage
+from hydra.execution import slippage
 
 
 def test_predicted_uses_volatility_in_price_units():

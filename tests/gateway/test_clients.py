@@ -36,11 +36,11 @@ from ibapi.execution import ExecutionFilter
 from ibapi.order import Order
 from ibapi.wrapper import EWrapper
 
-from hydra.broker.sim import SimBroker
-from hydra.broker.tws_server import GatewayOptions, TwsServer
-from hydra.clock import SimClock
-from hydra.contracts import front_contract
-from hydra.markets import get_market
+from hydra.broker.sim.broker import SimBroker
+from hydra.gateway.server import GatewayOptions, TwsServer
+from hydra.reference.clock import SimClock
+from hydra.reference.contracts import front_contract
+from hydra.reference.markets import get_market
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 START = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
@@ -388,7 +388,7 @@ def test_a_fill_arrives_in_the_order_tws_sends_it(app: App):
 def delayed_gateway(tmp_path: Path) -> Iterator[tuple[TwsServer, list[tuple[int, list]]]]:
     """A gateway for an account without market data subscriptions (delayed data only), with
     every message it sends recorded as (session number, fields) as it goes on the wire."""
-    from hydra.broker import tws_server
+    from hydra.gateway import server as tws_server
 
     sent: list[tuple[int, list]] = []
     real_send = tws_server.Session.send
@@ -451,8 +451,8 @@ def test_contract_details_carry_agg_group_unset_as_tws_writes_it(gateway: TwsSer
     from ibapi.common import UNSET_INTEGER
     from ibapi.decoder import Decoder as IbDecoder
 
-    from hydra.broker import tws_messages as m
-    from hydra.broker.tws_protocol import MIN_CLIENT_VERSION, SERVER_VERSION, encode
+    from hydra.gateway import messages as m
+    from hydra.gateway.protocol import MIN_CLIENT_VERSION, SERVER_VERSION, encode
 
     front = front_contract(get_market("ZO"), START.date())
     ib = gateway.call(lambda: gateway._register(front))

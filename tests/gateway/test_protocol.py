@@ -14,8 +14,8 @@ from ib_insync import ContFuture, Future, LimitOrder, MarketOrder
 from ib_insync.client import Client
 from ib_insync.decoder import Decoder
 
-from hydra.broker import tws_messages as m
-from hydra.broker.tws_protocol import (
+from hydra.gateway import messages as m
+from hydra.gateway.protocol import (
     MIN_CLIENT_VERSION,
     SERVER_VERSION,
     ProtocolError,

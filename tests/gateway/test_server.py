@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from ib_insync import IB, ContFuture, Contract, Future, LimitOrder, StopOrder
 
-from hydra.broker.ib_loop import LoopThread
-from hydra.broker.sim import SimBroker
-from hydra.broker.tws_server import GatewayOptions, TwsServer, ib_local_symbol
-from hydra.clock import SimClock
-from hydra.contracts import front_contract
-from hydra.markets import get_market
+from hydra.broker.ib.event_loop import LoopThread
+from hydra.broker.sim.broker import SimBroker
+from hydra.gateway.server import GatewayOptions, TwsServer, ib_local_symbol
+from hydra.reference.clock import SimClock
+from hydra.reference.contracts import front_contract
+from hydra.reference.markets import get_market
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
 

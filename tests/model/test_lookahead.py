@@ -9,14 +9,14 @@ from datetime import UTC, date, datetime, time
 import numpy as np
 import pandas as pd
 
-from hydra.broker.market_sim import sim_market
+from hydra.broker.sim.market import sim_market
 from hydra.config import load_config
-from hydra.markets import get_market
 from hydra.model.classifier import Recipe, fit
 from hydra.model.features import labelled, make_features
 from hydra.model.returns import cycle_returns, entry_time
 from hydra.model.signal import cost_model, load_data, predict
 from hydra.model.store import BarStore, bars_to_frame
+from hydra.reference.markets import get_market
 
 T = date(2026, 3, 10)
 ZO = get_market("ZO")
@@ -98,7 +98,7 @@ def test_labels_are_the_next_cycles_entry_to_entry_return_net_of_cost():
     d = X.index[-1]
     closes = frame["close"].loc[:d].tail(COST.vol_days + 1).tolist()
     vols = frame["volume"].loc[:d].tail(COST.vol_days).tolist()
-    from hydra import slippage
+    from hydra.execution import slippage
     price_cost = (slippage.predicted_price(COST.half_spread, slippage.daily_vol_price(closes), 1,
                                            slippage.average_daily_volume(vols), COST.k)
                   + COST.commission / COST.point_value)

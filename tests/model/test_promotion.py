@@ -9,14 +9,14 @@ from datetime import time as dtime
 import numpy as np
 import pandas as pd
 
-from hydra.broker.market_sim import sim_market
+from hydra.broker.sim.market import sim_market
 from hydra.config import load_config
-from hydra.markets import get_market
 from hydra.model.classifier import Recipe
 from hydra.model.evaluate import compare, fixed_before, make_folds
 from hydra.model.features import labelled
 from hydra.model.returns import entry_time
 from hydra.model.signal import cost_model
+from hydra.reference.markets import get_market
 
 COST = cost_model(get_market("ZO"), load_config(None))
 RECIPE = Recipe(features=("ret_1", "ret_2", "ret_5", "vol_ratio"), C=0.1, train_days=60)

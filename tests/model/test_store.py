@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from hydra.broker.base import Bar
+from hydra.domain.broker import Bar
 from hydra.model.store import BarStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

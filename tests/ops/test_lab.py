@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, lab_request, lab_server
+from tests.kit import REPO, lab_request, lab_server
 
 pytestmark = pytest.mark.slow
 TOKEN = "test-token-4f2a9c"

@@ -15,14 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
-    TRADE_DATE,
-    broker_orders,
-    lab_request,
-    lab_server,
-    pin_signal,
-    run_hydra,
-)
+from tests.kit import TRADE_DATE, broker_orders, lab_request, lab_server, pin_signal, run_hydra
 
 pytestmark = pytest.mark.slow
 TOKEN = "browser-test-token-7d1e"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from hydra.schedule import BLOCK_BEGIN
-from tests.conftest import TRADE_DATE, run_hydra
+from hydra.ops.schedule import BLOCK_BEGIN
+from tests.kit import TRADE_DATE, run_hydra
 
 MINE = "MAILTO=ops@example.com\n30 2 * * * /usr/local/bin/backup\n"
 

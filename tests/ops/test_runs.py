@@ -7,8 +7,8 @@ import sqlite3
 import nbformat
 import pytest
 
-from hydra import runs
-from tests.conftest import small_notebook
+from hydra.ops import runs
+from tests.kit import small_notebook
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from hydra import runs
+from hydra.ops import runs
 from hydra.paths import DataPaths
-from tests.conftest import HYDRA, REPO, run_hydra, small_notebook
+from tests.kit import HYDRA, REPO, run_hydra, small_notebook
 
 TRADING_DAY = "2026-11-24"
 LABEL = '\nlabel = "x"'
@@ -112,7 +112,7 @@ def test_two_concurrent_runs_of_a_job_exactly_one_runs(data_dir, tmp_path):
 
 
 def test_a_killed_run_leaves_no_stale_lock(data_dir):
-    code = ("import sys, time\nfrom pathlib import Path\nfrom hydra import runs\n"
+    code = ("import sys, time\nfrom pathlib import Path\nfrom hydra.ops import runs\n"
             "from hydra.paths import DataPaths\n"
             "with runs.job_lock(DataPaths(Path(sys.argv[1])), runs.get_job('daily-cycle')):\n"
             "    print('locked', flush=True)\n    time.sleep(60)\n")

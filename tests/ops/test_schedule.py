@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hydra import runs, schedule
-from hydra.schedule import Job, ScheduleError, due_slot, next_runs, parse_jobs, validate_job
+from hydra.ops import runs, schedule
+from hydra.ops.schedule import Job, ScheduleError, due_slot, next_runs, parse_jobs, validate_job
 
 CT = ZoneInfo("America/Chicago")
 
@@ -155,7 +155,7 @@ def test_a_slot_is_the_same_whatever_the_start_latency(jobs):
 def test_missed_runs_are_open_days_without_any_record():
     from datetime import UTC, date, datetime
 
-    from hydra import schedule as sch
+    from hydra.ops import schedule as sch
 
     job = sch.load_jobs(sch.jobs_file(None))["daily-cycle"]
     since = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from cronsim import CronSim
 
-from hydra import schedule
-from hydra.schedule import BLOCK_BEGIN, BLOCK_END, CrontabStore, CronTarget, ScheduleError
-from tests.conftest import HYDRA, run_hydra
+from hydra.ops import schedule
+from hydra.ops.schedule import BLOCK_BEGIN, BLOCK_END, CrontabStore, CronTarget, ScheduleError
+from tests.kit import HYDRA, run_hydra
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

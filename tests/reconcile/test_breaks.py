@@ -12,14 +12,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hydra import cycle, fill_report, reconcile
-from hydra.broker.base import Execution, OrderRequest, Position
+from hydra import cycle
 from hydra.broker.factory import BrokerSpec, make_broker
-from hydra.broker.sim import SimBroker
+from hydra.broker.sim.broker import SimBroker
 from hydra.config import load_config
-from hydra.journal import FillRecord, Journal
+from hydra.domain.broker import Execution, OrderRequest, Position
+from hydra.execution.journal import FillRecord, Journal
 from hydra.paths import DataPaths
-from tests.conftest import pin_signal
+from hydra.reconcile import breaks as reconcile
+from hydra.reconcile import fill_report
+from tests.kit import pin_signal
 
 DAY = "2026-11-24"
 CFG = load_config().reconcile

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hydra.paths import DataPaths
-from tests.conftest import run_hydra
-from tests.test_reconcile_notebook import END, mixed_history
+from tests.kit import run_hydra
+from tests.reconcile.test_notebook import END, mixed_history
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +92,9 @@ def test_default_range_covers_fills_the_simulator_dated_ahead_of_today(tmp_path)
     """With no end date, a fill on a simulated trade date after today is still reported."""
     from dataclasses import replace
 
-    from hydra import fill_report
-    from hydra.journal import Journal
-    from tests.test_journal import FILL
+    from hydra.execution.journal import Journal
+    from hydra.reconcile import fill_report
+    from tests.execution.test_journal import FILL
 
     paths = DataPaths(tmp_path / "data")
     with Journal(paths.journal_db) as journal:

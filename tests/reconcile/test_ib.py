@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from hydra import cycle, fill_report
+from hydra import cycle
 from hydra.paths import DataPaths
-from tests.conftest import HYDRA, REPO, TRADE_DATE, read_line, stop_process
+from hydra.reconcile import fill_report
+from tests.kit import HYDRA, REPO, TRADE_DATE, read_line, stop_process
 
 pytestmark = pytest.mark.slow
 

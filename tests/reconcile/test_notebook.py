@@ -12,10 +12,10 @@ import nbformat
 import pytest
 import scrapbook as sb
 
-from hydra import fill_report
-from hydra.agent.replay import replay
+from hydra.cycle.replay import replay
 from hydra.paths import DataPaths
-from tests.conftest import run_hydra
+from hydra.reconcile import fill_report
+from tests.kit import run_hydra
 
 pytestmark = pytest.mark.slow
 

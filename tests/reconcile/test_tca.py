@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hydra import tca
 from hydra.config import load_config
-from hydra.journal import FillRecord, Journal
+from hydra.execution.journal import FillRecord, Journal
+from hydra.reconcile import tca
 
 CFG = load_config().reconcile
 TICK, POINT_VALUE, MID = 0.25, 50.0, 500.0

@@ -2,9 +2,9 @@ from datetime import date, time
 
 import pytest
 
-from hydra.contracts import first_notice_date, front_contract, last_trade_date, roll_date
-from hydra.markets import UnknownMarketError, get_market, load_registry
-from hydra.sessions import is_trading_day, non_trading_reason, session_windows
+from hydra.reference.contracts import first_notice_date, front_contract, last_trade_date, roll_date
+from hydra.reference.markets import UnknownMarketError, get_market, load_registry
+from hydra.reference.sessions import is_trading_day, non_trading_reason, session_windows
 
 
 def test_registry_has_oats_and_two_other_ag_futures():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hydra.plots import execution_window, resting_intervals
+from hydra.views.cycle_charts import execution_window, resting_intervals
 
 T0 = pd.Timestamp("2026-11-24T16:00:00Z")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import scrapbook as sb
 
-from tests.conftest import REPO, run_hydra
+from tests.kit import REPO, run_hydra
 
 pytestmark = pytest.mark.slow
 

@@ -39,11 +39,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
-from hydra.broker.base import (
+from hydra.broker.base import Broker
+from hydra.broker.ib.event_loop import LoopThread
+from hydra.broker.ib.hours import session_disagreements
+from hydra.broker.safety import SafetyVerdict, safety_verdict
+from hydra.config import IBConfig, load_config
+from hydra.domain.broker import (
     DONE_STATES,
     AccountState,
     Bar,
-    Broker,
     BrokerError,
     ContractDetails,
     Execution,
@@ -52,15 +56,12 @@ from hydra.broker.base import (
     Position,
     Quote,
 )
-from hydra.broker.ib_hours import session_disagreements
-from hydra.broker.ib_loop import LoopThread
-from hydra.config import IBConfig, load_config
-from hydra.contracts import contract as hydra_contract
-from hydra.contracts import contract_from_local_symbol, front_contract
-from hydra.fills import latest_per_stem
-from hydra.markets import Market, UnknownMarketError, get_market, load_registry
-from hydra.safety import SafetyVerdict, safety_verdict
-from hydra.sessions import current_trade_date, in_session
+from hydra.domain.fills import latest_per_stem
+from hydra.domain.market import Market
+from hydra.reference.contracts import contract as hydra_contract
+from hydra.reference.contracts import contract_from_local_symbol, front_contract
+from hydra.reference.markets import UnknownMarketError, get_market, load_registry
+from hydra.reference.sessions import current_trade_date, in_session
 
 T = TypeVar("T")
 log = logging.getLogger("hydra.broker.ib")
@@ -1173,7 +1174,7 @@ class IBClock:
 
 # ------------------------------------------------------------------------------ helpers
 def _lib() -> Any:
-    from hydra.broker import ibapi  # imported lazily: the sim path never loads ib_insync
+    from hydra.broker.ib import ibapi
 
     return ibapi
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hydra.markets import Market
-from hydra.sessions import session_windows
+from hydra.domain.market import Market
+from hydra.reference.sessions import session_windows
 
 Window = tuple[datetime, datetime]
 

@@ -30,11 +30,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from hydra.broker.base import (
+from hydra.broker.base import Broker
+from hydra.broker.sim.market import DayPath, MinuteQuote, SimMarket, round_to_tick, sim_market
+from hydra.domain.broker import (
     DONE_STATES,
     AccountState,
     Bar,
-    Broker,
     BrokerError,
     ContractDetails,
     Execution,
@@ -44,10 +45,10 @@ from hydra.broker.base import (
     Quote,
     Side,
 )
-from hydra.broker.market_sim import DayPath, MinuteQuote, SimMarket, round_to_tick, sim_market
-from hydra.clock import Clock
-from hydra.contracts import contract, contract_from_local_symbol, front_contract
-from hydra.markets import Market, UnknownMarketError, get_market, load_registry
+from hydra.domain.market import Market
+from hydra.reference.clock import Clock
+from hydra.reference.contracts import contract, contract_from_local_symbol, front_contract
+from hydra.reference.markets import UnknownMarketError, get_market, load_registry
 
 SCHEMA_VERSION = 2
 # Share of a minute's traded volume that hits one side of the book (sellers hitting the bid,

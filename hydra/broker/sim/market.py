@@ -47,9 +47,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from hydra.broker.base import Bar
-from hydra.markets import Market, get_market
-from hydra.sessions import session_windows, trading_days
+from hydra.domain.broker import Bar
+from hydra.domain.market import Market
+from hydra.reference.markets import get_market
+from hydra.reference.sessions import session_windows, trading_days
 
 EPOCH = date(2000, 1, 3)
 HORIZON = date(2045, 12, 31)

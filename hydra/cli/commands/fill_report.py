@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hydra.cli.common import DataDirOpt, console, err, fail
-from hydra.money import money
+from hydra.domain.money import money
 
 STYLE = {"green": "bold green", "yellow": "bold yellow", "red": "bold red", "grey": "dim"}
 UNIT_FORMAT = {"ticks": "{:+.3f}", "bps": "{:+.2f}", "usd": "{:+,.2f}"}
@@ -48,9 +48,9 @@ def fill_report(
     data_dir: DataDirOpt = None,
 ) -> None:
     """The fill journal for a range of trade dates, with totals (and --reconcile: TCA + breaks)."""
-    from hydra import fill_report as fr
-    from hydra.broker.base import BrokerError
-    from hydra.journal import JournalError
+    from hydra.domain.broker import BrokerError
+    from hydra.execution.journal import JournalError
+    from hydra.reconcile import fill_report as fr
 
     try:
         rep = fr.open_report(

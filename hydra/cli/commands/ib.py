@@ -17,7 +17,7 @@ EXCHANGE_TZ = "America/Chicago"  # every market in the registry is a Chicago mar
 
 
 def _fault_names() -> str:
-    from hydra.broker.tws_messages import FAULTS  # light: no simulator import at start-up
+    from hydra.gateway.messages import FAULTS
 
     return "; ".join(f"{name} ({what})" for name, what in FAULTS.items())
 
@@ -58,16 +58,10 @@ def sim_gateway(
     speaks server version 157..176 (IB's ibapi 9.81.1, ib_insync 0.9.86, ib_async 2.x).
     Runs until Ctrl-C. The account (broker/sim.sqlite) is the same one broker=sim uses.
     """
-    from hydra.broker.base import BrokerError
-    from hydra.broker.sim import SimBroker
-    from hydra.broker.tws_server import (
-        GatewayOptions,
-        ScaledClock,
-        TwsServer,
-        parse_faults,
-        sim_start,
-    )
+    from hydra.broker.sim.broker import SimBroker
     from hydra.config import ConfigError, load_config
+    from hydra.domain.broker import BrokerError
+    from hydra.gateway.server import GatewayOptions, ScaledClock, TwsServer, parse_faults, sim_start
 
     try:
         root = ensure_writable(resolve_data_dir(data_dir))
@@ -146,7 +140,7 @@ def data_dir_broker(paths: DataPaths) -> str:
     daily-cycle job's broker, else ib."""
     if paths.sim_db.exists():
         return "sim"
-    from hydra import schedule as sch
+    from hydra.ops import schedule as sch
 
     try:
         job = sch.load_jobs(sch.jobs_file(None)).get("daily-cycle")
@@ -178,12 +172,12 @@ def sync_fills(
     IB reports only the current day's executions: run this (or the next cycle does it) the
     same day as a late fill, or after a disconnect.
     """
-    from hydra import fillsync
-    from hydra.broker.base import BrokerError
     from hydra.broker.factory import BrokerSpec, make_broker
+    from hydra.broker.safety import safety_verdict
     from hydra.config import ConfigError, load_config
-    from hydra.journal import Journal
-    from hydra.safety import safety_verdict
+    from hydra.domain.broker import BrokerError
+    from hydra.execution import fillsync
+    from hydra.execution.journal import Journal
 
     try:
         root = ensure_writable(resolve_data_dir(data_dir))

@@ -27,7 +27,7 @@ def lab(
 ) -> None:
     """Start JupyterLab on 127.0.0.1 (token required) over notebooks/, the audit trail
     (read-only: saves there are refused) and scratch/ for interactive reruns."""
-    from hydra import lab as hlab
+    from hydra.ops import lab as hlab
 
     try:
         paths = DataPaths(ensure_writable(resolve_data_dir(data_dir)))

@@ -28,7 +28,7 @@ def _root(data_dir: str | None) -> Path:
 
 
 def _market(symbol: str) -> str:
-    from hydra.markets import UnknownMarketError, get_market
+    from hydra.reference.markets import UnknownMarketError, get_market
 
     try:
         return get_market(symbol).symbol
@@ -73,7 +73,7 @@ def diagnose(
     from hydra.agent.loop import observe_only
     from hydra.agent.status import next_trade_date_after
     from hydra.config import ConfigError, load_config
-    from hydra.markets import get_market
+    from hydra.reference.markets import get_market
 
     root, sym = _root(data_dir), _market(market)
     day = parse_date(as_of, "--as-of") or next_trade_date_after(root, sym)
@@ -206,9 +206,9 @@ def replay(
     Same loop, execution and journaling as a daily run; prints what the loop did (drift found,
     candidates trained, promotions, rollbacks) and the resulting P&L.
     """
-    from hydra.agent.replay import ReplayDay, ReplayError
-    from hydra.agent.replay import replay as run_replay
-    from hydra.cycle import ParameterError
+    from hydra.cycle.params import ParameterError
+    from hydra.cycle.replay import ReplayDay, ReplayError
+    from hydra.cycle.replay import replay as run_replay
 
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     assert first is not None and last is not None

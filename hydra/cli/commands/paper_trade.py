@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
 def trading_jobs(schedules: str | None) -> list[Any]:
     """Jobs that talk to a broker (they have a `broker` parameter)."""
-    from hydra import schedule as sch
+    from hydra.ops import schedule as sch
 
     try:
         jobs = sch.load_jobs(sch.jobs_file(schedules))
@@ -45,7 +45,7 @@ def trading_jobs(schedules: str | None) -> list[Any]:
 def job_safety(job: Any, account: str | None = None) -> Any:
     """The live-safety verdict for a job's broker settings and, once known, the account behind
     them (hydra.safety is the one authority)."""
-    from hydra.safety import safety_verdict
+    from hydra.broker.safety import safety_verdict
 
     p = job.parameters
     return safety_verdict(str(p.get("broker", "sim")), int(p.get("port", 4002)),
@@ -70,8 +70,8 @@ def broker_account(job: Any, paths: DataPaths, client_id: int = 98) -> str:
 
 def _refusals(jobs: list[Any], paths: DataPaths) -> list[str]:
     """Why scheduled paper trading may not start: the port first, then (IB) the account."""
-    from hydra.broker.base import BrokerError
     from hydra.config import ConfigError
+    from hydra.domain.broker import BrokerError
 
     out = []
     for job in jobs:
@@ -101,7 +101,7 @@ def start(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Run the safety checks, install the schedule, resume trading."""
-    from hydra.killswitch import resume
+    from hydra.execution.killswitch import resume
 
     paths = DataPaths(writable_data_dir(data_dir))
     jobs = trading_jobs(schedules)
@@ -123,7 +123,7 @@ def stop(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Pause trading at once (the kill switch), then remove the schedule."""
-    from hydra.killswitch import pause
+    from hydra.execution.killswitch import pause
 
     paths = DataPaths(writable_data_dir(data_dir))
     pause(paths, "paper trading stopped (hydra paper-trade stop)")
@@ -140,9 +140,9 @@ def status(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Configuration, safety verdicts, whether the schedule is installed, paused or not."""
-    from hydra import schedule as sch
     from hydra.config import ConfigError, load_config
-    from hydra.killswitch import read_state
+    from hydra.execution.killswitch import read_state
+    from hydra.ops import schedule as sch
 
     root = resolve_data_dir(data_dir)
     paths = DataPaths(root)

@@ -57,8 +57,8 @@ def run(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Run a job's notebook through papermill into the audit trail (what cron calls)."""
-    from hydra import runs
-    from hydra.schedule import ScheduleError
+    from hydra.ops import runs
+    from hydra.ops.schedule import ScheduleError
 
     if schedules:
         runs.JOBS.use_file(schedules)
@@ -107,9 +107,9 @@ def _refuse_bad_config(runs: Any, root: Any) -> None:
     (exit 2, nothing recorded), not in a cell; as a RunError, so a scheduled run's on-failure
     hook hears of it too."""
     from hydra.config import ConfigError, load_config
-    from hydra.markets import MarketsFileError, load_registry
     from hydra.paths import DataDirError, DataPaths
-    from hydra.sessions import check_calendar
+    from hydra.reference.markets import MarketsFileError, load_registry
+    from hydra.reference.sessions import check_calendar
 
     try:
         DataPaths(root).require_writable()
@@ -132,7 +132,7 @@ def _refuse_bad_values(runs: Any, jobdef: Any, params: dict[str, Any]) -> None:
              if declared.get(name, {}).get("inferred_type_name") in ("int", "float", "bool")
              and isinstance(value, str)]
     if not wrong and jobdef.source.name == "daily_cycle.ipynb":
-        from hydra.cycle import ParameterError, validate_params
+        from hydra.cycle.params import ParameterError, validate_params
 
         merged = {k: v for k, v in {**jobdef.parameters, **params}.items()
                   if k not in ("as_of", "data_dir", "run_id")}
@@ -150,7 +150,7 @@ def _one_line(summary: dict[str, Any]) -> str:
     if "headline" in summary:  # the reconciliation job: its headline starts with the outcome
         return str(summary["headline"])
     try:
-        from hydra.cycle import one_line
+        from hydra.cycle.summary import one_line
 
         return one_line(summary)
     except (KeyError, TypeError, ValueError):  # another job's summary
@@ -158,7 +158,7 @@ def _one_line(summary: dict[str, Any]) -> str:
 
 
 def _on_failure(job: Any, data_dir: Path, status: str, reason: str, record: Any) -> None:
-    from hydra.runs import run_on_failure
+    from hydra.ops.runs import run_on_failure
 
     said = run_on_failure(job, data_dir, status=status, reason=reason, record=record)
     if said:
@@ -187,7 +187,7 @@ def runs_list(
     data_dir: DataDirOpt = None,
 ) -> None:
     """List indexed runs, newest first."""
-    from hydra.runs import STATUSES, RunIndex, reap_dead_runs
+    from hydra.ops.runs import STATUSES, RunIndex, reap_dead_runs
 
     if status is not None and status not in STATUSES:
         raise fail(f"--status must be one of {', '.join(STATUSES)}, got {status!r}")
@@ -215,7 +215,7 @@ def runs_list(
 
 
 def _find_run(paths: DataPaths, run: str) -> Any:
-    from hydra.runs import RunIndex
+    from hydra.ops.runs import RunIndex
 
     if not paths.run_index.exists():
         raise fail(f"no runs yet (no index at {paths.run_index})")
@@ -231,7 +231,7 @@ def _find_run(paths: DataPaths, run: str) -> Any:
 
 
 def _integrity(paths: DataPaths, rec: Any) -> str:
-    from hydra.runs import notebook_damage, sha256_of
+    from hydra.ops.runs import notebook_damage, sha256_of
 
     if rec.output_path is None:
         return "no notebook (nothing was executed)"
@@ -275,7 +275,7 @@ def runs_show(
     data_dir: DataDirOpt = None,
 ) -> None:
     """One run: parameters, status, reason, integrity, and the scraps its notebook glued."""
-    from hydra.runs import read_scraps
+    from hydra.ops.runs import read_scraps
 
     paths = DataPaths(resolve_data_dir(data_dir))
     rec = _find_run(paths, run)
@@ -332,7 +332,7 @@ def runs_show(
 def runs_verify(data_dir: DataDirOpt = None) -> None:
     """Check every executed notebook's sha256 against the index; report edited, missing and
     extra notebooks (exit 1 if any)."""
-    from hydra.runs import verify
+    from hydra.ops.runs import verify
 
     root = resolve_data_dir(data_dir)
     report = verify(root)

@@ -61,7 +61,7 @@ def check(
 ) -> None:
     """Validate every job and print its next runs in the market's timezone and in UTC, closed
     exchange days shown as skipped. Exit 1 if a job has an error."""
-    from hydra import schedule as sch
+    from hydra.ops import schedule as sch
 
     after = _when(start)
     try:
@@ -92,7 +92,7 @@ def check(
 def _print_job(j, after: datetime, count: int) -> None:  # j: hydra.schedule.Job
     from cronsim import CronSim
 
-    from hydra import schedule as sch
+    from hydra.ops import schedule as sch
 
     console.rule(f"[bold]{j.name}[/]")
     if j.description:
@@ -137,7 +137,7 @@ def render(
 
 def _plan(data_dir: str | None, schedules: str | None, crontab_file: str | None,
           cron_timezone: str | None):  # -> hydra.schedule.InstallPlan
-    from hydra import schedule as sch
+    from hydra.ops import schedule as sch
 
     try:
         root = ensure_writable(resolve_data_dir(data_dir))
@@ -149,7 +149,7 @@ def _plan(data_dir: str | None, schedules: str | None, crontab_file: str | None,
 
 def validate_all(schedules: str | None) -> list[str]:
     """Every error of every job (warnings aside), as `hydra schedule check` reports them."""
-    from hydra import schedule as sch
+    from hydra.ops import schedule as sch
 
     jobs = sch.load_jobs(sch.jobs_file(schedules))
     now = datetime.now(UTC)
@@ -160,7 +160,7 @@ def validate_all(schedules: str | None) -> list[str]:
 def install_schedule(data_dir: str | None, schedules: str | None, crontab_file: str | None,
                      cron_timezone: str | None) -> None:
     """Validate, then put the block in the crontab (shared with `hydra paper-trade start`)."""
-    from hydra import schedule as sch
+    from hydra.ops import schedule as sch
 
     try:
         errors = validate_all(schedules)
@@ -183,7 +183,7 @@ def install_schedule(data_dir: str | None, schedules: str | None, crontab_file: 
 
 
 def uninstall_schedule(crontab_file: str | None) -> None:
-    from hydra import schedule as sch
+    from hydra.ops import schedule as sch
 
     store = sch.CrontabStore.from_option(crontab_file)
     try:

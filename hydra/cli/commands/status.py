@@ -87,9 +87,9 @@ def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> list[A
     """Open the broker the daily cycle uses, at its own clock (never moving the sim forward).
 
     Returns the positions held (None when the broker could not be read)."""
-    from hydra.broker.base import BrokerError
     from hydra.broker.factory import BrokerSpec, make_broker
     from hydra.config import ConfigError, load_config
+    from hydra.domain.broker import BrokerError
 
     p = job.parameters if job is not None else {}
     kind = str(p.get("broker", "sim"))
@@ -143,9 +143,9 @@ def status(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Broker connectivity, paused or not, model, last and next run of each job, position, P&L."""
-    from hydra import runs
-    from hydra import schedule as sch
-    from hydra.killswitch import read_state
+    from hydra.execution.killswitch import read_state
+    from hydra.ops import runs
+    from hydra.ops import schedule as sch
 
     root = resolve_data_dir(data_dir)
     paths = DataPaths(root)

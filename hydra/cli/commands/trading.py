@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from hydra.cli.common import DataDirOpt, console, writable_data_dir
-from hydra.killswitch import pause as do_pause
-from hydra.killswitch import read_state
-from hydra.killswitch import resume as do_resume
+from hydra.execution.killswitch import pause as do_pause
+from hydra.execution.killswitch import read_state
+from hydra.execution.killswitch import resume as do_resume
 from hydra.paths import DataPaths
 
 

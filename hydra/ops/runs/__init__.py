@@ -32,8 +32,8 @@ from typing import Any
 
 from hydra import __version__
 from hydra.faults import kill_point
+from hydra.ops.schedule import JOBS, Job, ScheduleError, closed_reason, due_slot
 from hydra.paths import NOTEBOOKS_DIR, REPO_DIR, DataPaths, ensure_writable
-from hydra.schedule import JOBS, Job, ScheduleError, closed_reason, due_slot
 from hydra.sqlite_tx import immediate
 
 __all__ = ["JOBS", "NOTEBOOKS_DIR", "Job", "RunError", "RunIndex", "RunRecord", "execute",
@@ -487,7 +487,7 @@ def _cycle_of(record: RunRecord) -> str | None:
         return None
     if job.source.name != "daily_cycle.ipynb":
         return None
-    from hydra.markets import DEFAULT_MARKET, get_market
+    from hydra.reference.markets import DEFAULT_MARKET, get_market
 
     try:  # the cycle's own spelling ("-p market zo" trades ZO-...)
         market = get_market(record.parameters.get("market") or job.market or DEFAULT_MARKET)

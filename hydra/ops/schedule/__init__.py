@@ -121,7 +121,7 @@ def parse_cron(expr: str, job: str = "?") -> str:
 
 
 def _parse_job(name: str, spec: Any, source: str) -> Job:
-    from hydra.markets import UnknownMarketError, get_market
+    from hydra.reference.markets import UnknownMarketError, get_market
 
     if not _NAME.match(name):
         raise ScheduleError(f"{source}: job name {name!r} must be lower-case letters, digits "
@@ -305,7 +305,7 @@ def fire_times(job: Job, after: datetime, until: datetime) -> Iterator[datetime]
 
 
 def _market(job: Job):  # -> hydra.markets.Market
-    from hydra.markets import get_market
+    from hydra.reference.markets import get_market
 
     return get_market(job.market)
 
@@ -314,13 +314,13 @@ def closed_reason(job: Job, day: date) -> str | None:
     """Why a run of `job` on `day` is skipped (exchange closed), or None when it runs."""
     if not job.trading_days_only:
         return None
-    from hydra.sessions import non_trading_reason
+    from hydra.reference.sessions import non_trading_reason
 
     return non_trading_reason(_market(job), day)
 
 
 def _close(job: Job, day: date) -> datetime | None:
-    from hydra.sessions import session_windows
+    from hydra.reference.sessions import session_windows
 
     windows = session_windows(_market(job), day)
     return windows[-1][1].astimezone(job.tz) if windows else None
@@ -376,7 +376,7 @@ def window_problem(job: Job, run: ScheduledRun) -> str | None:
     """Why a run's time breaks the job's `window` (e.g. orders after the close), or None."""
     if job.window == "any" or run.skipped:
         return None
-    from hydra.sessions import session_windows
+    from hydra.reference.sessions import session_windows
 
     market = _market(job)
     windows = session_windows(market, run.trade_date)

@@ -1,0 +1,6 @@
+"""The Interactive Brokers adapter: `adapter` (IBBroker, the interface over ib_insync),
+`event_loop` (the client's asyncio loop in its own thread), `hours` (IB's trading-hours strings),
+`ibapi` (the one place the IB client library is imported).
+
+May import: broker.base, broker.safety, reference, domain and the leaves.
+"""
