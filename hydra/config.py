@@ -15,8 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hydra.domain.errors import HydraError
 
-class ConfigError(ValueError):
+
+class ConfigError(HydraError, ValueError):
     pass
 
 

@@ -10,12 +10,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydra.domain.errors import HydraError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 NOTEBOOKS_DIR = REPO_DIR / "notebooks"
 
 
-class DataDirError(ValueError):
+class DataDirError(HydraError, ValueError):
     pass
 
 

@@ -10,8 +10,10 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from hydra.domain.errors import HydraError
 
-class DatabaseLockedError(sqlite3.OperationalError):
+
+class DatabaseLockedError(HydraError, sqlite3.OperationalError):
     """Another process held the file's write lock for longer than the busy timeout."""
 
 

@@ -21,13 +21,14 @@ import pandas as pd
 from hydra.agent.journal import AgentJournal, agent_db_path
 from hydra.agent.pnl import FillLine, PnlReconciliation, reconcile
 from hydra.config import load_config
+from hydra.domain.errors import HydraError
 from hydra.domain.market import Market
 from hydra.paths import DataPaths, ensure_writable, resolve_data_dir
 from hydra.reference.markets import get_market
 from hydra.reference.sessions import trading_days
 
 
-class ReplayError(ValueError):
+class ReplayError(HydraError, ValueError):
     """The replay cannot run as asked; the message says what to do instead."""
 
 

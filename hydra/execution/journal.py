@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hydra.domain.errors import HydraError
 from hydra.domain.fills import exec_stem, is_later
 from hydra.execution import fill_codec
 from hydra.faults import kill_point
@@ -124,7 +125,7 @@ def _unjournalable(fill: FillRecord) -> str | None:
     return None
 
 
-class JournalError(RuntimeError):
+class JournalError(HydraError, RuntimeError):
     pass
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 
+from hydra.domain.errors import HydraError
+
 _PARENT = int(os.environ.get("JPY_PARENT_PID") or 0)
 
 
-class OrphanedError(RuntimeError):
+class OrphanedError(HydraError, RuntimeError):
     """The process that started this kernel is gone: no more orders from here."""
 
 

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from hydra.domain.errors import HydraError
+
 SERVER_VERSION = 176
 MIN_CLIENT_VERSION = 157  # ib_insync's MinClientVersion; older clients are refused
 UNSET_DOUBLE = 1.7976931348623157e308  # Java's Double.MAX_VALUE: "no value" on the wire
@@ -31,7 +33,7 @@ HEADER = struct.Struct(">I")
 MAX_MESSAGE = 16 * 1024 * 1024  # a frame larger than this is a protocol error, not a message
 
 
-class ProtocolError(ValueError):
+class ProtocolError(HydraError, ValueError):
     """The peer sent bytes that are not the TWS API protocol."""
 
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hydra.domain.errors import HydraError
 from hydra.model.classifier import FittedModel
 
 
-class RegistryError(RuntimeError):
+class RegistryError(HydraError, RuntimeError):
     pass
 
 

@@ -27,6 +27,7 @@ from jupyter_server.services.sessions.sessionmanager import SessionManager
 from tornado import web
 from traitlets import List, Unicode
 
+from hydra.domain.errors import HydraError
 from hydra.paths import NOTEBOOKS_DIR, DataPaths
 
 REFUSAL = ("{path} is in the audit trail, which is read-only: executed notebooks are records. "
@@ -34,7 +35,7 @@ REFUSAL = ("{path} is in the audit trail, which is read-only: executed notebooks
            "RUN_ID`), then pick a kernel for the copy (Kernel > Change Kernel...) and run it.")
 
 
-class LabError(RuntimeError):
+class LabError(HydraError, RuntimeError):
     pass
 
 

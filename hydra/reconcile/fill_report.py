@@ -20,6 +20,7 @@ import pandas as pd
 from hydra import __version__
 from hydra.config import Config, load_config
 from hydra.domain.broker import BrokerError, Execution, Position
+from hydra.domain.errors import HydraError
 from hydra.domain.money import money
 from hydra.execution.journal import FillRecord, Journal
 from hydra.params import as_bool, as_date, as_int
@@ -36,11 +37,11 @@ LIST_COLUMNS = ["as_of", "fill_time", "exec_id", "order_ref", "local_symbol", "s
                 "actual_usd", "commission"]
 
 
-class ReportError(ValueError):
+class ReportError(HydraError, ValueError):
     """Bad report parameters or unreadable data; the message says what to fix."""
 
 
-class BreaksFound(RuntimeError):
+class BreaksFound(HydraError, RuntimeError):
     """The reconciliation found unexplained breaks (raised last, after everything is shown)."""
 
 

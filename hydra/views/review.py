@@ -1,6 +1,7 @@
 """History across runs for notebooks/review.ipynb: the run index and glued summaries as tables.
 
 Reads only (the run index, or each executed notebook's scraps); draws with matplotlib Figures.
+The notebook's cells are one call each: `load`, then the `show_*` displays, `figure`, `totals`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
 from hydra.ops import runs
@@ -118,3 +120,33 @@ def totals(review: Review) -> dict[str, Any]:
         "commission": total("commission"),
         "last_net_liquidation": float(last_nlv.iloc[-1]) if len(last_nlv) else None,
     }
+
+
+def show_header(review: Review) -> None:
+    """How many runs of which job, from which index."""
+    display(Markdown(f"**{len(review.runs)} run(s)** of `{review.job or 'every job'}` in "
+                     f"`{review.index_path}`" + (f" from {review.since}" if review.since else "")))
+
+
+def show_runs(review: Review) -> None:
+    """Runs by job and status, then the runs that did not succeed."""
+    if review.runs.empty:
+        display(Markdown("_No runs yet: `hydra run daily-cycle` (or the schedule) records the "
+                         "first._"))
+        return
+    display(review.runs.groupby(["job", "status"]).size().rename("runs").to_frame())
+    if len(review.problems):
+        display(Markdown("Runs that did not succeed:"))
+        display(review.problems[["run_id", "job", "trade_date", "status", "reason"]])
+
+
+def show_daily(review: Review) -> None:
+    """The last run of each trade date, or why there is none."""
+    if review.history.empty:
+        display(Markdown("_No run has glued a summary yet._"))
+    else:
+        display(review.daily)
+
+
+def show_totals(values: dict[str, Any]) -> None:
+    display(Markdown("\n".join(f"- **{k}**: {v}" for k, v in values.items())))

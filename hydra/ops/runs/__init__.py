@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra import __version__
+from hydra.domain.errors import HydraError
 from hydra.faults import kill_point
 from hydra.ops.schedule import JOBS, Job, ScheduleError, closed_reason, due_slot
 from hydra.paths import NOTEBOOKS_DIR, REPO_DIR, DataPaths, ensure_writable
@@ -42,7 +43,7 @@ __all__ = ["JOBS", "NOTEBOOKS_DIR", "Job", "RunError", "RunIndex", "RunRecord", 
 STATUSES = ("running", "succeeded", "failed", "skipped")
 
 
-class RunError(RuntimeError):
+class RunError(HydraError, RuntimeError):
     """A run could not start (bad job, parameter name, or data directory); nothing ran."""
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from hydra.domain.errors import HydraError
 from hydra.paths import REPO_DIR
 
 DEFAULT_JOBS_FILE = REPO_DIR / "schedules" / "jobs.toml"
@@ -33,7 +34,7 @@ FLOCK_BUSY = 75  # flock's exit code when the previous firing of the job still r
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-class ScheduleError(ValueError):
+class ScheduleError(HydraError, ValueError):
     """The jobs file, a job or the crontab is wrong; the message says what to fix."""
 
 
