@@ -9,7 +9,7 @@ to a real `hydra sim-gateway` process (its clock runs in real time: about 30 s p
 Prints, per point: whether the process died there, the final position against the recorded
 target, duplicate orderRefs, over-filled parents, executions missing from (or doubled in) the
 journal, and the rerun's time to recover. Then the totals, and how many bad inputs the suite
-refuses (tests/test_bad_inputs.py and tests/test_money_path.py). Asserts nothing.
+refuses (tests/cycle/test_bad_inputs.py and tests/execution/test_money_path.py). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -127,8 +127,9 @@ def main() -> None:
         print(f"time to recover (the rerun, in-process): median {rec[len(rec) // 2]:.2f} s, "
               f"max {rec[-1]:.2f} s")
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "--co", "-n0", "-p",
-                            "no:cacheprovider", "tests/test_bad_inputs.py",
-                            "tests/test_money_path.py", "tests/test_ib_faults.py", "-k",
+                            "no:cacheprovider", "tests/cycle/test_bad_inputs.py",
+                            "tests/execution/test_money_path.py",
+                            "tests/broker/test_ib_faults.py", "-k",
                             "bad or damaged or quote or locked or limit or paused or read_only "
                             "or reject or refus or fault or wrong or cancels or link or client_id"],
                            capture_output=True, text=True, cwd=ROOT)

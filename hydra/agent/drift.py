@@ -8,7 +8,7 @@ small and the loop cries wolf. A feature drifts when its p-value is below alpha 
 features tested x 2) (Bonferroni), where the
 second test per feature is a variance-ratio F-test (KS barely sees a pure change of scale, which
 is what a volatility regime switch is), so one check of all features raises a false alarm at most
-`alpha` of the time on identical distributions (measured in tests/test_agent_drift.py).
+`alpha` of the time on identical distributions (measured in tests/agent/test_drift.py).
 
 PSI (population stability index) is still reported, binned on the pooled sample's quantiles
 (symmetric in its arguments, so a constant sample cannot give 0 one way and 18 the other), but

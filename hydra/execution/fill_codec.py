@@ -12,7 +12,7 @@ and:
 - times as integer microseconds since 1970 when the text is Python's canonical UTC ISO form
   (``2026-11-24T16:00:00.123456+00:00``), else the text as given;
 - the parent ref as a length when it is a prefix of the order ref;
-- each slippage column derived by its formula (``hydra.slippage.in_units``) as a bit in
+- each slippage column derived by its formula (``hydra.execution.slippage.in_units``) as a bit in
   ``derived`` when the formula gives the stored double back bit for bit, else the value.
 
 Every rule is checked at write time, value by value; anything that does not round-trip is kept
@@ -131,7 +131,7 @@ def decode_time(us: int) -> str:
 
 
 def split_exec_id(exec_id: str) -> tuple[str, str | None]:
-    """(stem, tail): the rule of hydra.fills.exec_stem; tail None when there is no dot."""
+    """(stem, tail): the rule of hydra.domain.fills.exec_stem; tail None when there is no dot."""
     if "." not in exec_id:
         return exec_id, None
     stem, tail = exec_id.rsplit(".", 1)
@@ -139,7 +139,7 @@ def split_exec_id(exec_id: str) -> tuple[str, str | None]:
 
 
 def _formula(name: str, r: Mapping[str, Any], actual_price: Any) -> float | None:
-    """The value hydra.slippage gives for a derived column: None where SQL's formula gives
+    """The value hydra.execution.slippage gives for a derived column: None where SQL's formula gives
     NULL (a missing input, a zero divisor), nan where it overflows (then never derived)."""
     try:
         if name == "actual_price":

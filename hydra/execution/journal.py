@@ -28,7 +28,7 @@ from hydra.execution import fill_codec
 from hydra.faults import kill_point
 from hydra.sqlite_tx import DatabaseLockedError, immediate
 
-SCHEMA_VERSION = 3  # 3: compact fills (hydra.fill_codec); a schema-2 journal migrates on open
+SCHEMA_VERSION = 3  # 3: compact fills (fill_codec); a schema-2 journal migrates on open
 BUSY_TIMEOUT_SECONDS = 30.0  # how long a writer waits for another process holding the lock
 
 _SCHEMA = """

@@ -5,7 +5,7 @@ connects to as if it were IB Gateway: handshake, framing, the start-up requests 
 on connect, contract details, market data (live or delayed), daily bars, account values,
 P&L, positions, orders with orderRef, order status, executions with commission reports (as
 events when they happen, and again on reqExecutions), completed orders. Behind it sits
-hydra.broker.sim.SimBroker: the same persistent account and simulated market the embedded
+hydra.broker.sim.broker.SimBroker: the same persistent account and simulated market the embedded
 broker uses. It exists so the whole IB path (adapter, notebook, CLI) is tested over a real
 socket and an operator can rehearse it without an IB account.
 

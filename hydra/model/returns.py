@@ -9,8 +9,9 @@ until the next cycle's entry, at the same time on the next trading day. So row d
     r(d) = entry(T+1) / entry(T) - 1        T = the trading day after d
 
 and changing the position by one contract costs, per side, the project's cost model
-(`hydra.slippage.predicted_price`: half spread + k * sigma * sqrt(Q / ADV)) plus commission,
-with sigma (price units) and ADV from the bars up to d, which the cycle knows at T's entry.
+(`hydra.execution.slippage.predicted_price`: half spread + k * sigma * sqrt(Q / ADV)) plus
+commission, with sigma (price units) and ADV from the bars up to d, which the cycle knows at
+T's entry.
 Nothing in a row uses a price after entry(T+1), and its feature uses nothing after d's close.
 
 The label of row d is that return net of one side's cost: 1 (up) when a long entered at T

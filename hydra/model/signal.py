@@ -101,7 +101,7 @@ def model_data(bars: pd.DataFrame, as_of: date, cost: CostModel) -> ModelData:
 
 
 def cost_model(market: Market, config: Config) -> CostModel:
-    """The project's cost model (hydra.slippage) with the market's typical half spread,
+    """The project's cost model (hydra.execution.slippage) with the market's typical half spread,
     [slippage] k and vol_lookback_days, and the commission per contract per side."""
     return CostModel(tick=market.tick, point_value=market.point_value,
                      half_spread=market.sim.spread_ticks * market.tick / 2,

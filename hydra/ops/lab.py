@@ -206,10 +206,10 @@ def server_argv(workspace: Path, runs_dir: Path, *, port: int, token: str,
         f"--ServerApp.open_browser={open_browser}",
         "--ServerApp.allow_remote_access=False",
         "--ServerApp.terminals_enabled=False",  # a shell would bypass the read-only trail
-        "--ServerApp.contents_manager_class=hydra.lab.ReadOnlyRunsContentsManager",
+        "--ServerApp.contents_manager_class=hydra.ops.lab.ReadOnlyRunsContentsManager",
         f"--ReadOnlyRunsContentsManager.read_only_dirs={runs_dir.resolve()}",
         f"--ReadOnlyRunsContentsManager.read_only_dirs={NOTEBOOKS_DIR.resolve()}",
-        "--ServerApp.session_manager_class=hydra.lab.ScratchOnlySessionManager",
+        "--ServerApp.session_manager_class=hydra.ops.lab.ScratchOnlySessionManager",
         f"--IdentityProvider.token={token}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         # no kernel is started (nor asked for) when a notebook opens: a record opens with no

@@ -1,8 +1,8 @@
 """Broker vs journal: every fill, every position, every commission, and every break listed.
 
 Pure functions: the caller brings the journal's fills and the broker's executions and positions
-(hydra.fill_report reads them). Executions are matched to fills by execId stem, so a broker
-correction (same stem, later suffix) that the journal has not applied is a break of its own
+(hydra.reconcile.fill_report reads them). Executions are matched to fills by execId stem, so a
+broker correction (same stem, later suffix) that the journal has not applied is a break of its own
 rather than one missing and one extra fill.
 
 Scope. Fills and Hydra executions (orderRef "HYD-...") are compared over the report's trade
@@ -32,14 +32,14 @@ from hydra.domain import fills
 from hydra.domain.broker import Execution, Position
 from hydra.execution.fillsync import HYDRA_PREFIX
 
-_REF_DAY = r"^HYD-[A-Z0-9]+-(\d{8})-"  # the trade date in a Hydra orderRef (hydra.fillsync._REF)
-EXPIRY_REF = "SIM-EXPIRY"  # hydra.broker.sim.EXPIRY_REF (not imported: keep this module pure)
+_REF_DAY = r"^HYD-[A-Z0-9]+-(\d{8})-"  # a Hydra orderRef's trade date (fillsync._REF)
+EXPIRY_REF = "SIM-EXPIRY"  # broker.sim.broker.EXPIRY_REF (not imported: keep this pure)
 
 # kind -> what it means and what to do; `explained` kinds are listed but not counted as breaks
 KINDS: dict[str, str] = {
     "missing_in_journal": (
         "the broker reports this Hydra execution and the journal has no fill for it: the next "
-        "cycle's start-up sync journals it (hydra.fillsync.sync_fills); if it stays, "
+        "cycle's start-up sync journals it (hydra.execution.fillsync.sync_fills); if it stays, "
         "investigate why the sync does not pick it up"),
     "missing_at_broker": (
         "the journal has a fill the broker does not report: check the account (reset? another "
@@ -104,7 +104,7 @@ def executions_frame(executions: Iterable[Execution]) -> pd.DataFrame:
 
 
 def _stems(exec_ids: pd.Series) -> pd.Series:
-    """hydra.fills.exec_stem of every execId, vectorised (Arrow's regex: no Python loop)."""
+    """hydra.domain.fills.exec_stem of every execId, vectorised (Arrow's regex: no Python loop)."""
     arr = pa.array(exec_ids.astype("str"), type=pa.string())
     # split at the last dot only; no dot: the whole id, as exec_stem does
     out = pc.list_element(pc.split_pattern(arr, ".", max_splits=1, reverse=True), 0)
@@ -121,7 +121,7 @@ def execution_origin(order_ref: str) -> str:
 
 
 def trade_dates(execs: pd.DataFrame, timezone: str) -> pd.Series:
-    """A Hydra execution's trade date is in its orderRef (as hydra.fillsync.cycle_of reads it);
+    """A Hydra execution's trade date is in its orderRef (as fillsync.cycle_of reads it);
     others: the exchange-local calendar date of the execution. Vectorised: a million
     executions take a second, not a minute."""
     if not len(execs):
@@ -153,7 +153,7 @@ def in_range(as_of: pd.Series, since: date | None, until: date | None) -> pd.Ser
 
 
 def latest_per_stem(execs: pd.DataFrame) -> pd.DataFrame:
-    """One execution per execId stem: the latest correction (the rule of hydra.fills)."""
+    """One execution per execId stem: the latest correction (the rule of hydra.domain.fills)."""
     if not len(execs):
         return execs.assign(exec_stem=pd.Series(dtype=object))
     out = execs.assign(exec_stem=_stems(execs["exec_id"]))

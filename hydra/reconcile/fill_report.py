@@ -2,7 +2,7 @@
 
 open_report (validate parameters, locate the data) -> fill_list (fills and totals) ->
 slippage (predicted vs actual, verdicts) -> broker_check (journal vs the broker's executions and
-positions) -> summarize (the glued record). The maths lives in hydra.tca and hydra.reconcile;
+positions) -> summarize (the glued record). The maths lives in tca and breaks (this folder);
 this module only reads the journal and the broker. It never writes: a data directory without a
 journal or a simulated account is reported as empty, not created.
 """

@@ -1,8 +1,8 @@
 """Transaction-cost analysis of journaled fills: totals, predicted vs actual slippage, verdicts.
 
-Pure functions over the journal's fills DataFrame (hydra.journal.Journal.fills). Every fill is
-one observation. Slippage is per contract and signed (positive = a cost), in three units:
-ticks and basis points from the journal's per-contract columns, and dollars per contract
+Pure functions over the journal's fills DataFrame (hydra.execution.journal.Journal.fills).
+Every fill is one observation. Slippage is per contract and signed (positive = a cost), in three
+units: ticks and basis points from the journal's per-contract columns, and dollars per contract
 (price units x point value), so a 4-lot and a 1-lot weigh the same. Verdicts are judged in
 TICKS, so the thresholds mean the same for oats and hogs (the original HYDRA compared raw price
 units across contracts). Below the minimum sample a group reports "insufficient data" and no

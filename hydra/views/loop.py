@@ -1,4 +1,4 @@
-"""The loop's outcome as text and tables for the notebook (hydra.report.show_model shows them)."""
+"""The loop's outcome as text and tables for the notebook (views.cycle.show_model shows them)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_first_cycle_trains_and_journals_the_initial_champion(data_dir):
 def test_degraded_champion_is_replaced_and_the_next_cycles_trade_the_winner(data_dir):
     # The wrong champion is degraded at once (min_live_days 1) and the old promotion rule is
     # used (promote_alpha 1: no significance test), so this tests the plumbing of a promotion;
-    # tests/test_model_promotion.py tests what evidence a promotion needs.
+    # tests/model/test_promotion.py tests what evidence a promotion needs.
     (data_dir / "hydra.toml").write_text(
         "[agent]\nmin_live_days = 1\npromote_alpha = 1.0\ndrawdown_max = 0.0\n")
     _cycle(data_dir, "2026-03-02")

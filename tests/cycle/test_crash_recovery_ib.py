@@ -1,7 +1,7 @@
 """Crash recovery on the IB path: ib_insync over the TWS wire protocol to `hydra sim-gateway`
 (a real process on a loopback port), killed at each named point of the money path, or the
-gateway itself killed and restarted mid-TWAP. Same checks as tests/test_crash_recovery.py, with
-the fill report asking the gateway. The gateway's clock runs in real time, so these run apart
+gateway itself killed and restarted mid-TWAP. Same checks as tests/cycle/test_crash_recovery.py,
+with the fill report asking the gateway. The gateway's clock runs in real time, so these run apart
 from the simulator's cases (their own file: another xdist worker).
 """
 
@@ -70,9 +70,9 @@ IB_SCRIPT = ("import sys\nfrom hydra import cycle\n"
 def test_killed_on_the_ib_path_a_rerun_through_the_gateway_finishes_the_day(data_dir, point,
                                                                            after):
     """The money-path kill points before and after the fills on the IB path (those around a
-    fill: tests/test_crash_recovery_ib_fills.py, a file of its own so another xdist worker
+    fill: tests/cycle/test_crash_recovery_ib_fills.py, a file of its own so another xdist worker
     takes them; the gateway's clock is real time). The eighth point (before_index_finished) is
-    `hydra run`'s, not the broker's: tests/test_crash_recovery.py."""
+    `hydra run`'s, not the broker's: tests/cycle/test_crash_recovery.py."""
     killed_on_ib_then_rerun(data_dir, point, after)
 
 

@@ -114,7 +114,7 @@ def test_the_columnar_read_gives_the_row_reads_values_for_every_kind_of_fill(tmp
     from hydra.execution import slippage
 
     def consistent(exec_id: str, side: str, price: float, predicted: float) -> FillRecord:
-        """Slippage computed as hydra.fillsync does: stored as formula bits, not values."""
+        """Slippage computed as fillsync does: stored as formula bits, not values."""
         units = {"tick": 0.25, "reference_price": 320.125, "point_value": 50.0, "quantity": 3}
         pred = slippage.in_units(predicted, **units)
         act = slippage.in_units(slippage.actual_price(side, price, 320.125), **units)

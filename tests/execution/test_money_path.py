@@ -294,4 +294,4 @@ def test_a_crossed_quote_is_refused_with_its_reason_and_nothing_is_sent(data_dir
     [leg] = result.legs
     assert leg.outcome is LegOutcome.BLOCKED and "crossed quote: bid" in leg.reason
     assert broker_orders(data_dir) == []
-    assert math.isnan(float("nan"))  # (the NaN and -1 quotes: tests/test_money_properties.py)
+    assert math.isnan(float("nan"))  # (NaN and -1 quotes: tests/execution/test_money_properties.py)

@@ -45,7 +45,7 @@ from hydra.reference.markets import get_market
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 START = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
 WAIT = 10.0
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IB_ASYNC = "ib_async==2.1.0"
 IB_ASYNC_VENV = ROOT / ".venv-ibasync"
 OFFLINE = ("NewConnectionError", "Max retries exceeded", "Temporary failure in name resolution",

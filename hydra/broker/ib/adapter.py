@@ -1,7 +1,7 @@
 """The Interactive Brokers broker: the Broker interface over ib_insync (IB Gateway or TWS).
 
 How it behaves, and why:
-- ib_insync runs on a private event loop thread (hydra.broker.ib_loop): every call below is
+- ib_insync runs on a private event loop thread (hydra.broker.ib.event_loop): every call below is
   synchronous for the caller, bounded by a timeout, and works the same from a script, the
   CLI, a papermill kernel and JupyterLab. A failed connect stops that thread: nothing lingers.
 - connect: bounded attempts with backoff; the error names host, port and client id and says

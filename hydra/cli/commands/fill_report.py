@@ -1,5 +1,6 @@
 """`hydra fill-report`: the journaled fills, and with --reconcile the slippage verdicts and the
-broker check, from the same implementation as notebooks/reconciliation.ipynb (hydra.fill_report).
+broker check, from the same implementation as notebooks/reconciliation.ipynb
+(hydra.reconcile.fill_report).
 
 Exit codes: 0 done; 1 --reconcile found unexplained breaks, or the broker could not be read;
 2 bad input (nothing was read).

@@ -44,7 +44,7 @@ def trading_jobs(schedules: str | None) -> list[Any]:
 
 def job_safety(job: Any, account: str | None = None) -> Any:
     """The live-safety verdict for a job's broker settings and, once known, the account behind
-    them (hydra.safety is the one authority)."""
+    them (hydra.broker.safety is the one authority)."""
     from hydra.broker.safety import safety_verdict
 
     p = job.parameters

@@ -89,7 +89,7 @@ def check(
         raise typer.Exit(1)
 
 
-def _print_job(j, after: datetime, count: int) -> None:  # j: hydra.schedule.Job
+def _print_job(j, after: datetime, count: int) -> None:  # j: hydra.ops.schedule.Job
     from cronsim import CronSim
 
     from hydra.ops import schedule as sch
@@ -136,7 +136,7 @@ def render(
 
 
 def _plan(data_dir: str | None, schedules: str | None, crontab_file: str | None,
-          cron_timezone: str | None):  # -> hydra.schedule.InstallPlan
+          cron_timezone: str | None):  # -> hydra.ops.schedule.InstallPlan
     from hydra.ops import schedule as sch
 
     try:

@@ -405,7 +405,7 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
             str(source), str(output), parameters=params, kernel_name=kernel_name,
             cwd=str(REPO_DIR), execution_timeout=timeout, progress_bar=False,
             log_output=False, request_save_on_cell_execute=True,
-            kernel_manager_class="hydra.kernels.IPCKernelManager",
+            kernel_manager_class="hydra.ops.kernels.IPCKernelManager",
         )
     except PapermillExecutionError as exc:
         status = "failed"

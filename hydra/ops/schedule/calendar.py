@@ -35,7 +35,7 @@ def fire_times(job: Job, after: datetime, until: datetime) -> Iterator[datetime]
         yield local
 
 
-def _market(job: Job):  # -> hydra.markets.Market
+def _market(job: Job):  # -> hydra.reference.markets.Market
     from hydra.reference.markets import get_market
 
     return get_market(job.market)
