@@ -5,7 +5,7 @@
     maintain  step 2  maintain_model: the self-healing loop (hydra.agent)
     signal    step 3  compute_signal: the champion's signal and target position
     plan      step 4  plan_orders: the legs and the gate's pre-trade view, computed from values
-    execute   step 5  execute: the step that acts (journals the plan, works the legs)
+    trade     step 5  execute: the step that acts (journals the plan, works the legs)
     fills     step 6  journal_fills: a last sweep, this cycle's fills from the journal
     summary   step 7  summarize, one_line: the run's record
     run               run_in_process: the steps above without a notebook
@@ -33,7 +33,6 @@ from hydra.cycle.context import (
     risk_gate,
     sync_fills,
 )
-from hydra.cycle.execute import ExecutionResult, LegResult, _session_end, execute
 from hydra.cycle.fills import journal_fills
 from hydra.cycle.maintain import ModelStatus, maintain_model
 from hydra.cycle.params import BROKERS, CycleParams, ParameterError, validate_params
@@ -50,6 +49,7 @@ from hydra.cycle.recovery import prior_orders, recover
 from hydra.cycle.run import run_in_process
 from hydra.cycle.signal import SignalResult, compute_signal, model_signal
 from hydra.cycle.summary import one_line, summarize
+from hydra.cycle.trade import ExecutionResult, LegResult, _session_end, execute
 
 __all__ = [
     "BROKERS", "DRY_RUN", "AccountCheck", "Cycle", "CycleBusyError", "CycleParams",

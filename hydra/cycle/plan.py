@@ -204,13 +204,13 @@ def _cost_inputs(config: Config, sig: SignalResult) -> tuple[float, float]:
 
 def _closed(plan: OrderPlan) -> bool:
     """Halted for a reason the gate cannot change (a dry run still shows the gate's view)."""
-    return _beyond_dry_run(plan.halted)
+    return beyond_dry_run(plan.halted)
 
 
 DRY_RUN = "dry run: orders computed, none sent"
 
 
-def _beyond_dry_run(reasons: list[str]) -> bool:
+def beyond_dry_run(reasons: list[str]) -> bool:
     """Whether anything but the dry run itself stops an order."""
     return any(r != DRY_RUN for r in reasons)
 

@@ -6,12 +6,12 @@ from typing import Any
 
 from hydra.cycle.account import check_account
 from hydra.cycle.context import open_cycle
-from hydra.cycle.execute import execute
 from hydra.cycle.fills import journal_fills
 from hydra.cycle.maintain import maintain_model
 from hydra.cycle.plan import plan_orders
 from hydra.cycle.signal import compute_signal
 from hydra.cycle.summary import summarize
+from hydra.cycle.trade import execute
 
 
 def run_in_process(**params: Any) -> dict[str, Any]:

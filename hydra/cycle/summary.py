@@ -10,10 +10,10 @@ import pandas as pd
 from hydra import __version__
 from hydra.cycle.account import AccountCheck
 from hydra.cycle.context import Cycle, market_positions
-from hydra.cycle.execute import ExecutionResult, _not_sent
 from hydra.cycle.maintain import ModelStatus
-from hydra.cycle.plan import OrderPlan, _beyond_dry_run
+from hydra.cycle.plan import OrderPlan, beyond_dry_run
 from hydra.cycle.signal import SignalResult
+from hydra.cycle.trade import ExecutionResult, unsent_leg
 from hydra.domain.outcomes import LegOutcome, cycle_status
 from hydra.faults import kill_point
 
@@ -24,11 +24,11 @@ def summarize(cyc: Cycle, check: AccountCheck, model: ModelStatus, sig: SignalRe
     kill_point("during_summary")
     after = sum(p.quantity for p in market_positions(cyc))
     account = cyc.broker.account_state()
-    legs = result.legs or [_not_sent(leg, LegOutcome.NOT_SENT, leg.reason) for leg in plan.legs]
+    legs = result.legs or [unsent_leg(leg, LegOutcome.NOT_SENT, leg.reason) for leg in plan.legs]
     status = cycle_status(
         [leg.outcome for leg in legs], int(fills["quantity"].sum()) if len(fills) else 0,
         already_done=plan.already_done, dry_run=cyc.params.dry_run,
-        blocked=_beyond_dry_run(plan.blocked))
+        blocked=beyond_dry_run(plan.blocked))
 
     def num(col: str) -> float | None:
         if not len(fills) or fills[col].isna().all():

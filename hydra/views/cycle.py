@@ -16,10 +16,10 @@ from IPython.display import DisplayHandle, Image, Markdown, display
 from matplotlib.figure import Figure
 
 from hydra.cycle.account import AccountCheck
-from hydra.cycle.execute import ExecutionResult
 from hydra.cycle.maintain import ModelStatus
 from hydra.cycle.plan import OrderPlan
 from hydra.cycle.signal import SignalResult
+from hydra.cycle.trade import ExecutionResult
 from hydra.domain.money import money
 from hydra.views.tables import table
 

@@ -105,7 +105,7 @@ def _session_end(cyc: Cycle) -> datetime | None:
     return None
 
 
-def _not_sent(leg: PlannedLeg, outcome: LegOutcome, reason: str) -> LegResult:
+def unsent_leg(leg: PlannedLeg, outcome: LegOutcome, reason: str) -> LegResult:
     return LegResult(leg.intent, leg.reduces, outcome, 0, reason)
 
 
@@ -119,7 +119,7 @@ def execute(cyc: Cycle, plan: OrderPlan, sig: SignalResult) -> ExecutionResult:
     record_pre_trade(cyc, plan)
     if plan.halted:
         why = "; ".join(plan.halted)
-        legs = [_not_sent(leg, LegOutcome.NOT_SENT, why) for leg in plan.legs]
+        legs = [unsent_leg(leg, LegOutcome.NOT_SENT, why) for leg in plan.legs]
         return ExecutionResult([], False, "nothing sent: " + why, legs)
     if not plan.legs:
         return ExecutionResult([], False, "nothing to do: position already at target")
@@ -136,16 +136,16 @@ def execute(cyc: Cycle, plan: OrderPlan, sig: SignalResult) -> ExecutionResult:
     for leg in plan.legs:
         intent = leg.intent
         if not leg.sendable:
-            results.append(_not_sent(leg, LegOutcome.BLOCKED, leg.reason))
+            results.append(unsent_leg(leg, LegOutcome.BLOCKED, leg.reason))
             short = short or f"{intent.order_ref} was blocked"
             continue
         held_back = hold_back(leg.leg, short)
         if held_back:
-            results.append(_not_sent(leg, LegOutcome.NOT_SENT, held_back))
+            results.append(unsent_leg(leg, LegOutcome.NOT_SENT, held_back))
             continue
         arrival = cyc.broker.quote(intent.contract)
         if arrival.mid is None or arrival.spread is None:
-            results.append(_not_sent(leg, LegOutcome.NOT_SENT,
+            results.append(unsent_leg(leg, LegOutcome.NOT_SENT,
                                      f"no usable quote for {intent.contract.local_symbol}: "
                                      f"{arrival.problem}"))
             short = short or f"{intent.order_ref} had no usable quote"
