@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hydra.agent.loop import maintain
 from hydra.cycle.context import Cycle
 
 
@@ -19,6 +18,8 @@ class ModelStatus:
 
 def maintain_model(cyc: Cycle) -> ModelStatus:
     """The self-healing loop (hydra.agent.loop): observe, diagnose, retrain, promote, roll back."""
+    from hydra.agent.loop import maintain  # scipy and scikit-learn load here, not at import
+
     out = maintain(cyc.broker, cyc.market, cyc.params.as_of, cyc.config, cyc.paths.root,
                    cyc.cycle_id)
     return ModelStatus(model=out.champion_id, action=out.action, detail=out.detail, outcome=out)

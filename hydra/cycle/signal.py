@@ -10,18 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from hydra.agent.journal import AgentJournal, agent_db_path
-from hydra.agent.loop import ensure_champion
 from hydra.broker.base import Broker
 from hydra.config import Config
 from hydra.cycle.context import Cycle
 from hydra.domain.broker import Bar, ContractDetails
 from hydra.domain.market import Market
 from hydra.domain.signal import Signal
-from hydra.model.features import VOL_DAYS
-from hydra.model.signal import cost_model, load_data, predict, sync_store
-from hydra.model.sizing import target_contracts
-from hydra.model.store import BarStore, bar_store_path
 
 
 @dataclass(frozen=True)
@@ -56,6 +50,14 @@ def model_signal(broker: Broker, contract: ContractDetails, market: Market, as_o
                  config: Config, root: object, contracts: int,
                  cycle_id: str) -> tuple[Signal, int]:
     """The champion's signal and target position for `as_of` (first champion trained if none)."""
+    # the model's libraries (scikit-learn, scipy) load here, not when the notebook imports
+    from hydra.agent.journal import AgentJournal, agent_db_path
+    from hydra.agent.loop import ensure_champion
+    from hydra.model.features import VOL_DAYS
+    from hydra.model.signal import cost_model, load_data, predict, sync_store
+    from hydra.model.sizing import target_contracts
+    from hydra.model.store import BarStore, bar_store_path
+
     root = Path(str(root))
     with BarStore(bar_store_path(root)) as store, AgentJournal(agent_db_path(root)) as journal:
         sync_store(broker, contract, store, as_of, config.model.backfill_days,
