@@ -175,3 +175,13 @@ def test_every_folder_says_what_it_is_for_and_what_it_may_import():
     for init in sorted(PACKAGE.glob("*/__init__.py")):
         doc = ast.get_docstring(ast.parse(init.read_text())) or ""
         assert "May import" in doc, f"{init.relative_to(PACKAGE.parent)}: docstring lacks it"
+
+
+def test_ops_stays_off_the_trading_core():
+    """cron starts `hydra run`: that process imports reference data and the leaves, never the
+    broker, execution, model, agent or cycle (the kernel imports those, once)."""
+    allowed = {"hydra", "hydra.ops", "hydra.reference", "hydra.domain", *LAYERS[2]}
+    graph = import_graph(PACKAGE)
+    found = {f"{m} imports {t}" for m, targets in graph.items() if m.startswith("hydra.ops")
+             for t in targets if part_of(t) not in allowed}
+    assert found == set()
