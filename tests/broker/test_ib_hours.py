@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hydra.broker.ib.adapter import IBBroker, check_sessions
+from hydra.broker.ib.adapter import IBBroker
 from hydra.broker.ib.hours import ib_hours, parse_ib_hours
+from hydra.broker.ib.translate import check_sessions
 from hydra.broker.sim.broker import SimBroker
 from hydra.config import IBConfig
 from hydra.domain.broker import BrokerError

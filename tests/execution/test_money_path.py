@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from hydra import cycle
-from hydra.broker.ib.adapter import IBBroker, _FillRec, _TradeSnap
+from hydra.broker.ib.adapter import IBBroker
+from hydra.broker.ib.translate import _FillRec, _TradeSnap
 from hydra.config import ConfigError, load_config
 from hydra.domain.broker import BrokerError
 from hydra.domain.outcomes import CycleStatus, LegOutcome
