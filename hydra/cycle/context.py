@@ -29,6 +29,8 @@ from hydra.reference.markets import get_market
 
 @dataclass(frozen=True)
 class PriorOrder:
+    """An order this cycle already sent, as the broker (or, failing it, the journal) knows it."""
+
     order_ref: str
     status: str
     side: str
@@ -37,7 +39,6 @@ class PriorOrder:
     avg_fill_price: float | None
     local_symbol: str
     source: str  # "broker" | "journal"
-
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,6 @@ class Recovery:
         if self.cancelled:
             text += f"; cancelled {', '.join(self.cancelled)} left working"
         return text
-
 
 
 @dataclass
@@ -157,7 +157,6 @@ def _cycle_lock(paths: DataPaths, cycle_id: str, run_id: str) -> int:
     os.pwrite(fd, json.dumps({"pid": os.getpid(), "run_id": run_id,
                               "started_at": datetime.now(UTC).isoformat()}).encode(), 0)
     return fd
-
 
 
 def market_positions(cyc: Cycle) -> list[Position]:

@@ -21,7 +21,6 @@ from hydra.reference.markets import load_registry
 UNSET_DOUBLE = 1.7976931348623157e308  # IB's "no value" for a double
 
 
-
 @dataclass
 class _FillRec:
     """An execution as read from ib_insync on its loop thread (plain values only)."""
