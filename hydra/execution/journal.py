@@ -133,6 +133,8 @@ def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
 
+
+
 @dataclass(frozen=True)
 class OrderRecord:
     """A parent order: what the cycle decided to trade."""

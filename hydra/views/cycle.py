@@ -30,6 +30,7 @@ _COLOURS = {
 }
 
 
+
 def slippage_verdict(actual_usd: float | None, predicted_usd: float | None) -> str:
     """One word for the fills' cost against the model's prediction: the reader's first question.
 
