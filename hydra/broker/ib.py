@@ -207,6 +207,17 @@ def check_sessions(market: Market, d: Any) -> list[str]:
     return [f"trading hours: {'; '.join(found)}"] if found else []
 
 
+def market_rule_agrees(increment: float, tick: float, magnifier: int) -> bool:
+    """Whether IB's market-rule increment is the registry's price grid.
+
+    Clients that trade on IB read the rule in minTick (exchange) units and multiply by
+    priceMagnifier (0.0025 x 100 = 0.25 cents for ZO); an increment already in order-price
+    units (0.25) is the same grid. Anything else is a different grid, refused before any order.
+    """
+    return any(math.isclose(increment * scale, tick, rel_tol=1e-9)
+               for scale in {1, magnifier})
+
+
 def _market_for_local(local: str) -> Market:
     key = local.strip().upper()
     matches = [m for s, m in load_registry().items()
@@ -786,9 +797,11 @@ class IBBroker(Broker):
         if not found:
             return [f"IB sent no price increments for market rule {rule}"]
         increment = found[0][1]
-        if not math.isclose(increment, market.tick, rel_tol=1e-9):
-            return [f"market rule {rule} increment {increment:g} (from price {found[0][0]:g}), "
-                    f"but the registry's tick is {market.tick:g}"]
+        if not market_rule_agrees(increment, market.tick, market.price_magnifier):
+            return [f"market rule {rule} increment {increment:g} (from price {found[0][0]:g}) is "
+                    f"neither the registry's tick {market.tick:g} nor that tick in minTick "
+                    f"units ({market.tick:g} / priceMagnifier {market.price_magnifier} = "
+                    f"{market.tick / market.price_magnifier:g})"]
         return []
 
     def contract_by_local_symbol(self, local_symbol: str) -> ContractDetails:
