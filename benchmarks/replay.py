@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from hydra.agent.journal import agent_db_path
 from hydra.agent.replay import replay
 from hydra.markets import get_market
 from hydra.paths import DataPaths
@@ -58,6 +59,15 @@ def fingerprint(root: Path, result: Any) -> dict[str, Any]:
                               "ORDER BY child_ref").fetchall()
     finally:
         db.close()
+    agent = sqlite3.connect(agent_db_path(root))
+    try:  # the loop's evidence (health, drift, walk-forward figures) and every P(up), unrounded
+        events = agent.execute("SELECT as_of, cycle_id, step, outcome, model_id, candidate_id, "
+                               "detail, data FROM events ORDER BY id").fetchall()
+        predictions = agent.execute("SELECT as_of, model_id, last_bar_date, probability, "
+                                    "direction, target FROM predictions ORDER BY as_of"
+                                    ).fetchall()
+    finally:
+        agent.close()
     days = [(d.as_of, d.status, d.signal, d.model, d.target, d.position_after,
              round(d.net_liquidation, 6), d.action, d.detail) for d in result.days]
     rec = result.reconciliation.as_dict() if result.reconciliation else result.not_reconciled
@@ -70,6 +80,8 @@ def fingerprint(root: Path, result: Any) -> dict[str, Any]:
         "candidates": result.count("train"), "promotions": result.count("promote"),
         "rollbacks": result.count("rollback"), "drift_days": result.drift_days,
         "steps_hash": _digest(sorted(result.steps.items())),
+        "events_hash": _digest(events), "predictions_hash": _digest([
+            (*p[:3], repr(p[3]), *p[4:]) for p in predictions]),
         "reconciliation_hash": _digest(rec),
     }
 
