@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from hydra.broker.base import Bar
-from hydra.sqlite_tx import immediate
+from hydra.sqlite_tx import immediate, relax
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bars (
@@ -84,7 +84,7 @@ class BarStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._conn = relax(sqlite3.connect(self.path, timeout=30, isolation_level=None))
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
 
