@@ -184,9 +184,35 @@ def runs_listing(quick: bool) -> list[Figure]:
     return figures
 
 
+# ---------------------------------------------------------------------------------- replay
+def replay_year(quick: bool) -> list[Figure]:
+    """A year of replay at default settings and with TWAP (benchmarks/replay.py), each checked
+    against the fingerprint recorded before the speed-up; the reference is the same replay
+    with an fsync per commit, as a daily run writes."""
+    import replay as replay_bench
+
+    days = 40 if quick else 252
+    figures = []
+    for mode, goal in (("default", 5.0), ("twap", 8.0)):
+        took, _, fp = replay_bench.run_mode(mode, days)
+        want = replay_bench.BEFORE.get((mode, days))
+        if want is not None and fp != want:
+            raise AssertionError(f"replay {mode}, {days} days: results differ from before the "
+                                 f"speed-up in {[k for k in want if want[k] != fp.get(k)]}")
+        ref, _, ref_fp = replay_bench.run_mode(mode, days, fsync_each_commit=True)
+        if ref_fp != fp:
+            raise AssertionError(f"replay {mode}: fsync per commit changed the results")
+        figures.append(Figure(
+            f"replay of {days} days, {mode} (results = before)", took, "s",
+            f"<= {goal:g} s" if not quick else "", None if quick else took <= goal, ref,
+            "fsync per commit"))
+    return figures
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "reconciliation": reconciliation,
     "runs-list": runs_listing,
+    "replay": replay_year,
 }
 
 

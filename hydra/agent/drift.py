@@ -150,16 +150,23 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, *, alpha: float
     the Bonferroni-corrected effective-size KS test at family false-alarm rate `alpha`.
     """
     del psi_threshold, ks_pvalue
-    names = [c for c in reference.columns if c in current.columns
-             and reference[c].notna().sum() >= 2 and current[c].notna().sum() >= 2]
+    shared = [c for c in reference.columns if c in current.columns]
+    # each column once as an array, NaNs dropped (what Series.dropna would leave)
+    refs = {c: _present(reference[c]) for c in shared}
+    curs = {c: _present(current[c]) for c in shared}
+    names = [c for c in shared if len(refs[c]) >= 2 and len(curs[c]) >= 2]
     rows: list[FeatureDrift] = []
     per_test = alpha / max(1, 2 * len(names))  # two tests (KS, variance ratio) per feature
     for name in names:
-        ref = reference[name].dropna().to_numpy(dtype=float)
-        cur = current[name].dropna().to_numpy(dtype=float)
+        ref, cur = refs[name], curs[name]
         rho = lag1_autocorrelation(np.concatenate([ref, cur]))  # one series under the null
         stat, pval = ks(ref, cur, rho)
         ratio, vp = variance_ratio(ref, cur, rho)
         rows.append(FeatureDrift(name, psi(ref, cur), stat, pval,
                                  pval < per_test or vp < per_test, rho, ratio, vp))
     return DriftReport(rows, len(reference), len(current), min_features, True, alpha)
+
+
+def _present(column: pd.Series) -> np.ndarray:
+    values = column.to_numpy(dtype=float)
+    return values[~np.isnan(values)]

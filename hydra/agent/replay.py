@@ -12,6 +12,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -111,8 +112,12 @@ def check_start(root: Path, market: str, start: date) -> None:
 
 def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
            data_dir: str | Path | None = None, seed: int | None = None,
-           on_day: Callable[[ReplayDay], None] | None = None) -> ReplayResult:
-    """Run the cycle for every trading day in [start, end]; returns what happened."""
+           on_day: Callable[[ReplayDay], None] | None = None,
+           fsync_each_commit: bool = False) -> ReplayResult:
+    """Run the cycle for every trading day in [start, end]; returns what happened.
+
+    The cycles' commits skip the disk wait unless `fsync_each_commit` (as a daily run does);
+    the replay is made durable once at its end (flush_to_disk). Same results either way."""
     from hydra import cycle
 
     if end < start:
@@ -130,7 +135,7 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
         after = first_id[0].id if first_id else 0
     summaries: list[dict[str, Any]] = []
     for i, day in enumerate(days):
-        with without_fsync():  # the cycle's own commits, one by one, but no disk waits
+        with nullcontext() if fsync_each_commit else without_fsync():
             s = cycle.run_in_process(as_of=day, market=mkt.symbol, contracts=contracts,
                                      data_dir=str(root), seed=-1 if seed is None else seed)
         summaries.append(s)
