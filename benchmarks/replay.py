@@ -86,11 +86,6 @@ def fingerprint(root: Path, result: Any) -> dict[str, Any]:
     }
 
 
-# Recorded before the speed-up (commit 8d3536f, seed 7 as configured): a replay must still
-# produce these, field for field (run_all.py checks the year; --quick checks 40 days).
-BEFORE: dict[tuple[str, int], dict[str, Any]] = {}
-
-
 def run_mode(mode: str, n_days: int, *, fsync_each_commit: bool = False
              ) -> tuple[float, float, dict[str, Any]]:
     """(wall seconds, CPU seconds of this process, fingerprint); the CPU figure is the one
