@@ -193,6 +193,7 @@ def replay_year(quick: bool) -> list[Figure]:
     import replay as replay_bench
 
     days = 40 if quick else 252
+    replay_bench.import_modules()  # once per process, not charged to the first mode
     figures = []
     for mode, goal in (("default", 5.0), ("twap", 8.0)):
         took, _, fp = replay_bench.run_mode(mode, days)
