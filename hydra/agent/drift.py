@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,15 @@ def ks(reference: np.ndarray, current: np.ndarray, rho: float = 0.0) -> tuple[fl
     stat = float(ks_2samp(ref, cur).statistic)
     n, m = effective_n(len(ref), rho), effective_n(len(cur), rho)
     en = max(1, round(n * m / (n + m)))
-    return stat, float(kstwo.sf(stat, en))
+    return stat, _kstwo_sf(stat, en)
+
+
+@lru_cache(maxsize=4096)
+def _kstwo_sf(stat: float, en: int) -> float:
+    """kstwo.sf, remembered: day after day the loop tests the same training rows against a
+    window that moved by one row, so the same (statistic, size) pairs come back (the
+    statistic lives on a lattice of 1 / lcm(n1, n2)); a remembered value is the value."""
+    return float(kstwo.sf(stat, en))
 
 
 def variance_ratio(reference: np.ndarray, current: np.ndarray,
