@@ -106,8 +106,8 @@ def run_mode(mode: str, n_days: int, *, fsync_each_commit: bool = False
         if toml:
             (root / "hydra.toml").write_text(toml)
         t0, c0 = time.perf_counter(), time.process_time()
-        result = replay(start=start, end=end, contracts=contracts, data_dir=root,
-                        fsync_each_commit=fsync_each_commit)
+        extra = {"fsync_each_commit": True} if fsync_each_commit else {}  # runs older code
+        result = replay(start=start, end=end, contracts=contracts, data_dir=root, **extra)
         took, cpu = time.perf_counter() - t0, time.process_time() - c0
         return took, cpu, fingerprint(root, result)
     finally:
