@@ -25,7 +25,7 @@ import pandas as pd
 from hydra import fill_codec
 from hydra.faults import kill_point
 from hydra.fills import exec_stem, is_later
-from hydra.sqlite_tx import DatabaseLockedError, immediate
+from hydra.sqlite_tx import DatabaseLockedError, immediate, synchronous
 
 SCHEMA_VERSION = 3  # 3: compact fills (hydra.fill_codec); a schema-2 journal migrates on open
 BUSY_TIMEOUT_SECONDS = 30.0  # how long a writer waits for another process holding the lock
@@ -320,7 +320,7 @@ class Journal:
                                        isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA synchronous={synchronous()}")  # FULL but in a replay
             self._contexts: dict[tuple[Any, ...], int] = {}
             self._open_schema()
         except sqlite3.DatabaseError as exc:
