@@ -153,3 +153,24 @@ def test_only_a_replay_skips_the_fsync_of_each_commit(tmp_path: Path):
         t.join()
         assert seen == full  # another thread (a gateway, a kernel) is never relaxed
     assert _levels(tmp_path) == full
+
+
+def test_a_replay_relaxes_fsync_only_in_a_data_dir_with_nothing_recorded_yet(tmp_path: Path,
+                                                                              monkeypatch):
+    """An OS crash under synchronous=OFF can damage a database: acceptable for a fresh history
+    (rerun it), not for a data dir whose journal or account already holds records."""
+    from hydra.agent import replay as replay_mod
+
+    relaxed: list[date] = []
+    real = replay_mod.without_fsync
+
+    def spy():
+        relaxed.append(date.min)
+        return real()
+
+    monkeypatch.setattr(replay_mod, "without_fsync", spy)
+    replay_mod.replay(start=date(2026, 3, 2), end=date(2026, 3, 3), data_dir=tmp_path)
+    assert len(relaxed) == 2, "a fresh data dir: each cycle ran without an fsync per commit"
+    relaxed.clear()
+    replay_mod.replay(start=date(2026, 3, 4), end=date(2026, 3, 5), data_dir=tmp_path)
+    assert relaxed == [], "records were there before: every commit stays durable"

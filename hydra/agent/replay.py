@@ -116,8 +116,10 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
            fsync_each_commit: bool = False) -> ReplayResult:
     """Run the cycle for every trading day in [start, end]; returns what happened.
 
-    The cycles' commits skip the disk wait unless `fsync_each_commit` (as a daily run does);
-    the replay is made durable once at its end (flush_to_disk). Same results either way."""
+    Into a data dir with no journal and no simulated account yet, the cycles' commits skip
+    the disk wait (unless `fsync_each_commit`) and the replay is made durable once at its end
+    (flush_to_disk); into one that holds records, every commit is fsynced as a daily run's
+    is. Same results either way."""
     from hydra import cycle
 
     if end < start:
@@ -128,6 +130,10 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
     if not days:
         raise ReplayError(f"no {mkt.symbol} trading days between {start} and {end}")
     check_start(root, mkt.symbol, days[0])
+    # synchronous=OFF only for a history built from nothing: an OS crash under it can damage
+    # a database, which a rerun repairs here but would cost a data dir its earlier records
+    paths = DataPaths(root)
+    relax = not fsync_each_commit and not (paths.journal_db.exists() or paths.sim_db.exists())
     result = ReplayResult(mkt.symbol, days[0], days[-1])
     t0 = time.perf_counter()
     with AgentJournal(agent_db_path(root)) as journal:
@@ -135,7 +141,7 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
         after = first_id[0].id if first_id else 0
     summaries: list[dict[str, Any]] = []
     for i, day in enumerate(days):
-        with nullcontext() if fsync_each_commit else without_fsync():
+        with without_fsync() if relax else nullcontext():
             s = cycle.run_in_process(as_of=day, market=mkt.symbol, contracts=contracts,
                                      data_dir=str(root), seed=-1 if seed is None else seed)
         summaries.append(s)
