@@ -10,6 +10,14 @@ from typing import Any
 
 import pytest
 
+# This machine's image sets PYTHONDONTWRITEBYTECODE=1, so every Python process the suite
+# starts (`hydra`, each kernel, each gateway, the lab server) compiled pandas, scipy, sklearn
+# and the rest from source again: 3-11 s of CPU each, most of the IB crash tests' time. The
+# suite lets Python keep its bytecode caches (__pycache__, git-ignored), so each module is
+# compiled once per checkout; nothing a test runs or asserts changes.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 REPO = Path(__file__).resolve().parents[1]
 HYDRA = str(Path(sys.executable).parent / "hydra")
 
