@@ -459,7 +459,8 @@ class _Executions:
             return pa.array(get(name), pa.float64()).to_numpy(zero_copy_only=False)
 
         return cls(items, text("exec_id"), text("order_ref"), text("side"),
-                   np.array(get("quantity")).astype("int64"), number("price"),
+                   pa.array(get("quantity")).to_numpy(zero_copy_only=False).astype("int64"),
+                   number("price"),
                    number("commission"))
 
 
