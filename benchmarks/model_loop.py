@@ -18,6 +18,11 @@ from hydra.reference.sessions import next_trading_day
 
 
 def main() -> None:
+    from hydra.broker.sim.market import SimMarket
+
+    t0 = time.perf_counter()
+    SimMarket(get_market("ZO"), 12345).bars_before(date(2026, 11, 24), 300)
+    print(f"300 daily bars from a fresh simulated market: {time.perf_counter() - t0:.2f}s")
     root = Path(tempfile.mkdtemp(prefix="hydra-bench-"))
     t0 = time.perf_counter()
     result = replay(start=date(2025, 6, 2), end=date(2026, 6, 1), data_dir=root)

@@ -4,11 +4,13 @@
 
 Writes N fills with Journal.record_fills (seeded, two routes, three contracts), then times the
 report's steps as the notebook and `hydra fill-report --reconcile` run them: reading the
-journal (in columns, Journal.fill_frame), totals, slippage statistics by route, the broker
-comparison against N executions (one altered, so there is a break to find), the summary.
-First it runs the straightforward reference path (Journal.fills: SQL rows into pandas) and the
-fast path on `--check` fills and asserts their summaries (every metric: bias, RMSE, pessimism
-multiplier, breaks...) are equal; it prints both times side by side.
+journal (in columns, Journal.fill_columns: numpy and Arrow, no DataFrame per fill), totals,
+slippage statistics by route, the broker comparison against N executions (one altered, so
+there is a break to find), the summary. First it runs the straightforward reference path
+(Journal.fills: SQL rows into pandas, then hydra.reconcile.tca's and hydra.reconcile's DataFrame
+functions) and the fast path on `--check` fills and asserts their summaries (every metric:
+bias, RMSE, pessimism multiplier, breaks...) are equal, double for double; it prints both
+times side by side.
 """
 
 from __future__ import annotations
@@ -23,11 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from hydra.config import load_config
 from hydra.domain.broker import Execution, Position
 from hydra.execution.journal import FillRecord, Journal
 from hydra.paths import DataPaths
-from hydra.reconcile import breaks as reconcile
 from hydra.reconcile import fill_report
 
 TICK, POINT_VALUE, MID = 0.25, 50.0, 500.0
@@ -100,7 +100,8 @@ def build(root: Path, n: int, batch: int = 50_000) -> tuple[list[FillRecord], fl
 
 def report(root: Path, executions: list[Execution], positions: list[Position], *,
            reference: bool = False, steps: dict[str, float] | None = None) -> dict[str, Any]:
-    """The report's metrics (the summary dict), by the fast path or the reference path."""
+    """The report's metrics (the summary dict), by the fast path or the reference path, as
+    fill_report.build runs them (the broker's snapshot given: no broker process here)."""
     steps = {} if steps is None else steps
 
     def step(label: str, fn, *args, **kw):
@@ -109,18 +110,17 @@ def report(root: Path, executions: list[Execution], positions: list[Position], *
         steps[label] = time.perf_counter() - t
         return out
 
-    cfg = load_config().reconcile
-    rep = fill_report.open_report(as_of=date(2030, 1, 1), data_dir=str(root), broker="none",
-                                  market="ZO")
+    rep = step("open the report", fill_report.open_report, as_of=date(2030, 1, 1),
+               data_dir=str(root), broker="sim", market="ZO", reference=reference)
     if reference:  # the straightforward path: SQL rows into pandas
-        with Journal(rep.paths.journal_db) as j:
-            rep._journal = step("read the journal", j.fills, symbol="ZO")
-    journal = step("read the journal", rep.journal_fills)
+        step("read the journal (SQL rows into pandas)", rep.journal_fills)
+    else:
+        step("read the journal (columns)", rep.journal_columns)
     fl = step("fill list and totals", fill_report.fill_list, rep)
     slip = step("slippage statistics, overall + 2 routes", fill_report.slippage, rep, fl)
-    check = step("broker comparison + positions", reconcile.reconcile, journal, executions,
-                 positions, cfg, since=None, until=rep.params.until, timezone="America/Chicago",
-                 broker="sim", account_id="DUSIM0001", broker_time=None)
+    snap = fill_report.BrokerSnapshot("sim", "DUSIM0001", None, executions, positions,
+                                      "compared", "sim account DUSIM0001 (benchmark)")
+    check = step("broker comparison + positions", fill_report.broker_check, rep, snap)
     return step("summary", fill_report.summarize, rep, fl, slip, check)
 
 

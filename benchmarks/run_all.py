@@ -184,9 +184,34 @@ def runs_listing(quick: bool) -> list[Figure]:
     return figures
 
 
+# ---------------------------------------------------------------------------------- replay
+def replay_year(quick: bool) -> list[Figure]:
+    """A year of replay at default settings and with TWAP (benchmarks/replay.py); the
+    reference is the same replay with an fsync per commit, as a daily run writes, and its
+    fingerprint (P&L, fills, loop evidence, predictions) must equal the fast one's. Against
+    an older commit: `benchmarks/replay.py --json` on each, then `--compare`."""
+    import replay as replay_bench
+
+    days = 40 if quick else 252
+    replay_bench.import_modules()  # once per process, not charged to the first mode
+    figures = []
+    for mode, goal in (("default", 5.0), ("twap", 8.0)):
+        took, _, fp = replay_bench.run_mode(mode, days)
+        ref, _, ref_fp = replay_bench.run_mode(mode, days, fsync_each_commit=True)
+        if ref_fp != fp:
+            raise AssertionError(f"replay {mode}, {days} days: results differ with an fsync "
+                                 f"per commit in {[k for k in fp if fp[k] != ref_fp.get(k)]}")
+        figures.append(Figure(
+            f"replay of {days} days, {mode} (results equal)", took, "s",
+            f"<= {goal:g} s" if not quick else "", None if quick else took <= goal, ref,
+            "fsync per commit"))
+    return figures
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "reconciliation": reconciliation,
     "runs-list": runs_listing,
+    "replay": replay_year,
 }
 
 

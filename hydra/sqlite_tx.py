@@ -9,8 +9,38 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from hydra.domain.errors import HydraError
+
+# Off only inside `without_fsync()` (hydra.cycle.replay): every other path keeps SQLite's
+# FULL (an fsync per commit). A new thread starts at the default, never relaxed.
+_NO_FSYNC: ContextVar[bool] = ContextVar("hydra_sqlite_no_fsync", default=False)
+
+
+@contextmanager
+def without_fsync() -> Iterator[None]:
+    """Connections opened inside write each commit to the OS (a killed process loses
+    nothing) but never wait for the disk (PRAGMA synchronous=OFF): for a replay, which makes
+    its own results durable once at the end (hydra.cycle.replay.flush_to_disk)."""
+    token = _NO_FSYNC.set(True)
+    try:
+        yield
+    finally:
+        _NO_FSYNC.reset(token)
+
+
+def synchronous() -> str:
+    """The PRAGMA synchronous level for a connection opened now: FULL, or OFF in a replay."""
+    return "OFF" if _NO_FSYNC.get() else "FULL"
+
+
+def relax(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """Set synchronous=OFF on `conn` inside `without_fsync()`; elsewhere leave it untouched."""
+    if _NO_FSYNC.get():
+        conn.execute("PRAGMA synchronous=OFF")
+    return conn
+
 
 
 class DatabaseLockedError(HydraError, sqlite3.OperationalError):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,15 @@ def ks(reference: np.ndarray, current: np.ndarray, rho: float = 0.0) -> tuple[fl
     stat = float(ks_2samp(ref, cur).statistic)
     n, m = effective_n(len(ref), rho), effective_n(len(cur), rho)
     en = max(1, round(n * m / (n + m)))
-    return stat, float(kstwo.sf(stat, en))
+    return stat, _kstwo_sf(stat, en)
+
+
+@lru_cache(maxsize=4096)
+def _kstwo_sf(stat: float, en: int) -> float:
+    """kstwo.sf, remembered: day after day the loop tests the same training rows against a
+    window that moved by one row, so the same (statistic, size) pairs come back (the
+    statistic lives on a lattice of 1 / lcm(n1, n2)); a remembered value is the value."""
+    return float(kstwo.sf(stat, en))
 
 
 def variance_ratio(reference: np.ndarray, current: np.ndarray,
@@ -150,16 +159,23 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, *, alpha: float
     the Bonferroni-corrected effective-size KS test at family false-alarm rate `alpha`.
     """
     del psi_threshold, ks_pvalue
-    names = [c for c in reference.columns if c in current.columns
-             and reference[c].notna().sum() >= 2 and current[c].notna().sum() >= 2]
+    shared = [c for c in reference.columns if c in current.columns]
+    # each column once as an array, NaNs dropped (what Series.dropna would leave)
+    refs = {c: _present(reference[c]) for c in shared}
+    curs = {c: _present(current[c]) for c in shared}
+    names = [c for c in shared if len(refs[c]) >= 2 and len(curs[c]) >= 2]
     rows: list[FeatureDrift] = []
     per_test = alpha / max(1, 2 * len(names))  # two tests (KS, variance ratio) per feature
     for name in names:
-        ref = reference[name].dropna().to_numpy(dtype=float)
-        cur = current[name].dropna().to_numpy(dtype=float)
+        ref, cur = refs[name], curs[name]
         rho = lag1_autocorrelation(np.concatenate([ref, cur]))  # one series under the null
         stat, pval = ks(ref, cur, rho)
         ratio, vp = variance_ratio(ref, cur, rho)
         rows.append(FeatureDrift(name, psi(ref, cur), stat, pval,
                                  pval < per_test or vp < per_test, rho, ratio, vp))
     return DriftReport(rows, len(reference), len(current), min_features, True, alpha)
+
+
+def _present(column: pd.Series) -> np.ndarray:
+    values = column.to_numpy(dtype=float)
+    return values[~np.isnan(values)]

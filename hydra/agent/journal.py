@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from hydra.sqlite_tx import immediate
+from hydra.sqlite_tx import immediate, relax
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -91,7 +91,7 @@ class AgentJournal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._conn = relax(sqlite3.connect(self.path, timeout=30, isolation_level=None))
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)

@@ -22,15 +22,19 @@ as given. The view ``fills`` decodes in SQL (same columns, same values as schema
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 SCALE = 10_000  # money and prices in 1/10,000ths
 _SCALE_SQL = "10000.0"
@@ -324,6 +328,44 @@ def _times(us: np.ndarray, stems: np.ndarray, texts: dict[str, str]) -> pd.Serie
     return out
 
 
+def decode_slippage(derived: np.ndarray, stems: np.ndarray | pa.Array, kept: pd.DataFrame, *,
+                    buy: np.ndarray, tick: np.ndarray, point_value: np.ndarray,
+                    price: np.ndarray, arrival: np.ndarray, predicted: np.ndarray,
+                    quantity: np.ndarray) -> dict[str, np.ndarray]:
+    """The seven derived slippage columns, each its formula's value where `derived` has the
+    bit, else the kept value: numpy's arithmetic is SQLite's (the same doubles)."""
+    at = np.flatnonzero(derived != FULL)
+    if len(kept):
+        # both reads are in key order and cut alike: the n-th kept row is the n-th row whose
+        # `derived` lacks a bit (checked, not assumed)
+        mine = (stems.take(pa.array(at)).to_numpy(zero_copy_only=False)
+                if isinstance(stems, pa.Array) else stems[at]) if len(at) == len(kept) else None
+        if mine is None or not (mine == kept["exec_stem"].to_numpy()).all():
+            raise ValueError("kept slippage values do not line up with their fills (a bug)")
+    elif len(at):
+        raise ValueError("fills keep slippage values that were not read (a bug)")
+    sign = np.where(buy, 1.0, -1.0)
+
+    def column(name: str, formula: np.ndarray) -> np.ndarray:
+        """The formula's value, the kept value where the row's `derived` lacks the bit."""
+        lacking = (derived[at] & BIT[name]) == 0
+        if lacking.any():
+            formula = np.array(formula, dtype=float)
+            formula[at[lacking]] = kept[name].to_numpy(dtype=float, na_value=np.nan)[lacking]
+        return formula
+
+    out = {"predicted_price": predicted}
+    with np.errstate(all="ignore"):  # x / 0 is NULL in SQL: nan here
+        out["actual_price"] = column("actual_price", sign * (price - arrival))
+        for side in ("predicted", "actual"):
+            p = out[f"{side}_price"]
+            out[f"{side}_ticks"] = column(f"{side}_ticks", np.where(tick == 0, np.nan, p / tick))
+            out[f"{side}_bps"] = column(f"{side}_bps",
+                                        np.where(arrival == 0, np.nan, p / arrival * 1e4))
+            out[f"{side}_usd"] = column(f"{side}_usd", p * point_value * quantity)
+    return out
+
+
 def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame, kept: pd.DataFrame,
                  texts: dict[str, dict[str, str]], full: bool = True) -> pd.DataFrame:
     """The fills view's rows, decoded with numpy from read_sql's read (Journal.fill_frame):
@@ -351,32 +393,12 @@ def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame, kept: pd.DataFrame,
     stems = stem.to_numpy()
     out["fill_time"] = _times(rows["fill_time_us"].to_numpy(dtype="int64"), stems,
                               texts.get("fill_time", {}))
-    derived = rows["derived"].to_numpy(dtype="int64")
-    raw = {name: np.full(len(rows), np.nan) for name in DERIVED}
-    if len(kept):
-        # both reads are in key order and cut alike: the n-th kept row is the n-th row whose
-        # `derived` lacks a bit (checked, not assumed)
-        at = np.flatnonzero(derived != FULL)
-        if len(at) != len(kept) or not (stems[at] == kept["exec_stem"].to_numpy()).all():
-            raise ValueError("kept slippage values do not line up with their fills (a bug)")
-        for name in DERIVED:
-            raw[name][at] = kept[name].to_numpy(dtype=float, na_value=np.nan)
-    sign = np.where((out["side"] == "BUY").to_numpy(), 1.0, -1.0)
-    tick = out["tick"].to_numpy(dtype=float, na_value=np.nan)
-    pv = out["point_value"].to_numpy(dtype=float, na_value=np.nan)
-    arrival = out["arrival_mid"]
-
-    def column(name: str, formula: np.ndarray) -> np.ndarray:
-        return np.where(derived & BIT[name], formula, raw[name])
-
-    with np.errstate(all="ignore"):  # x / 0 is NULL in SQL: nan here
-        out["actual_price"] = column("actual_price", sign * (out["price"] - arrival))
-        for side in ("predicted", "actual"):
-            p = out[f"{side}_price"]
-            out[f"{side}_ticks"] = column(f"{side}_ticks", np.where(tick == 0, np.nan, p / tick))
-            out[f"{side}_bps"] = column(f"{side}_bps",
-                                        np.where(arrival == 0, np.nan, p / arrival * 1e4))
-            out[f"{side}_usd"] = column(f"{side}_usd", p * pv * out["quantity"])
+    out |= decode_slippage(
+        rows["derived"].to_numpy(dtype="int64"), stems, kept, buy=(out["side"] == "BUY").to_numpy(),
+        tick=out["tick"].to_numpy(dtype=float, na_value=np.nan),
+        point_value=out["point_value"].to_numpy(dtype=float, na_value=np.nan),
+        price=out["price"], arrival=out["arrival_mid"], predicted=out["predicted_price"],
+        quantity=out["quantity"])
     if not full:
         return pd.DataFrame({name: out[name] for name in REPORT_COLUMNS})
     cut = rows["parent_cut"]
@@ -392,3 +414,117 @@ def decode_frame(rows: pd.DataFrame, contexts: pd.DataFrame, kept: pd.DataFrame,
     out["journaled_at"] = _times(rows["journaled_at_us"].to_numpy(dtype="int64"), stems,
                                  texts.get("journaled_at", {}))
     return pd.DataFrame({name: out[name] for name in VIEW_COLUMNS})
+
+
+# ------------------------------------------------------------------ the report's columns
+@dataclass
+class FillColumns:
+    """A journal's fills for the report's metrics (Journal.fill_columns): numpy numbers and
+    Arrow strings, no Python object per fill and no DataFrame. Rows are in the journal's key
+    order (exec_stem: the order the broker comparison lists breaks in); `order` gives the
+    report's order (fill time, then execId: Journal.fills'), the order sums are taken in."""
+
+    contexts: pd.DataFrame  # fill_contexts, one row per context
+    ctx: np.ndarray  # each fill's row in `contexts`
+    exec_stem: pa.Array
+    exec_tail: pa.Array
+    order_ref: pa.Array
+    quantity: np.ndarray
+    price: np.ndarray
+    arrival_mid: np.ndarray
+    commission: np.ndarray
+    fill_time_us: np.ndarray  # -1: the time is text (`text_times`, by stem)
+    text_times: dict[str, str]
+    slippage: dict[str, np.ndarray]  # predicted_price, actual_price, {predicted,actual}_{unit}
+    order: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.quantity)
+
+    def per_fill(self, name: str) -> np.ndarray:
+        """A context column for every fill (numbers as float, text as object)."""
+        values = self.contexts[name]
+        if name in ("tick", "point_value"):
+            return values.to_numpy(dtype=float, na_value=np.nan)[self.ctx]
+        return values.to_numpy(dtype=object)[self.ctx]
+
+    def codes(self, name: str) -> tuple[list[Any], np.ndarray]:
+        """A text context column as (its sorted distinct values, each fill's position there)."""
+        values = self.contexts[name].tolist()
+        names = sorted(set(values))
+        at = {v: i for i, v in enumerate(names)}
+        return names, np.array([at[v] for v in values], dtype="int64")[self.ctx]
+
+    def where(self, name: str, test: Any) -> np.ndarray:
+        """A boolean per fill from a test on a context column (one test per context)."""
+        return np.asarray(test(self.contexts[name]), dtype=bool)[self.ctx]
+
+    def exec_ids(self) -> pa.Array:
+        joined = pc.binary_join_element_wise(self.exec_stem, self.exec_tail, ".")
+        return pc.if_else(pc.is_null(self.exec_tail), self.exec_stem, joined)
+
+
+def fill_columns(rows: pa.Table, contexts: pd.DataFrame, kept: pd.DataFrame,
+                 text_times: dict[str, str]) -> FillColumns:
+    """read_sql(full=False)'s Arrow read as FillColumns (decode_frame's values, as arrays)."""
+    ctx = contexts.set_index("id").index.get_indexer(
+        rows["context"].to_numpy(zero_copy_only=False))
+    if (ctx < 0).any():
+        raise ValueError("fill rows refer to unknown contexts")
+
+    def num(name: str, dtype: str = "float64") -> np.ndarray:
+        col = rows[name]  # nulls become nan (ints with nulls become floats)
+        return np.asarray(col.to_numpy(), dtype=dtype)
+
+    def text(name: str) -> pa.Array:
+        col = rows[name]
+        if col.num_chunks == 1 and col.type == pa.string():
+            return col.chunk(0)
+        return col.combine_chunks().cast(pa.string()) if len(col) else pa.array([], pa.string())
+
+    stems = text("exec_stem")
+    quantity = num("quantity", "int64")
+    price, arrival = num("price"), num("arrival_mid")
+    tick = contexts["tick"].to_numpy(dtype=float, na_value=np.nan)[ctx]
+    pv = contexts["point_value"].to_numpy(dtype=float, na_value=np.nan)[ctx]
+    buy = (contexts["side"] == "BUY").to_numpy()[ctx]
+    slip = decode_slippage(
+        num("derived", "int64"), stems, kept, buy=buy, tick=tick, point_value=pv, price=price,
+        arrival=arrival, predicted=num("predicted_price"), quantity=quantity)
+    us = num("fill_time_us", "int64")
+    tails = text("exec_tail")
+    out = FillColumns(contexts.reset_index(drop=True), ctx, stems, tails, text("order_ref"),
+                      quantity, price, arrival, num("commission"), us, text_times, slip,
+                      np.arange(len(quantity)))
+    out.order = report_order(us, stems, out.exec_ids, text_times)
+    return out
+
+
+def report_order(us: np.ndarray, stems: pa.Array, exec_ids: Callable[[], pa.Array],
+                 text_times: dict[str, str]) -> np.ndarray:
+    """The permutation to ORDER BY fill_time, exec_id (Journal.fills' order, so sums add up
+    in the same order) without sorting a million strings: a stable sort on the time, then runs
+    of equal times by execId. Canonical UTC times order as their text does; a journal holding
+    other time text (`text_times`, rare) is sorted by the text itself, as SQL would."""
+    if not len(us):
+        return np.arange(0)
+
+    def ids() -> np.ndarray:  # only for ties: a million Python strings cost a tenth of a second
+        return np.asarray(exec_ids().to_numpy(zero_copy_only=False)).astype(str)
+
+    if text_times:
+        stem_list = stems.to_pylist()
+        text = [text_times.get(stem) or decode_time(int(u)) for stem, u in
+                zip(stem_list, us, strict=True)]
+        keys = pd.DataFrame({"t": text, "e": ids()})
+        return keys.sort_values(["t", "e"], kind="stable").index.to_numpy()
+    order = np.argsort(us, kind="stable")
+    ordered = us[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        texts = ids()
+        bounds = np.concatenate([[0], np.flatnonzero(np.diff(ordered)) + 1, [len(ordered)]])
+        for a, b in itertools.pairwise(bounds):
+            if b - a > 1:  # numpy orders text by code point, as SQLite's BINARY does UTF-8
+                seg = order[a:b]
+                order[a:b] = seg[np.argsort(texts[seg], kind="stable")]
+    return order

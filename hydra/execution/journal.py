@@ -26,7 +26,7 @@ from hydra.domain.errors import HydraError
 from hydra.domain.fills import exec_stem, is_later
 from hydra.execution import fill_codec
 from hydra.faults import kill_point
-from hydra.sqlite_tx import DatabaseLockedError, immediate
+from hydra.sqlite_tx import DatabaseLockedError, immediate, synchronous
 
 SCHEMA_VERSION = 3  # 3: compact fills (fill_codec); a schema-2 journal migrates on open
 BUSY_TIMEOUT_SECONDS = 30.0  # how long a writer waits for another process holding the lock
@@ -223,6 +223,21 @@ class FillRecord:
 
 def read_fill_frame(path: Path, symbol: str | None = None, full: bool = True) -> pd.DataFrame:
     """Journal.fill_frame without a Journal (read only: the file is opened mode=ro)."""
+    rows, contexts, kept, texts = _read_fills(path, symbol, full)
+    frame = fill_codec.decode_frame(_arrow_frame(rows), contexts, kept, texts, full)
+    return _report_order(frame, texts["fill_time"])
+
+
+def read_fill_columns(path: Path, symbol: str | None = None) -> fill_codec.FillColumns:
+    """Journal.fill_columns without a Journal (read only: the file is opened mode=ro)."""
+    rows, contexts, kept, texts = _read_fills(path, symbol, False)
+    return fill_codec.fill_columns(rows, contexts, kept, texts["fill_time"])
+
+
+def _read_fills(path: Path, symbol: str | None, full: bool
+                ) -> tuple[Any, pd.DataFrame, pd.DataFrame, dict[str, dict[str, str]]]:
+    """The raw read both fast reads decode: fill rows (Arrow), contexts, kept values, time
+    text; one read transaction, so every part is the same snapshot."""
     import adbc_driver_sqlite.dbapi as adbc
 
     with adbc.connect(f"file:{Path(path).resolve()}?mode=ro") as conn, conn.cursor() as cur:
@@ -230,9 +245,12 @@ def read_fill_frame(path: Path, symbol: str | None = None, full: bool = True) ->
         # first rows are all NULL (commissions not reported yet) would be typed wrong
         cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(2**30)})
 
-        def read(sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        def arrow(sql: str, params: list[Any] | None = None) -> Any:
             cur.execute(sql, params or [])
-            return _arrow_frame(cur.fetch_arrow_table())
+            return cur.fetch_arrow_table()
+
+        def read(sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+            return _arrow_frame(arrow(sql, params))
 
         # not autocommit: one read transaction, so every part below is the same snapshot
         contexts = read("SELECT * FROM fill_contexts")
@@ -242,15 +260,14 @@ def read_fill_frame(path: Path, symbol: str | None = None, full: bool = True) ->
             if len(mine) < len(contexts):  # else every fill is of this symbol: no filter
                 where = "WHERE context IN (SELECT id FROM fill_contexts WHERE symbol = ?)"
                 args = [symbol.upper()]
-        rows = read(fill_codec.read_sql(where, full), args)
+        rows = arrow(fill_codec.read_sql(where, full), args)
         kept = read(fill_codec.kept_sql(where), args)
         texts = {"fill_time": dict(read(fill_codec.TEXT_TIME_SQL).iloc[:, :2].itertuples(
             index=False))}
         if full:
             texts["journaled_at"] = dict(read(fill_codec.TEXT_JOURNALED_SQL).itertuples(
                 index=False))
-    frame = fill_codec.decode_frame(rows, contexts, kept, texts, full)
-    return _report_order(frame, texts["fill_time"])
+    return rows, contexts, kept, texts
 
 
 def _arrow_frame(table: Any) -> pd.DataFrame:
@@ -321,7 +338,7 @@ class Journal:
                                        isolation_level=None)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA synchronous={synchronous()}")  # FULL but in a replay
             self._contexts: dict[tuple[Any, ...], int] = {}
             self._open_schema()
         except sqlite3.DatabaseError as exc:
@@ -592,6 +609,11 @@ class Journal:
         fill_time and journaled_at are UTC timestamps here, not text. `full=False`: only the
         report's columns (fill_codec.REPORT_COLUMNS), a third faster."""
         return read_fill_frame(self.path, symbol, full)
+
+    def fill_columns(self, *, symbol: str | None = None) -> fill_codec.FillColumns:
+        """Every fill (of one symbol) as columns for the report's metrics: no DataFrame and no
+        Python object per fill (benchmarks/reconcile.py)."""
+        return read_fill_columns(self.path, symbol)
 
     # risk ------------------------------------------------------------------------------
     def record_risk_decision(self, **row: Any) -> None:

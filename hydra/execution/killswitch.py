@@ -26,6 +26,12 @@ class TradingState:
     changed_at: str | None
     changed_by: str | None
 
+    def describe(self) -> str:
+        """The reason, then when and by whom only if the file says (a hand-edited one may not)."""
+        when = f"since {self.changed_at}" if self.changed_at else ""
+        who = f"by {self.changed_by}" if self.changed_by else ""
+        return "; ".join(p for p in (self.reason, " ".join(filter(None, (when, who)))) if p)
+
 
 def _path(paths: DataPaths) -> Path:
     return paths.state_dir / "trading.json"

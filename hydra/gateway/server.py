@@ -149,17 +149,23 @@ MARKET_RULE_BASE = 2000
 
 
 def market_rules() -> dict[int, float]:
-    """IB-style market rule ids: one per distinct price increment in the registry (stable).
+    """IB-style market rule ids: one per distinct minTick in the registry (stable).
 
-    The increment is in the unit orders are priced in (minTick x priceMagnifier), the grid
-    the gateway rejects off-tick prices on (error 110).
+    The increment is in minTick (exchange) units, as clients that trade on real IB read it
+    (the order-price grid is increment x priceMagnifier: 0.0025 x 100 = 0.25 cents for ZO);
+    the gateway rejects prices off that grid with error 110.
     """
-    ticks = sorted({m.tick for m in load_registry().values()})
+    ticks = sorted({_min_tick(m.tick, m.price_magnifier) for m in load_registry().values()})
     return {MARKET_RULE_BASE + i: t for i, t in enumerate(ticks)}
 
 
-def market_rule_id(tick: float) -> int:
-    return next(i for i, t in market_rules().items() if abs(t - tick) < 1e-12)
+def _min_tick(tick: float, magnifier: int) -> float:
+    return round(tick / magnifier, 12)
+
+
+def market_rule_id(tick: float, magnifier: int) -> int:
+    min_tick = _min_tick(tick, magnifier)
+    return next(i for i, t in market_rules().items() if abs(t - min_tick) < 1e-15)
 
 
 def to_ib(c: ContractDetails, market: Market, sec_type: str = "FUT") -> IbContract:
@@ -170,9 +176,10 @@ def to_ib(c: ContractDetails, market: Market, sec_type: str = "FUT") -> IbContra
         last_trade_date=f"{c.last_trade_date:%Y%m%d}", multiplier=str(mult),
         exchange=c.exchange, currency=c.currency, local_symbol=ib_local_symbol(c),
         trading_class=c.symbol, contract_month=c.contract_month,
-        min_tick=round(c.tick / c.price_magnifier, 12), price_magnifier=c.price_magnifier,
+        min_tick=_min_tick(c.tick, c.price_magnifier), price_magnifier=c.price_magnifier,
         long_name=f"{market.name} {MONTH_CODES[month - 1]}{c.contract_month[:4]}",
-        time_zone=IB_ZONE_IDS.get(c.timezone, c.timezone), market_rule_id=market_rule_id(c.tick),
+        time_zone=IB_ZONE_IDS.get(c.timezone, c.timezone),
+        market_rule_id=market_rule_id(c.tick, c.price_magnifier),
     )
 
 

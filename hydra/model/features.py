@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.core.window.rolling import Rolling
 
 from hydra.model.returns import CostModel, cycle_returns
 
@@ -26,20 +27,43 @@ WARMUP = VOL_DAYS + 1  # bars needed before the first complete feature row
 
 
 def make_features(bars: pd.DataFrame) -> pd.DataFrame:
-    """One row per bar date; rows without a full look-back are dropped."""
-    close = bars["close"].astype(float)
-    logret = np.log(close).diff()
-    vol = logret.rolling(VOL_DAYS).std()
-    out = pd.DataFrame(index=bars.index)
-    for h in (1, 2, 5, 10, 20):
-        out[f"ret_{h}"] = np.log(close / close.shift(h)) / (vol * np.sqrt(h))
-    out["vol_20"] = np.log(vol)
-    out["vol_ratio"] = logret.rolling(5).std() / vol
-    out["range_5"] = ((bars["high"] - bars["low"]) / close).rolling(5).mean() / vol
-    volume = bars["volume"].astype(float).clip(lower=1.0)
-    out["volume_z"] = np.log(volume / volume.rolling(VOL_DAYS).mean())
-    out = out.replace([np.inf, -np.inf], np.nan)
-    return out.dropna()[list(FEATURES)]
+    """One row per bar date; rows without a full look-back (or with an infinite value) are
+    dropped.
+
+    The arithmetic is numpy on the columns' arrays: the same element-wise operations pandas
+    would run, so the same values to the bit (tests/test_model_features.py holds it to a
+    plain-pandas version); the rolling windows stay pandas' (their running sums decide the last
+    bits). The frame is one block, read back column-major as before: column reductions over it
+    see the same memory order, hence the same sums."""
+    close = bars["close"].to_numpy(dtype=float)
+    log_close = np.log(close)
+    logret = np.empty_like(log_close)
+    logret[:1] = np.nan
+    np.subtract(log_close[1:], log_close[:-1], out=logret[1:])
+    vol = _rolling(logret, VOL_DAYS).std().to_numpy()
+    cols: dict[str, np.ndarray] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for h in (1, 2, 5, 10, 20):
+            cols[f"ret_{h}"] = np.log(close / _shift(close, h)) / (vol * np.sqrt(h))
+        cols["vol_20"] = np.log(vol)
+        cols["vol_ratio"] = _rolling(logret, 5).std().to_numpy() / vol
+        span = (bars["high"].to_numpy() - bars["low"].to_numpy()) / close
+        cols["range_5"] = _rolling(span, 5).mean().to_numpy() / vol
+        volume = bars["volume"].to_numpy(dtype=float).clip(min=1.0)
+        cols["volume_z"] = np.log(volume / _rolling(volume, VOL_DAYS).mean().to_numpy())
+    keep = np.logical_and.reduce([np.isfinite(cols[f]) for f in FEATURES])
+    return pd.DataFrame({f: cols[f][keep] for f in FEATURES}, index=bars.index[keep])
+
+
+def _rolling(values: np.ndarray, n: int) -> Rolling:
+    return pd.Series(values).rolling(n)
+
+
+def _shift(values: np.ndarray, h: int) -> np.ndarray:
+    """Series.shift(h) on an array: h NaNs, then the values moved down."""
+    out = np.full(len(values), np.nan)
+    out[h:] = values[:len(values) - h] if h < len(values) else values[:0]
+    return out
 
 
 def labelled(bars: pd.DataFrame,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -100,9 +101,16 @@ def side_costs(bars: pd.DataFrame, cost: CostModel, quantity: int = 1) -> pd.Ser
     close = bars["close"].to_numpy(dtype=float)
     sigma = _rolling(np.diff(close, prepend=np.nan), cost.vol_days, "std")
     adv = _rolling(np.maximum(bars["volume"].to_numpy(dtype=float), 1.0), cost.vol_days, "mean")
-    side = [cost.side_cost(s, a, quantity) if s == s and a == a else np.nan  # NaN != NaN
+    side = [_side_cost(cost, s, a, quantity) if s == s and a == a else np.nan  # NaN != NaN
             for s, a in zip(sigma.tolist(), adv.tolist(), strict=True)]
     return pd.Series(side, index=bars.index, dtype=float)
+
+
+@lru_cache(maxsize=4096)
+def _side_cost(cost: CostModel, sigma: float, adv: float, quantity: int) -> float:
+    """CostModel.side_cost, remembered: a replay asks for the same dates' costs every day
+    (a pure function of its arguments, so a remembered value is the value)."""
+    return cost.side_cost(sigma, adv, quantity)
 
 
 def cycle_returns(bars: pd.DataFrame, cost: CostModel, quantity: int = 1) -> CycleReturns:

@@ -93,7 +93,31 @@ def load_data(store: BarStore, market: str, as_of: date, limit: int,
 
 
 def model_data(bars: pd.DataFrame, as_of: date, cost: CostModel) -> ModelData:
-    """Features, labels, returns and costs of bars dated before `as_of` (pure)."""
+    """Features, labels, returns and costs of bars dated before `as_of` (pure).
+
+    A cycle asks twice for the same trade date (the loop, then the signal): the second call
+    on bars equal to the first's (every value, entry prices included, and the dates) is served
+    from a one-entry memo, as copies, so nothing a caller does to them can leak into the
+    next. Any other bars (one appended, one entry price added) are computed afresh."""
+    key = (as_of, cost)
+    hit = _MEMO.get(key)
+    if hit is not None and hit.bars.equals(bars) and hit.bars.index.equals(bars.index):
+        return _copied(hit)
+    data = _model_data(bars, as_of, cost)
+    _MEMO.clear()
+    _MEMO[key] = _copied(data)
+    return data
+
+
+_MEMO: dict[tuple[date, CostModel], ModelData] = {}
+
+
+def _copied(d: ModelData) -> ModelData:
+    return ModelData(d.as_of, d.bars.copy(), d.X.copy(), d.up.copy(), d.fwd.copy(),
+                     d.latest.copy(), d.cost.copy())
+
+
+def _model_data(bars: pd.DataFrame, as_of: date, cost: CostModel) -> ModelData:
     X, up, fwd, frac = labelled(bars, cost)
     feats = make_features(bars.tail(VOL_DAYS + 5))
     latest = feats.tail(1) if len(feats) and feats.index[-1] == bars.index[-1] else feats.iloc[:0]

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from hydra.domain.broker import Bar
-from hydra.sqlite_tx import immediate
+from hydra.sqlite_tx import immediate, relax
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bars (
@@ -84,7 +85,7 @@ class BarStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._conn = relax(sqlite3.connect(self.path, timeout=30, isolation_level=None))
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
 
@@ -181,10 +182,18 @@ class BarStore:
             sql += " LIMIT ?"
             args.append(int(limit))
         rows = self._conn.execute(sql, args).fetchall()[::-1]
-        frame = pd.DataFrame(rows, columns=["date", *COLUMNS, "entry"])
-        frame["date"] = [date.fromisoformat(d) for d in frame["date"]]
-        frame["entry"] = frame["entry"].astype(float)
-        return frame.set_index("date")
+        if not rows:
+            frame = pd.DataFrame(rows, columns=["date", *COLUMNS, "entry"])
+            frame["date"] = [date.fromisoformat(d) for d in frame["date"]]
+            frame["entry"] = frame["entry"].astype(float)
+            return frame.set_index("date")
+        # column by column: the frame pandas would infer from the rows, several times faster
+        cols = list(zip(*rows, strict=True))
+        index = pd.Index([date.fromisoformat(d) for d in cols[0]], dtype=object, name="date")
+        data = {name: pd.Series(values, index=index).infer_objects()
+                for name, values in zip(COLUMNS, cols[1:6], strict=True)}
+        data["entry"] = pd.Series(np.array(cols[6], dtype=float), index=index)
+        return pd.DataFrame(data, index=index)
 
     def revisions(self, market: str) -> pd.DataFrame:
         rows = self._conn.execute(

@@ -126,14 +126,7 @@ def trade_dates(execs: pd.DataFrame, timezone: str) -> pd.Series:
     executions take a second, not a minute."""
     if not len(execs):
         return pd.Series([], dtype=object)
-    refs = pa.array(execs["order_ref"].astype("str"), type=pa.string())
-    digits = pc.struct_field(pc.extract_regex(refs, pattern=_REF_DAY.replace("(", "(?P<d>", 1)),
-                             [0])
-    valid = pc.is_valid(pc.strptime(digits, format="%Y%m%d", unit="s", error_is_null=True))
-    # YYYYMMDD -> YYYY-MM-DD by slicing (strftime of a million dates takes a second)
-    parts = [pc.utf8_slice_codeunits(digits, a, b) for a, b in ((0, 4), (4, 6), (6, 8))]
-    text = pc.binary_join_element_wise(*parts, "-")
-    text = pc.if_else(valid, text, pa.scalar(None, pa.string()))
+    text = _ref_days(pa.array(execs["order_ref"].astype("str"), type=pa.string()))
     day = pd.Series(text.to_numpy(zero_copy_only=False), index=execs.index, dtype=object)
     bad = day.isna().to_numpy()
     if bad.any():  # not a Hydra ref (or not a date in it): the exchange-local calendar day
@@ -141,6 +134,22 @@ def trade_dates(execs: pd.DataFrame, timezone: str) -> pd.Series:
             ZoneInfo(timezone))
         day.loc[bad] = local.dt.strftime("%Y-%m-%d").to_numpy()
     return day.astype(object)
+
+
+def _ref_days(refs: pa.Array) -> pa.Array:
+    """The trade date YYYY-MM-DD in each Hydra orderRef; null where there is none."""
+    digits = pc.struct_field(pc.extract_regex(refs, pattern=_REF_DAY.replace("(", "(?P<d>", 1)),
+                             [0])
+    # a few thousand distinct days among a million refs: each checked and formatted once
+    coded = pc.dictionary_encode(digits).combine_chunks() if isinstance(
+        digits, pa.ChunkedArray) else pc.dictionary_encode(digits)
+    days = coded.dictionary
+    valid = pc.is_valid(pc.strptime(days, format="%Y%m%d", unit="s", error_is_null=True))
+    # YYYYMMDD -> YYYY-MM-DD by slicing (strftime of a million dates takes a second)
+    parts = [pc.utf8_slice_codeunits(days, a, b) for a, b in ((0, 4), (4, 6), (6, 8))]
+    text = pc.if_else(valid, pc.binary_join_element_wise(*parts, "-"),
+                      pa.scalar(None, pa.string()))
+    return text.take(coded.indices)
 
 
 def in_range(as_of: pd.Series, since: date | None, until: date | None) -> pd.Series:
@@ -401,3 +410,226 @@ def reconcile(journal_all: pd.DataFrame, executions: Iterable[Execution],
         breaks=[*fill_breaks, *foreign, *position_breaks], explained=explained,
         positions=table, history=position_over_time(journal_all, expiry_all),
     )
+
+
+# ------------------------------------------------------- the same check, over columns
+# reconcile() over the journal's columns (hydra.execution.fill_codec.FillColumns) and the broker's
+# executions as Arrow columns: the same BrokerReconciliation, break for break and in the same
+# order, without a DataFrame per fill (fill_report's fast path; reconcile() above is the
+# reference that tests/reconcile/test_fast_report.py and benchmarks/reconcile.py compare it with).
+def _days_in(days: pa.Array, since: date | None, until: date | None) -> np.ndarray:
+    keep = pa.array(np.ones(len(days), dtype=bool))
+    if since is not None:
+        keep = pc.and_(keep, pc.greater_equal(days, since.isoformat()))
+    if until is not None:
+        keep = pc.and_(keep, pc.less_equal(days, until.isoformat()))
+    return np.asarray(pc.fill_null(keep, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _pick(items: list[Execution], at: np.ndarray) -> list[Execution]:
+    return [items[i] for i in at]
+
+
+def _flags(x: Any) -> np.ndarray:
+    """An Arrow boolean as numpy (null: False)."""
+    return np.asarray(pc.fill_null(x, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+@dataclass
+class _Executions:
+    """The broker's executions as columns, each read from the objects once."""
+
+    items: list[Execution]
+    exec_id: pa.Array
+    order_ref: pa.Array
+    side: pa.Array
+    quantity: np.ndarray
+    price: np.ndarray
+    commission: np.ndarray  # nan: not reported
+
+    @classmethod
+    def of(cls, items: list[Execution]) -> _Executions:
+        def get(name: str) -> list[Any]:
+            return list(map(attrgetter(name), items))
+
+        def text(name: str) -> pa.Array:
+            return pa.array(get(name), pa.string())
+
+        def number(name: str) -> np.ndarray:
+            return pa.array(get(name), pa.float64()).to_numpy(zero_copy_only=False)
+
+        return cls(items, text("exec_id"), text("order_ref"), text("side"),
+                   pa.array(get("quantity")).to_numpy(zero_copy_only=False).astype("int64"),
+                   number("price"),
+                   number("commission"))
+
+
+def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Execution],
+                      positions: Iterable[Position], cfg: ReconcileConfig, *,
+                      since: date | None, until: date | None, timezone: str, broker: str,
+                      account_id: str, broker_time: str | None, status: str = "compared",
+                      message: str = "", history_start: datetime | None = None,
+                      symbol: str | None = None) -> BrokerReconciliation:
+    """reconcile() with the journal as FillColumns and `mine` its rows of this account (in the
+    report's order): the same outcome."""
+    items = executions if isinstance(executions, list) else list(executions)
+    if symbol is not None and items:
+        symbols = np.array(list(map(attrgetter("symbol"), items)), dtype=object)
+        if not (symbols == symbol).all():
+            items = _pick(items, np.flatnonzero(symbols == symbol))
+    if symbol is not None:
+        positions = [p for p in positions if p.symbol == symbol]
+    ex = _Executions.of(items)
+    is_hydra = _flags(pc.starts_with(ex.order_ref, HYDRA_PREFIX))
+    is_expiry = ~is_hydra & _flags(pc.equal(ex.order_ref, EXPIRY_REF))
+    is_foreign = ~is_hydra & ~is_expiry
+    days = _ref_days(ex.order_ref)
+    bad = np.flatnonzero(~_flags(pc.is_valid(days)))
+    if len(bad):  # not a Hydra ref: the exchange-local calendar day (as trade_dates)
+        local = pd.to_datetime(pd.Series([items[i].time for i in bad], dtype=object),
+                               utc=True).dt.tz_convert(ZoneInfo(timezone))
+        text = np.asarray(days.to_numpy(zero_copy_only=False), dtype=object)
+        text[bad] = local.dt.strftime("%Y-%m-%d").to_numpy()
+        days = pa.array(text, pa.string())
+    scope = _days_in(days, since, until)
+
+    in_dates = cols.where("as_of", lambda a: _days_in(pa.array(a.astype(str), pa.string()),
+                                                       since, until))
+    journal = mine[in_dates[mine]]  # the report's order
+    not_compared = 0
+    if history_start is not None and len(journal):
+        old = (_fill_times(cols, journal) < history_start).to_numpy()
+        not_compared = int(old.sum())
+        journal = journal[~old]
+
+    hydra = np.flatnonzero(is_hydra & scope)
+    if history_start is not None and len(hydra):  # both sides cut at the same instant
+        times = pd.to_datetime(pd.Series([items[i].time for i in hydra], dtype=object),
+                               utc=True)
+        hydra = hydra[(times >= history_start).to_numpy()]
+    fill_breaks, matched = _compare_fill_columns(cols, np.sort(journal), ex, hydra, cfg)
+
+    explained = [_break("expiry_close", e.local_symbol, e.exec_id, e.order_ref, "-",
+                        _fmt(e.side, e.quantity, e.price, e.commission), explained=True)
+                 for e in _pick(items, np.flatnonzero(is_expiry & scope))]
+    foreign = [_break("foreign_execution", e.local_symbol, e.exec_id, e.order_ref, "-",
+                      _fmt(e.side, e.quantity, e.price, e.commission))
+               for e in _pick(items, np.flatnonzero(is_foreign & scope))]
+    expiry_frame = executions_frame(_pick(items, np.flatnonzero(is_expiry)))
+    table, position_breaks = compare_positions(
+        _net_of_columns(cols, mine), net_by_contract(expiry_frame), positions,
+        net_by_contract(executions_frame(_pick(items, np.flatnonzero(is_foreign)))))
+    commission, broker_commission = cols.commission[journal], ex.commission[hydra]
+    return BrokerReconciliation(
+        broker=broker, account_id=account_id, broker_time=broker_time, status=status,
+        message=message, journal_fills=len(journal), broker_executions=len(hydra),
+        matched=matched, not_compared=not_compared,
+        journal_commission=float(np.where(np.isnan(commission), 0.0, commission).sum())
+        if len(journal) else 0.0,
+        broker_commission=float(np.where(np.isnan(broker_commission), 0.0,
+                                         broker_commission).sum()) if len(hydra) else 0.0,
+        breaks=[*fill_breaks, *foreign, *position_breaks], explained=explained,
+        positions=table, history=position_over_time(history_frame(cols, mine), expiry_frame),
+    )
+
+
+def _fill_times(cols: Any, rows: np.ndarray) -> pd.Series:
+    """UTC fill times of some rows (text times parsed as reconcile() parses the journal's)."""
+    us = cols.fill_time_us[rows]
+    out = pd.Series(pd.to_datetime(np.where(us < 0, 0, us), unit="us", utc=True))
+    text = np.flatnonzero(us < 0)
+    if len(text):
+        stems = cols.exec_stem.take(pa.array(rows[text])).to_pylist()
+        parsed = pd.to_datetime(pd.Series([cols.text_times[s] for s in stems]), utc=True,
+                                format="ISO8601", errors="coerce")
+        out.iloc[text] = parsed.dt.as_unit(out.dt.unit).to_numpy()
+    return out
+
+
+def history_frame(cols: Any, rows: np.ndarray) -> pd.DataFrame:
+    """What position_over_time reads of the journal (FillColumns), for some rows in order."""
+    ctx = pa.array(cols.ctx[rows])
+    text = {name: pa.array(cols.contexts[name].astype(str), pa.string()).take(ctx)
+            for name in ("symbol", "local_symbol", "side")}
+    return pd.DataFrame({"fill_time": _fill_times(cols, rows),
+                         **{k: pd.Series(pd.arrays.ArrowStringArray(v)) for k, v in text.items()},
+                         "quantity": cols.quantity[rows]})
+
+
+def _net_of_columns(cols: Any, rows: np.ndarray) -> dict[str, int]:
+    """net_by_contract of some fills."""
+    names, codes = cols.codes("local_symbol")
+    buy = cols.where("side", lambda s: s == "BUY")[rows]
+    change = np.where(buy, 1, -1) * cols.quantity[rows]
+    net = np.zeros(len(names), dtype="int64")
+    np.add.at(net, codes[rows], change)
+    return {str(names[i]): int(v) for i, v in enumerate(net) if v != 0}
+
+
+def _compare_fill_columns(cols: Any, journal: np.ndarray, ex: _Executions, hydra: np.ndarray,
+                          cfg: ReconcileConfig) -> tuple[list[Break], int]:
+    """compare_fills: journal rows (in key order) vs the broker's Hydra executions `hydra`
+    (positions in `ex`), matched by execId stem; breaks in compare_fills' order (by stem)."""
+    ids = ex.exec_id.take(pa.array(hydra, pa.int64()))
+    stems = pc.list_element(pc.split_pattern(ids, ".", max_splits=1, reverse=True), 0)
+    order = np.asarray(pc.sort_indices(stems).to_numpy(), dtype="int64")
+    sorted_stems = stems.take(pa.array(order, pa.int64()))
+    if len(sorted_stems) > 1 and pc.any(pc.equal(sorted_stems[1:], sorted_stems[:-1])).as_py():
+        # corrections at the broker: the latest per stem only, as latest_per_stem keeps
+        kept = latest_per_stem(pd.DataFrame({"exec_id": ids.to_pylist(), "at": hydra}))
+        return _compare_fill_columns(cols, journal, ex, np.sort(kept["at"].to_numpy()), cfg)
+    js = cols.exec_stem.take(pa.array(journal, pa.int64()))
+    if len(js) == len(stems) and (not len(js) or pc.all(pc.equal(js, sorted_stems)).as_py()):
+        pairs_j, pairs_b = np.arange(len(js)), order  # the usual case: every fill matches
+        left, right = np.arange(0), np.arange(0)
+    else:
+        at = pc.index_in(js, value_set=stems)
+        found = _flags(pc.is_valid(at))
+        pairs_j = np.flatnonzero(found)
+        pairs_b = np.asarray(pc.drop_null(at).to_numpy(zero_copy_only=False), dtype="int64")
+        left = np.flatnonzero(~found)
+        hit = np.zeros(len(hydra), dtype=bool)
+        hit[pairs_b] = True
+        right = order[~hit[order]]  # in key order
+    sides = pa.array(cols.contexts["side"].astype(str), pa.string())
+    locals_ = cols.contexts["local_symbol"].astype(str).to_numpy()
+    exec_ids = cols.exec_ids()
+
+    def fmt_j(k: int) -> str:
+        side = sides[int(cols.ctx[k])].as_py()
+        return _fmt(side, cols.quantity[k], cols.price[k], cols.commission[k])
+
+    def fmt_b(e: Execution) -> str:
+        return _fmt(e.side, e.quantity, e.price, e.commission)
+
+    breaks: list[Break] = []
+    for k in journal[left]:
+        breaks.append(_break("missing_at_broker", locals_[cols.ctx[k]], exec_ids[k].as_py(),
+                             cols.order_ref[k].as_py(), fmt_j(k), "-"))
+    for i in right:
+        e = ex.items[hydra[i]]
+        breaks.append(_break("missing_in_journal", e.local_symbol, e.exec_id, e.order_ref, "-",
+                             fmt_b(e)))
+    if len(pairs_j):
+        rows, b = journal[pairs_j], hydra[pairs_b]
+        rows_a, b_a = pa.array(rows, pa.int64()), pa.array(b, pa.int64())
+        tick = cols.per_fill("tick")[rows]
+        tol = np.maximum(cfg.price_tolerance_ticks * np.where(np.isnan(tick), 0.0, tick), 1e-9)
+        jc, bc = cols.commission[rows], ex.commission[b]
+        checks = {
+            "correction_not_applied": _flags(pc.not_equal(exec_ids.take(rows_a),
+                                                          ex.exec_id.take(b_a))),
+            "side_mismatch": _flags(pc.not_equal(sides.take(pa.array(cols.ctx[rows])),
+                                                 ex.side.take(b_a))),
+            "quantity_mismatch": cols.quantity[rows] != ex.quantity[b],
+            "price_mismatch": np.abs(cols.price[rows] - ex.price[b]) > tol,
+            "commission_mismatch": ~np.isnan(bc) & (np.isnan(jc) | (
+                np.abs(jc - bc) > cfg.commission_tolerance_usd)),
+        }
+        for kind, bad in checks.items():
+            for p in np.flatnonzero(bad):
+                k, e = rows[p], ex.items[b[p]]
+                breaks.append(_break(kind, e.local_symbol, e.exec_id, e.order_ref,
+                                     f"{exec_ids[k].as_py()}: " + fmt_j(k),
+                                     f"{e.exec_id}: " + fmt_b(e)))
+    return breaks, len(pairs_j)

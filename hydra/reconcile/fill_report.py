@@ -9,12 +9,15 @@ journal or a simulated account is reported as empty, not created.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from hydra import __version__
@@ -22,7 +25,8 @@ from hydra.config import Config, load_config
 from hydra.domain.broker import BrokerError, Execution, Position
 from hydra.domain.errors import HydraError
 from hydra.domain.money import money
-from hydra.execution.journal import FillRecord, Journal
+from hydra.execution.fill_codec import FillColumns
+from hydra.execution.journal import FillRecord, Journal, read_fill_columns
 from hydra.params import as_bool, as_date, as_int
 from hydra.paths import DataPaths, resolve_data_dir
 from hydra.reconcile import breaks as reconcile
@@ -120,10 +124,17 @@ def validate_params(*, as_of: Any = "", since: Any = "", until: Any = "", market
 # ---------------------------------------------------------------------------------- the report
 @dataclass
 class Report:
+    """An open report. Its metrics come from the journal's columns (Journal.fill_columns:
+    no DataFrame per fill); `reference=True` takes the straightforward path instead (SQL rows
+    into pandas, tca's and breaks' DataFrame functions), which the tests and
+    benchmarks/reconcile.py compare the fast path with, metric for metric."""
+
     params: ReportParams
     config: Config
     paths: DataPaths
     _journal: pd.DataFrame | None = field(default=None, repr=False)
+    reference: bool = False
+    _columns: FillColumns | None = field(default=None, repr=False)
 
     @property
     def min_fills(self) -> int:
@@ -142,8 +153,35 @@ class Report:
     def journal_fills(self) -> pd.DataFrame:
         """Every journaled fill of the market (all dates: positions need the whole history)."""
         if self._journal is None:
-            self._journal = load_journal(self.paths, self.params.market)
+            self._journal = load_journal(self.paths, self.params.market, self.reference)
         return self._journal
+
+    def journal_columns(self) -> FillColumns | None:
+        """journal_fills as columns (None: no journal yet), for the fast path."""
+        if self._columns is None and self.paths.journal_db.exists():
+            with Journal(self.paths.journal_db):  # opening migrates an older journal
+                pass
+            self._columns = read_fill_columns(self.paths.journal_db, self.params.market)
+        return self._columns
+
+    def range_rows(self) -> np.ndarray:
+        """The columns' rows in the report's range, in the report's order."""
+        cols = self.journal_columns()
+        if cols is None:
+            return np.arange(0)
+        since, until = self.params.since, self.params.until
+        keep = cols.where("as_of", lambda a: reconcile.in_range(a.astype(str), since, until))
+        return cols.order[keep[cols.order]]
+
+    def latest_trade_date(self) -> date | None:
+        if self.reference:
+            journal = self.journal_fills()
+            return date.fromisoformat(str(journal["as_of"].max())) if len(journal) else None
+        cols = self.journal_columns()
+        if cols is None or not len(cols):
+            return None
+        return date.fromisoformat(max(cols.contexts["as_of"].astype(str).to_numpy()[
+            np.unique(cols.ctx)]))
 
     def range_fills(self) -> pd.DataFrame:
         allf = self.journal_fills()
@@ -152,43 +190,54 @@ class Report:
         return allf[reconcile.in_range(allf["as_of"], self.params.since, self.params.until)]
 
 
-def open_report(**raw: Any) -> Report:
+def open_report(*, reference: bool = False, **raw: Any) -> Report:
     """Validate the parameters and load the configuration (no file is created)."""
     params = validate_params(**raw)
     if params.data_dir.exists() and not params.data_dir.is_dir():
         raise ReportError(f"data_dir {params.data_dir} is not a directory")
-    report = Report(params, load_config(params.data_dir), DataPaths(params.data_dir))
+    report = Report(params, load_config(params.data_dir), DataPaths(params.data_dir),
+                    reference=reference)
     if not str(raw.get("until") or "").strip() and not str(raw.get("as_of") or "").strip():
         # no end asked for: "today", or later where the simulator has traded ahead of the
         # wall clock (a replay or a --as-of run), so the default report covers every fill
-        journal = report.journal_fills()
-        if len(journal):
-            latest = date.fromisoformat(str(journal["as_of"].max()))
-            if latest > params.until:
-                report.params = replace(params, until=latest)
+        latest = report.latest_trade_date()
+        if latest is not None and latest > params.until:
+            report.params = replace(params, until=latest)
     return report
 
 
-def load_journal(paths: DataPaths, symbol: str | None = None) -> pd.DataFrame:
+def load_journal(paths: DataPaths, symbol: str | None = None, rows: bool = False
+                 ) -> pd.DataFrame:
     """The journal's fills, oldest first; an empty frame when no journal exists yet.
 
     Read in columns (Journal.fill_frame: the values of Journal.fills, times as timestamps),
-    so a million fills take seconds, not tens of seconds (benchmarks/reconcile.py); opening
-    the Journal first migrates an older one.
+    so a million fills take seconds, not tens of seconds (benchmarks/reconcile.py); `rows`:
+    Journal.fills itself (SQL rows, the reference). Opening the Journal migrates an older one.
     """
     if not paths.journal_db.exists():
         return pd.DataFrame(columns=FILL_COLUMNS)
     with Journal(paths.journal_db) as journal:
-        return journal.fill_frame(symbol=symbol)
+        return journal.fills(symbol=symbol) if rows else journal.fill_frame(symbol=symbol)
 
 
 # ------------------------------------------------------------------------------- 1. fill list
-@dataclass(frozen=True)
 class FillList:
-    fills: pd.DataFrame
-    totals: tca.FillTotals
-    by_contract: pd.DataFrame
-    message: str
+    """The fills in range: totals at once; the fills themselves (a DataFrame, for tables and
+    charts) and the per-contract totals only when asked, so the metrics never build them."""
+
+    def __init__(self, totals: tca.FillTotals, message: str,
+                 fills: Callable[[], pd.DataFrame], by_contract: Callable[[], pd.DataFrame],
+                 rows: np.ndarray | None = None) -> None:
+        self.totals, self.message, self.rows = totals, message, rows
+        self._fills, self._by_contract = fills, by_contract
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        return self._fills()
+
+    @cached_property
+    def by_contract(self) -> pd.DataFrame:
+        return self._by_contract()
 
     def table(self, rows: int = 0) -> pd.DataFrame:
         """The most recent `rows` fills (0: all) in the columns an operator reads."""
@@ -197,23 +246,39 @@ class FillList:
 
 
 def fill_list(rep: Report) -> FillList:
-    fills = rep.range_fills()
-    t = tca.fill_totals(fills)
-    if not t.fills:
-        msg = (f"no fills for {rep.market_text} from {rep.range_text}"
-               + ("" if rep.paths.journal_db.exists()
-                  else f": there is no fill journal yet ({rep.paths.journal_db})"))
+    if rep.reference:
+        fills = rep.range_fills()
+        t = tca.fill_totals(fills)
+        out = FillList(t, "", lambda: fills, lambda: tca.totals_by(fills))
     else:
-        msg = (f"{t.fills} fill(s), {t.contracts} contract(s) ({t.buys} bought, {t.sells} sold), "
-               f"notional {money(t.notional_usd)}, commissions {money(t.commission_usd)}"
-               + (f" ({t.commission_missing} fill(s) still without a commission report)"
-                  if t.commission_missing else ""))
-    return FillList(fills, t, tca.totals_by(fills), msg)
+        rows = rep.range_rows()
+        t = tca.fill_totals_of(rep.journal_columns(), rows)
+        cols = rep.journal_columns()
+        out = FillList(t, "", rep.range_fills,
+                       lambda: tca.totals_by_of(cols, rows) if cols is not None
+                       else tca.totals_by(rep.range_fills()), rows)
+    if not t.fills:
+        out.message = (f"no fills for {rep.market_text} from {rep.range_text}"
+                       + ("" if rep.paths.journal_db.exists()
+                          else f": there is no fill journal yet ({rep.paths.journal_db})"))
+    else:
+        out.message = (
+            f"{t.fills} fill(s), {t.contracts} contract(s) ({t.buys} bought, {t.sells} sold), "
+            f"notional {money(t.notional_usd)}, commissions {money(t.commission_usd)}"
+            + (f" ({t.commission_missing} fill(s) still without a commission report)"
+               if t.commission_missing else ""))
+    return out
 
 
 # ------------------------------------------------------------------------------- 2. slippage
 def slippage(rep: Report, fl: FillList) -> tca.SlippageReport:
-    return tca.slippage_report(fl.fills, rep.config.reconcile, rep.min_fills)
+    if fl.rows is None:
+        return tca.slippage_report(fl.fills, rep.config.reconcile, rep.min_fills)
+    cols = rep.journal_columns()
+    if cols is None:
+        return tca.slippage_report(pd.DataFrame(columns=FILL_COLUMNS), rep.config.reconcile,
+                                   rep.min_fills)
+    return tca.slippage_report_of(cols, fl.rows, rep.config.reconcile, rep.min_fills)
 
 
 # --------------------------------------------------------------------------- 3. broker check
@@ -273,10 +338,26 @@ def broker_check(rep: Report, snap: BrokerSnapshot | None = None
     """Journal vs broker: every fill by execId, every position, every commission."""
     snap = snap or broker_snapshot(rep)
     p = rep.params
+    cols = None if rep.reference else rep.journal_columns()
     if snap.status == "skipped":
-        return reconcile.BrokerReconciliation(
-            "none", "", None, "skipped", snap.message,
-            history=reconcile.position_over_time(rep.journal_fills()))
+        history = (reconcile.position_over_time(reconcile.history_frame(cols, cols.order))
+                   if cols is not None else reconcile.position_over_time(rep.journal_fills()))
+        return reconcile.BrokerReconciliation("none", "", None, "skipped", snap.message,
+                                              history=history)
+    if cols is not None:
+        mine = cols.where("broker", lambda b: b == snap.kind) & cols.where(
+            "account_id", lambda a: a == snap.account_id)
+        others = len(cols) - int(mine.sum())
+        message = snap.message
+        if others:
+            message += (f"; {others} journal fill(s) of another broker or account were left "
+                        "out of the comparison")
+        return reconcile.reconcile_columns(
+            cols, cols.order[mine[cols.order]], snap.executions, snap.positions,
+            rep.config.reconcile, since=p.since, until=p.until, timezone=p.timezone,
+            broker=snap.kind, account_id=snap.account_id,
+            broker_time=snap.time.isoformat() if snap.time else None, status=snap.status,
+            message=message, history_start=snap.history_start, symbol=p.market)
     allf = rep.journal_fills()
     mine = allf
     if len(allf):

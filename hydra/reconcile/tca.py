@@ -304,3 +304,93 @@ def slippage_report(fills: pd.DataFrame, cfg: ReconcileConfig,
     routes = {r: group_report(r, fills[fills["route"] == r] if len(fills) else fills, cfg, need)
               for r in names}
     return SlippageReport(overall, routes, need)
+
+
+# ------------------------------------------------------------- the same, over FillColumns
+# The report's fast path (fill_report): the functions above, over the journal's columns
+# (hydra.execution.fill_codec.FillColumns) instead of a million-row DataFrame. `rows` are
+# positions in the report's order; every sum is numpy's over the same values in the same order
+# as pandas takes them above, so the results are the same doubles
+# (tests/reconcile/test_fast_report.py, benchmarks/reconcile.py compare them with those above).
+def _nansum(x: np.ndarray) -> float:
+    """pandas' Series.sum(): NaN counts as 0."""
+    nan = np.isnan(x)
+    return float((np.where(nan, 0.0, x) if nan.any() else x).sum())
+
+
+def _sum_present(x: np.ndarray) -> float | None:
+    """_sum_or_none: the sum of the values present (dropped NaN, not zeros: the same adds)."""
+    x = x[~np.isnan(x)]
+    return float(x.sum()) if len(x) else None
+
+
+def fill_totals_of(cols: Any, rows: np.ndarray) -> FillTotals:
+    """fill_totals over FillColumns rows."""
+    if not len(rows):
+        return FillTotals(0, 0, 0, 0, 0.0, 0.0, 0, None, None)
+    qty = cols.quantity[rows]
+    buy = cols.where("side", lambda s: s == "BUY")[rows]
+    pv = cols.per_fill("point_value")[rows]
+    commission = cols.commission[rows]
+    return FillTotals(
+        fills=len(rows),
+        contracts=int(qty.sum()),
+        buys=int(qty[buy].sum()),
+        sells=int(qty[~buy].sum()),
+        notional_usd=_nansum(cols.price[rows] * np.where(np.isnan(pv), 0.0, pv) * qty),
+        commission_usd=_nansum(commission),
+        commission_missing=int(np.isnan(commission).sum()),
+        actual_cost_usd=_sum_present(cols.slippage["actual_usd"][rows]),
+        predicted_cost_usd=_sum_present(cols.slippage["predicted_usd"][rows]),
+    )
+
+
+def totals_by_of(cols: Any, rows: np.ndarray, key: str = "local_symbol") -> pd.DataFrame:
+    """totals_by over FillColumns rows: one row per contract (or route), sorted by name."""
+    columns = ["fills", "contracts", "notional_usd", "commission_usd", "actual_cost_usd"]
+    names, codes = cols.codes(key)
+    codes = codes[rows]
+    out = []
+    for i in np.unique(codes):
+        t = fill_totals_of(cols, rows[codes == i])
+        out.append({key: names[i], **{c: getattr(t, c) for c in columns}})
+    return pd.DataFrame(out, columns=[key, *columns])
+
+
+def group_report_of(name: str, cols: Any, rows: np.ndarray, cfg: ReconcileConfig,
+                    need: int) -> GroupReport:
+    """group_report over FillColumns rows."""
+    s = cols.slippage
+    both = ~np.isnan(s["predicted_ticks"][rows]) & ~np.isnan(s["actual_ticks"][rows])
+    n = int(both.sum())
+    if n < need:
+        return GroupReport(name, len(rows), n, False, {}, "grey", None,
+                           calibration(None, n, cfg, need), need)
+    usable = rows[both]
+    pv = cols.per_fill("point_value")[usable]
+
+    def series(unit: str, side: str) -> np.ndarray:
+        if unit == "usd":
+            return s[f"{side}_price"][usable] * pv
+        return s[f"{side}_{unit}"][usable]
+
+    stats = {u: unit_stats(series(u, "predicted"), series(u, "actual")) for u in UNITS}
+    t = stats["ticks"]
+    return GroupReport(name, len(rows), n, True, stats, bias_colour(t.bias, cfg),
+                       pessimism_warning(t.multiplier, cfg), calibration(t, n, cfg), need)
+
+
+def slippage_report_of(cols: Any, rows: np.ndarray, cfg: ReconcileConfig,
+                       min_fills: int | None = None) -> SlippageReport:
+    """slippage_report over FillColumns rows."""
+    need = cfg.min_fills if min_fills is None else min_fills
+    if need < 2:
+        raise ValueError(f"min_fills must be at least 2, got {need}")
+    overall = group_report_of("overall", cols, rows, cfg, need)
+    known, codes = cols.codes("route")
+    codes = codes[rows]
+    present = [known[i] for i in np.unique(codes)]
+    names = [*KNOWN_ROUTES, *sorted(r for r in present if r not in KNOWN_ROUTES)]
+    routes = {r: group_report_of(r, cols, rows[codes == known.index(r)] if r in known
+                                 else rows[:0], cfg, need) for r in names}
+    return SlippageReport(overall, routes, need)

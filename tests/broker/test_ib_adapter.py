@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from hydra.broker.ib.adapter import IBBroker
+from hydra.broker.ib.adapter import IBBroker, market_rule_agrees
 from hydra.broker.ib.event_loop import THREAD_NAME
 from hydra.broker.sim.broker import SimBroker
 from hydra.config import IBConfig
@@ -424,3 +424,17 @@ def test_a_non_paper_account_is_refused_before_any_order(
         with pytest.raises(BrokerError, match="not connected"):
             b.place_order(OrderRequest(front_contract(get_market("ZO"), DAY), "BUY", 1, "MKT",
                                        None, "HYD-ZO-20261124-1"))
+
+
+@pytest.mark.parametrize("increment,tick,magnifier,ok", [
+    (0.0025, 0.25, 100, True),   # the rule in minTick (exchange) units, as IB's clients read it
+    (0.25, 0.25, 100, True),     # the rule in order-price units
+    (0.005, 0.25, 100, False),   # twice the grid: every other Hydra price would be off it
+    (0.5, 0.25, 100, False),
+    (0.025, 0.25, 100, False),   # a tenth of the grid in order units is not our grid
+    (0.00025, 0.00025, 1, True),
+    (0.0005, 0.00025, 1, False),
+])
+def test_a_market_rule_agrees_with_the_registry_in_either_unit_and_only_on_its_grid(
+        increment, tick, magnifier, ok):
+    assert market_rule_agrees(increment, tick, magnifier) is ok

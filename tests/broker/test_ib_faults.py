@@ -227,7 +227,8 @@ def test_an_order_ib_cancels_unasked_stops_the_leg(account, monkeypatch):
     ("details-ambiguous", "are ambiguous: 2 FUT contracts match (conIds"),
     ("wrong-min-tick", "minTick 0.005 x priceMagnifier 100 = 0.5, but the registry's tick is "
                        "0.25"),
-    ("wrong-market-rule", "increment 0.5 (from price 0), but the registry's tick is 0.25"),
+    ("wrong-market-rule", "increment 0.005 (from price 0) is neither the registry's tick 0.25 "
+                          "nor that tick in minTick units (0.25 / priceMagnifier 100 = 0.0025)"),
 ])
 def test_a_contract_ib_defines_wrongly_stops_the_cycle_before_any_order(account, monkeypatch,
                                                                         fault, message):

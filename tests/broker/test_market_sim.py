@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime, timedelta
 from itertools import islice, pairwise
 
@@ -172,13 +171,11 @@ def test_round_to_tick_is_clean() -> None:
     assert round_to_tick(np.array([320.12, 320.13]), 0.25).tolist() == [320.0, 320.25]
 
 
-def test_three_hundred_bars_are_fast() -> None:
+def test_three_hundred_bars_from_a_fresh_market_end_on_the_day() -> None:
+    # (how long it takes is printed by benchmarks/model_loop.py: speed is not asserted here)
     sm = SimMarket(get_market("ZO"), 12345)  # fresh: nothing cached
-    t0 = time.perf_counter()
     bars = sm.bars_before(DAY, 300)
-    elapsed = time.perf_counter() - t0
     assert len(bars) == 300 and bars[-1].date == DAY
-    assert elapsed < 1.0, f"300 bars took {elapsed:.2f} s"
 
 
 def test_null_market_is_one_random_walk_regime_without_autocorrelation() -> None:

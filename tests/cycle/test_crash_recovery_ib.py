@@ -57,6 +57,15 @@ def assert_books_agree_over_ib(data_dir: Path, port: str) -> None:
 IB_CONFIG = CONFIG.replace("[risk]\n", "[risk]\nmax_orders_per_minute = 40\n") + (
     "wait_seconds = 2\ncross_wait_seconds = 3\npoll_seconds = 0.5\n"
     "cancel_timeout_seconds = 5\ntwap_window_seconds = 10\n")
+# The kill matrix's TWAP in 6 s, not 10 (each of its tests works 2.7 windows in real time: the
+# rest of the killed day, then the flip). Still five 1.2 s slices; each slice's child crosses at
+# once (its 3 s cross reserve is longer than a slice) and the simulator fills a crossing limit
+# on arrival, so a slice needs well under a second. poll_seconds 0.25: the last slice's fill is
+# seen within a quarter second. The gateway-restart test keeps IB_CONFIG's 10 s: its outage
+# must fall inside the TWAP.
+KILL_CONFIG = IB_CONFIG.replace("poll_seconds = 0.5\n", "poll_seconds = 0.25\n").replace(
+    "twap_window_seconds = 10\n", "twap_window_seconds = 6\n")
+assert KILL_CONFIG.count("= 6\n") == 1 and "poll_seconds = 0.25" in KILL_CONFIG
 IB_SCRIPT = ("import sys\nfrom hydra import cycle\n"
              "cycle.run_in_process(data_dir=sys.argv[1], as_of=sys.argv[2], contracts=5, "
              "broker='ib', port=int(sys.argv[3]))\n")
@@ -80,7 +89,7 @@ def killed_on_ib_then_rerun(data_dir: Path, point: str, after: int) -> None:
     """Kill at `point` on the IB path, rerun the date, then the next trading date (the gateway
     restarted on it, the signal flipped), and the books agree each time."""
     assert point in POINTS
-    (data_dir / "hydra.toml").write_text(IB_CONFIG)
+    (data_dir / "hydra.toml").write_text(KILL_CONFIG)
     env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
     gw, port = start_sim_gateway(data_dir, DAY)
     try:

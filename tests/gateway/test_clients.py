@@ -178,7 +178,9 @@ def test_ibapi_negotiates_157_and_decodes_contract_details(app: App, gateway: Tw
     app.reqMarketRule(int(d.marketRuleIds))
     [(rule_id, increments)] = app.wait("marketRule")
     assert rule_id == int(d.marketRuleIds)
-    assert [(i.lowEdge, i.increment) for i in increments] == [(0.0, 0.25)]
+    # in minTick units, as IB's own clients read a rule (x priceMagnifier 100 = the 0.25 grid)
+    assert [(i.lowEdge, i.increment) for i in increments] == [(0.0, 0.0025)]
+    assert d.minTick == 0.0025 and d.priceMagnifier == 100
 
 
 def _front(app: App) -> Contract:
@@ -323,7 +325,7 @@ def test_ib_async_and_ib_insync_run_every_step(lib: str, gateway: TwsServer,
     out = _client_run(python, "ib_steps.py", gateway.port, lib)
     assert out["server_version"] == 176 and out["n_details"] >= 8
     assert out["time_zone"] == "US/Central" and len(out["by_con_id"]) == 1
-    assert "20261128:CLOSED" in out["trading_hours"] and out["increments"] == [[0.0, 0.25]]
+    assert "20261128:CLOSED" in out["trading_hours"] and out["increments"] == [[0.0, 0.0025]]
     assert "20261125:1900" not in out["trading_hours"], "no overnight session into Thanksgiving"
     assert 0 < out["live"][0] < out["live"][1] and 0 < out["delayed"][0] < out["delayed"][1]
     assert out["bars"][0] >= 5 and out["bars"][1] == 13

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from datetime import time as dtime
 
@@ -39,7 +38,6 @@ def test_shuffled_label_candidates_are_promoted_in_at_most_1pct_of_attempts():
     """100 seeded attempts on the regime market (seeds 7 and 4, windows moving through six
     years): the candidate is the champion's recipe trained on shuffled labels, so any win is
     luck. The old rule (3 of 5 windows, more money) passed about a third of such attempts."""
-    t0 = time.perf_counter()
     promoted = old_rule = attempts = 0
     for seed in (7, 4):
         X, up, fwd, cost = _data(seed)
@@ -63,7 +61,6 @@ def test_shuffled_label_candidates_are_promoted_in_at_most_1pct_of_attempts():
     print(f"false promotions {promoted}/{attempts}, old rule {old_rule}/{attempts}")
     assert rate <= 0.01, f"false-promotion rate {rate:.3f} ({promoted}/{attempts})"
     assert old_rule / attempts > 0.1  # the test has teeth: the old rule passes noise often
-    assert time.perf_counter() - t0 < 60  # bounded (about 8 s on an idle core)
 
 
 def test_folds_skip_rows_an_earlier_attempt_tested():

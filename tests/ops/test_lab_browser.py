@@ -221,6 +221,12 @@ def test_a_rerun_in_scratch_runs_once_the_operator_picks_a_kernel(records, lab, 
         dialog.locator("select").select_option(label="Python 3 (ipykernel)")
         dialog.locator("button", has_text="Select").click()
         page.wait_for_selector(f"{PANEL} .jp-Toolbar-kernelName:has-text('Python 3')")
+        # as the operator does: Run All once the kernel is up. The toolbar names the kernel
+        # as soon as it is picked, before the session has one; a Run All then runs nothing
+        # (JupyterLab clears the cells' execution and says nothing), which is how this test
+        # waited out its 240 s on a loaded machine. The status bar says Idle once it is up.
+        page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle").first.wait_for(
+            timeout=WAIT_MS)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         # the summary cell (the last one) shows the outcome, and the kernel is idle again

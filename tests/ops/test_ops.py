@@ -115,3 +115,17 @@ def test_status_lists_a_market_that_only_has_a_position_at_the_broker(data_dir, 
     assert zc.startswith("ZC: no model; no job trades it; position: ZC"), zc[:200]
     assert f"{s['position_after']:+d} at the broker, held outside Hydra's jobs" in zc
     assert "ZO: no model yet" in out and "jobs: daily-cycle, " in out  # the jobs' market too
+
+
+@pytest.mark.parametrize("command", [("status",), ("paper-trade", "status")])
+def test_a_hand_edited_kill_switch_reads_paused_without_inventing_a_time(data_dir, crontab,
+                                                                         command):
+    state = data_dir / "state" / "trading.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text('{"paused": null}')
+    out = run_hydra(*command, data_dir=data_dir, env={"HYDRA_CRONTAB_FILE": str(crontab)},
+                    timeout=120)
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "trading: PAUSED (kill-switch file" in text and "paused=None, not true" in text
+    assert "since None" not in text and "by None" not in text

@@ -55,6 +55,7 @@ from hydra.broker.ib.translate import (
     _trade_snap,
     _TradeSnap,
     check_sessions,
+    market_rule_agrees,
 )
 from hydra.broker.safety import SafetyVerdict, safety_verdict
 from hydra.config import IBConfig, load_config
@@ -673,9 +674,11 @@ class IBBroker(Broker):
         if not found:
             return [f"IB sent no price increments for market rule {rule}"]
         increment = found[0][1]
-        if not math.isclose(increment, market.tick, rel_tol=1e-9):
-            return [f"market rule {rule} increment {increment:g} (from price {found[0][0]:g}), "
-                    f"but the registry's tick is {market.tick:g}"]
+        if not market_rule_agrees(increment, market.tick, market.price_magnifier):
+            return [f"market rule {rule} increment {increment:g} (from price {found[0][0]:g}) is "
+                    f"neither the registry's tick {market.tick:g} nor that tick in minTick "
+                    f"units ({market.tick:g} / priceMagnifier {market.price_magnifier} = "
+                    f"{market.tick / market.price_magnifier:g})"]
         return []
 
     def contract_by_local_symbol(self, local_symbol: str) -> ContractDetails:

@@ -137,6 +137,17 @@ def check_sessions(market: Market, d: Any) -> list[str]:
     return [f"trading hours: {'; '.join(found)}"] if found else []
 
 
+def market_rule_agrees(increment: float, tick: float, magnifier: int) -> bool:
+    """Whether IB's market-rule increment is the registry's price grid.
+
+    Clients that trade on IB read the rule in minTick (exchange) units and multiply by
+    priceMagnifier (0.0025 x 100 = 0.25 cents for ZO); an increment already in order-price
+    units (0.25) is the same grid. Anything else is a different grid, refused before any order.
+    """
+    return any(math.isclose(increment * scale, tick, rel_tol=1e-9)
+               for scale in {1, magnifier})
+
+
 def _market_for_local(local: str) -> Market:
     key = local.strip().upper()
     matches = [m for s, m in load_registry().items()

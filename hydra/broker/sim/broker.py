@@ -49,6 +49,7 @@ from hydra.domain.market import Market
 from hydra.reference.clock import Clock
 from hydra.reference.contracts import contract, contract_from_local_symbol, front_contract
 from hydra.reference.markets import UnknownMarketError, get_market, load_registry
+from hydra.sqlite_tx import relax
 
 SCHEMA_VERSION = 2
 # Share of a minute's traded volume that hits one side of the book (sellers hitting the bid,
@@ -434,7 +435,7 @@ class SimBroker(Broker):
         _check_is_sqlite(self.db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
+            conn = relax(sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None))
         except sqlite3.Error as exc:
             raise BrokerError(f"cannot open the simulated account {self.db_path}: {exc}") from exc
         conn.row_factory = sqlite3.Row

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from datetime import UTC, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -58,6 +56,9 @@ def sim_gateway(
     speaks server version 157..176 (IB's ibapi 9.81.1, ib_insync 0.9.86, ib_async 2.x).
     Runs until Ctrl-C. The account (broker/sim.sqlite) is the same one broker=sim uses.
     """
+    import asyncio  # here, not at the top: `hydra runs list` never pays for the event loop
+    import signal
+
     from hydra.broker.sim.broker import SimBroker
     from hydra.config import ConfigError, load_config
     from hydra.domain.broker import BrokerError

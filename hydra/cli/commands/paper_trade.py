@@ -177,7 +177,6 @@ def status(
         console.print(f"schedule: [red]unknown[/] ({escape(str(exc))})")
     ks = read_state(paths)
     if ks.paused:
-        console.print(f"trading: [bold red]PAUSED[/] ({escape(ks.reason)}; since {ks.changed_at} "
-                      f"by {ks.changed_by})")
+        console.print(f"trading: [bold red]PAUSED[/] ({escape(ks.describe())})")
     else:
         console.print("trading: [bold green]allowed[/] (not paused)")

@@ -159,7 +159,7 @@ def status(
     held = _broker_section(paths, jobs.get("daily-cycle"), client_id)
 
     ks = read_state(paths)
-    console.print(f"trading: [bold red]PAUSED[/] ({escape(ks.reason)}; since {ks.changed_at})"
+    console.print(f"trading: [bold red]PAUSED[/] ({escape(ks.describe())})"
                   if ks.paused else "trading: [bold green]allowed[/] (not paused)")
     lines = market_lines(paths, jobs, held) or ["none: no job, no model and no position"]
     console.print("markets (model; jobs; position):")

@@ -1,0 +1,176 @@
+"""What the replay's speed-ups may not change: the same features to the bit, the same bars frame,
+no stale model data from the memo, and fsync-per-commit everywhere but inside a replay."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hydra.agent.journal import AgentJournal
+from hydra.broker.sim.broker import SimBroker
+from hydra.domain.broker import Bar
+from hydra.execution.journal import Journal
+from hydra.model import signal
+from hydra.model.features import FEATURES, VOL_DAYS, make_features
+from hydra.model.returns import CostModel
+from hydra.model.store import COLUMNS, BarStore
+from hydra.reference.clock import SimClock
+from hydra.sqlite_tx import without_fsync
+
+COST = CostModel(tick=0.25, point_value=50.0, half_spread=0.125, k=0.1, commission=2.35)
+AS_OF = date(2026, 3, 2)
+
+
+def _bars(n: int = 300, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 350 * np.exp(np.cumsum(rng.normal(0, 0.015, n)))
+    high = close * (1 + rng.uniform(0, 0.01, n))
+    low = close * (1 - rng.uniform(0, 0.01, n))
+    volume = rng.integers(0, 3000, n)
+    volume[::37] = 0  # clipped to 1 by the features
+    high[::53] = low[::53]  # a zero range
+    days = [AS_OF - timedelta(days=n - i) for i in range(n)]
+    frame = pd.DataFrame({"open": close, "high": high, "low": low, "close": close,
+                          "volume": volume, "entry": close * (1 + rng.normal(0, 0.002, n))},
+                         index=pd.Index(days, name="date"))
+    frame.iloc[::11, frame.columns.get_loc("entry")] = np.nan  # days without an entry price
+    return frame
+
+
+def _features_plain_pandas(bars: pd.DataFrame) -> pd.DataFrame:
+    """make_features as first written, Series by Series: the reference for the fast one."""
+    close = bars["close"].astype(float)
+    logret = np.log(close).diff()
+    vol = logret.rolling(VOL_DAYS).std()
+    out = pd.DataFrame(index=bars.index)
+    for h in (1, 2, 5, 10, 20):
+        out[f"ret_{h}"] = np.log(close / close.shift(h)) / (vol * np.sqrt(h))
+    out["vol_20"] = np.log(vol)
+    out["vol_ratio"] = logret.rolling(5).std() / vol
+    out["range_5"] = ((bars["high"] - bars["low"]) / close).rolling(5).mean() / vol
+    volume = bars["volume"].astype(float).clip(lower=1.0)
+    out["volume_z"] = np.log(volume / volume.rolling(VOL_DAYS).mean())
+    out = out.replace([np.inf, -np.inf], np.nan)
+    return out.dropna()[list(FEATURES)]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the reference divides by 0
+@pytest.mark.parametrize("rows", [300, VOL_DAYS + 5, VOL_DAYS + 1, VOL_DAYS, 3])
+def test_features_equal_the_plain_pandas_ones_to_the_bit(rows):
+    bars = _bars().tail(rows)
+    fast, plain = make_features(bars), _features_plain_pandas(bars)
+    pd.testing.assert_frame_equal(fast, plain, check_exact=True)
+    a, b = fast.to_numpy(dtype=float), plain.to_numpy(dtype=float)
+    assert a.tobytes() == b.tobytes()
+    # the same memory order, so column sums (the scaler's mean) give the same last bits
+    assert a.flags.f_contiguous == b.flags.f_contiguous
+    assert np.array_equal(a.mean(axis=0), b.mean(axis=0), equal_nan=True)
+
+
+def test_model_data_memo_never_serves_stale_bars():
+    bars = _bars()
+    first = signal.model_data(bars, AS_OF, COST)
+    again = signal.model_data(bars.copy(), AS_OF, COST)  # equal bars: served from the memo
+    pd.testing.assert_frame_equal(again.X, first.X, check_exact=True)
+
+    again.X.iloc[:, :] = 0.0  # a caller scribbling on what it got cannot reach the next one
+    third = signal.model_data(bars, AS_OF, COST)
+    pd.testing.assert_frame_equal(third.X, first.X, check_exact=True)
+
+    entry = bars.copy()  # an entry price recorded between the loop and the signal
+    entry.iloc[-2, entry.columns.get_loc("entry")] = entry["entry"].iloc[-2] + 1.0
+    fresh = signal._model_data(entry, AS_OF, COST)
+    got = signal.model_data(entry, AS_OF, COST)
+    pd.testing.assert_series_equal(got.fwd, fresh.fwd, check_exact=True)
+    assert not got.fwd.equals(first.fwd)
+
+    appended = pd.concat([bars, _bars(301, seed=9).tail(1).set_axis([AS_OF], axis=0)])
+    appended.index.name = "date"
+    got = signal.model_data(appended, AS_OF, COST)  # a bar appended: features of it too
+    assert got.bars.index[-1] == AS_OF and len(got.bars) == len(bars) + 1
+    pd.testing.assert_frame_equal(got.X, signal._model_data(appended, AS_OF, COST).X,
+                                  check_exact=True)
+
+    later = signal.model_data(bars, AS_OF + timedelta(days=1), COST)  # another trade date
+    assert later.as_of == AS_OF + timedelta(days=1)
+
+
+def _frame_from_rows(rows: list[tuple]) -> pd.DataFrame:
+    """BarStore.bars_before's frame as first written: the one pandas infers from the rows."""
+    frame = pd.DataFrame(rows, columns=["date", *COLUMNS, "entry"])
+    frame["date"] = [date.fromisoformat(d) for d in frame["date"]]
+    frame["entry"] = frame["entry"].astype(float)
+    return frame.set_index("date")
+
+
+def test_bars_before_gives_the_frame_pandas_infers(tmp_path: Path):
+    bars = _bars(60)
+    with BarStore(tmp_path / "bars.sqlite") as store:
+        store.append("ZO", [Bar(d, float(r.open), float(r.high), float(r.low), float(r.close),
+                                int(r.volume)) for d, r in bars.iterrows()],
+                     recorded_at=datetime(2026, 3, 2, tzinfo=UTC))
+        store.append_entries("ZO", [(d, datetime(2026, 3, 2, tzinfo=UTC), float(p))
+                                    for d, p in bars["entry"].dropna().items()],
+                             recorded_at=datetime(2026, 3, 2, tzinfo=UTC))
+        for as_of, limit in [(AS_OF, 50), (AS_OF, None), (bars.index[0], None)]:
+            sql = ("SELECT b.date, b.open, b.high, b.low, b.close, b.volume, e.price FROM "
+                   "bars b LEFT JOIN entries e ON e.market = b.market AND e.date = b.date "
+                   "WHERE b.market='ZO' AND b.date<? ORDER BY b.date")
+            rows = store._conn.execute(sql, (as_of.isoformat(),)).fetchall()
+            want = _frame_from_rows(rows if limit is None else rows[-limit:])
+            got = store.bars_before("ZO", as_of, limit=limit)
+            pd.testing.assert_frame_equal(got, want, check_exact=True)
+            assert list(got.dtypes) == list(want.dtypes) and got.index.dtype == want.index.dtype
+        assert store.bars_before("ZO", AS_OF)["entry"].isna().sum() == bars["entry"].isna().sum()
+
+
+def _synchronous(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def _levels(root: Path) -> dict[str, int]:
+    clock = SimClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    with Journal(root / "j.sqlite") as j, BarStore(root / "b.sqlite") as b, \
+            AgentJournal(root / "a.sqlite") as a, SimBroker(root / "s.sqlite", clock) as s:
+        return {"journal": _synchronous(j._db), "bars": _synchronous(b._conn),
+                "agent": _synchronous(a._conn), "sim": _synchronous(s._require())}
+
+
+def test_only_a_replay_skips_the_fsync_of_each_commit(tmp_path: Path):
+    full = {"journal": 2, "bars": 2, "agent": 2, "sim": 2}
+    assert _levels(tmp_path) == full  # a daily run: FULL, an fsync per commit
+    with without_fsync():
+        assert _levels(tmp_path) == dict.fromkeys(full, 0)
+        seen: dict[str, int] = {}
+        t = threading.Thread(target=lambda: seen.update(_levels(tmp_path)))
+        t.start()
+        t.join()
+        assert seen == full  # another thread (a gateway, a kernel) is never relaxed
+    assert _levels(tmp_path) == full
+
+
+def test_a_replay_relaxes_fsync_only_in_a_data_dir_with_nothing_recorded_yet(tmp_path: Path,
+                                                                              monkeypatch):
+    """An OS crash under synchronous=OFF can damage a database: acceptable for a fresh history
+    (rerun it), not for a data dir whose journal or account already holds records."""
+    from hydra.cycle import replay as replay_mod
+
+    relaxed: list[date] = []
+    real = replay_mod.without_fsync
+
+    def spy():
+        relaxed.append(date.min)
+        return real()
+
+    monkeypatch.setattr(replay_mod, "without_fsync", spy)
+    replay_mod.replay(start=date(2026, 3, 2), end=date(2026, 3, 3), data_dir=tmp_path)
+    assert len(relaxed) == 2, "a fresh data dir: each cycle ran without an fsync per commit"
+    relaxed.clear()
+    replay_mod.replay(start=date(2026, 3, 4), end=date(2026, 3, 5), data_dir=tmp_path)
+    assert relaxed == [], "records were there before: every commit stays durable"
