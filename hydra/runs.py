@@ -353,14 +353,74 @@ class RunResult:
 
 
 JOB_TIMEOUT = "job"  # execute(timeout=JOB_TIMEOUT): the job's own `timeout` from the jobs file
+_HISTORY = "--HistoryManager.hist_file=:memory:"  # what nbclient passes a kernel it starts
+
+
+class EarlyKernel:
+    """A notebook kernel started before the run's checks, so that its start (a process that
+    imports ipykernel: seconds) runs on another core while `hydra run` checks the parameters,
+    the configuration and the calendar. `execute(kernel=...)` hands it to papermill; a run that
+    is refused or skipped shuts it down unused (`close`, idempotent): it ran no code, so
+    nothing ran. It starts exactly as nbclient starts one: same manager, cwd, arguments."""
+
+    def __init__(self, kernel_name: str = "python3") -> None:
+        from jupyter_core.utils import run_sync
+
+        from hydra.kernels import IPCKernelManager
+
+        self.kernel_name = kernel_name
+        self.km: Any = IPCKernelManager(kernel_name=kernel_name)
+        self._run = run_sync
+        self._closed = False
+        run_sync(self.km.start_kernel)(extra_arguments=[_HISTORY], cwd=str(REPO_DIR))
+
+    def close(self) -> None:
+        """Shut the kernel down (as nbclient does after a run) and remove its sockets."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._run(self.km.is_alive)():
+                self._run(self.km.shutdown_kernel)(now=False)
+        except RuntimeError as exc:
+            if "No kernel is running!" not in str(exc):
+                raise
+        finally:
+            self._run(self.km.cleanup_resources)()
+
+    def __enter__(self) -> EarlyKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def early_kernel(job_name: str) -> Iterator[EarlyKernel | None]:
+    """An EarlyKernel for a job that will run a notebook, closed on the way out whatever
+    happens; None (nothing started) for an unknown job or a missing notebook."""
+    try:
+        job = get_job(job_name)
+    except RunError:
+        job = None
+    if job is None or not job.source.is_file():
+        yield None
+        return
+    kernel = EarlyKernel()
+    try:
+        yield kernel
+    finally:
+        kernel.close()
 
 
 def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
             parameters: dict[str, Any] | None = None, timeout: int | str | None = JOB_TIMEOUT,
-            kernel_name: str = "python3", scheduled_for: str | None = None) -> RunResult:
+            kernel_name: str = "python3", scheduled_for: str | None = None,
+            kernel: EarlyKernel | None = None) -> RunResult:
     """Run a job's notebook through papermill into the audit trail and index the outcome.
 
     No calendar check and no lock here: `run_job` (what `hydra run` calls) adds both.
+    kernel: one started early (`early_kernel`); it runs the notebook and is shut down here.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -399,12 +459,14 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
     index.add(record)
     before = cycle_orders(data_dir, record)  # what this run's cycle had sent before it began
     status, reason = "succeeded", ""
+    early = ({"km": kernel.km} if kernel is not None and kernel.kernel_name == kernel_name
+             else {})
     try:
         papermill.execute_notebook(
             str(source), str(output), parameters=params, kernel_name=kernel_name,
             cwd=str(REPO_DIR), execution_timeout=timeout, progress_bar=False,
             log_output=False, request_save_on_cell_execute=True,
-            kernel_manager_class="hydra.kernels.IPCKernelManager",
+            kernel_manager_class="hydra.kernels.IPCKernelManager", **early,
         )
     except PapermillExecutionError as exc:
         status = "failed"
@@ -418,6 +480,9 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
         status, reason = "failed", f"{type(exc).__name__}: {exc}"
         if isinstance(exc, KeyboardInterrupt):
             reason = "interrupted (SIGINT) during the run"
+    finally:
+        if kernel is not None:  # papermill shuts down only a kernel it started itself
+            kernel.close()
     summary = _finalise_notebook(output, record, status, reason, before)
     digest = sha256_of(output) if output.exists() and output.stat().st_size else None
     if output.exists():
@@ -689,7 +754,7 @@ class JobOutcome:
 def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
             parameters: dict[str, Any] | None = None, timeout: int | None = None,
             scheduled: bool = False, now: datetime | None = None,
-            even_if_closed: bool = False) -> JobOutcome:
+            even_if_closed: bool = False, kernel: EarlyKernel | None = None) -> JobOutcome:
     """What `hydra run` (and cron) does: decide, lock, run or skip, record.
 
     scheduled: a cron firing; it runs only if `now` is a scheduled local time of the job (the
@@ -750,7 +815,7 @@ def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
                            f"by {job.notebook}; it declares {', '.join(declared)}")
         result = execute(job.name, data_dir, as_of=day, parameters=params,
                          timeout=job.timeout if timeout is None else timeout,
-                         scheduled_for=slot_utc)
+                         scheduled_for=slot_utc, kernel=kernel)
         rec = result.record
         message = f"run {rec.run_id} {rec.status}" + (f": {rec.reason}" if rec.reason else "")
         return JobOutcome("ran", job, message, result)
