@@ -88,9 +88,9 @@ T_CLI = time.perf_counter()
 parts = {}
 
 def timed(owner, name, label):
-    original = getattr(owner, name)
-    if hasattr(original, "__wrapped_by_bench__"):
-        return
+    original = getattr(owner, name, None)
+    if original is None or hasattr(original, "__wrapped_by_bench__"):
+        return  # not in this version of Hydra
     def wrapper(*args, **kwargs):
         t = time.perf_counter()
         try:
@@ -122,7 +122,7 @@ timed(client.NotebookClient, "start_new_kernel_client",
       "kernel start: until its kernel_info reply")
 timed(client.NotebookClient, "execute_cell", "nbclient execute_cell (all cells)")
 timed(client.NotebookClient, "_cleanup_kernel", "kernel shutdown (nbclient)")
-timed(runs.EarlyKernel, "close", "kernel shutdown (EarlyKernel.close)")
+timed(getattr(runs, "EarlyKernel", None), "close", "kernel shutdown (EarlyKernel.close)")
 timed(runs, "closed_reason", "exchange calendar: closed day?")
 timed(runs, "run_job", "runs.run_job (lock, calendar, execute)")
 T_SETUP = time.perf_counter()

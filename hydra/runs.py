@@ -357,11 +357,11 @@ _HISTORY = "--HistoryManager.hist_file=:memory:"  # what nbclient passes a kerne
 
 
 class EarlyKernel:
-    """A notebook kernel started before the run's checks, so that its start (a process that
-    imports ipykernel: seconds) runs on another core while `hydra run` checks the parameters,
-    the configuration and the calendar. `execute(kernel=...)` hands it to papermill; a run that
-    is refused or skipped shuts it down unused (`close`, idempotent): it ran no code, so
-    nothing ran. It starts exactly as nbclient starts one: same manager, cwd, arguments."""
+    """A notebook kernel started as soon as a run is known to go ahead (lock held, exchange
+    open), so that its start (a process importing ipykernel: seconds) runs on another core
+    while `hydra run` reads the notebook's parameters, indexes the run and loads papermill.
+    `execute(kernel=...)` hands it to papermill; it starts as nbclient starts one (the same
+    manager, cwd and arguments) and is shut down as nbclient shuts one down."""
 
     def __init__(self, kernel_name: str = "python3") -> None:
         from jupyter_core.utils import run_sync
@@ -374,43 +374,20 @@ class EarlyKernel:
         self._closed = False
         run_sync(self.km.start_kernel)(extra_arguments=[_HISTORY], cwd=str(REPO_DIR))
 
-    def close(self) -> None:
-        """Shut the kernel down (as nbclient does after a run) and remove its sockets."""
+    def close(self, *, now: bool = False) -> None:
+        """Shut the kernel down (now: kill it; a kernel that ran nothing has nothing to finish)
+        and remove its sockets. Idempotent."""
         if self._closed:
             return
         self._closed = True
         try:
             if self._run(self.km.is_alive)():
-                self._run(self.km.shutdown_kernel)(now=False)
+                self._run(self.km.shutdown_kernel)(now=now)
         except RuntimeError as exc:
             if "No kernel is running!" not in str(exc):
                 raise
         finally:
             self._run(self.km.cleanup_resources)()
-
-    def __enter__(self) -> EarlyKernel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@contextmanager
-def early_kernel(job_name: str) -> Iterator[EarlyKernel | None]:
-    """An EarlyKernel for a job that will run a notebook, closed on the way out whatever
-    happens; None (nothing started) for an unknown job or a missing notebook."""
-    try:
-        job = get_job(job_name)
-    except RunError:
-        job = None
-    if job is None or not job.source.is_file():
-        yield None
-        return
-    kernel = EarlyKernel()
-    try:
-        yield kernel
-    finally:
-        kernel.close()
 
 
 def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
@@ -420,7 +397,7 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
     """Run a job's notebook through papermill into the audit trail and index the outcome.
 
     No calendar check and no lock here: `run_job` (what `hydra run` calls) adds both.
-    kernel: one started early (`early_kernel`); it runs the notebook and is shut down here.
+    kernel: one started early (`run_job` does); it runs the notebook and is shut down here.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -482,7 +459,7 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
             reason = "interrupted (SIGINT) during the run"
     finally:
         if kernel is not None:  # papermill shuts down only a kernel it started itself
-            kernel.close()
+            kernel.close(now=False)
     summary = _finalise_notebook(output, record, status, reason, before)
     digest = sha256_of(output) if output.exists() and output.stat().st_size else None
     if output.exists():
@@ -754,7 +731,7 @@ class JobOutcome:
 def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
             parameters: dict[str, Any] | None = None, timeout: int | None = None,
             scheduled: bool = False, now: datetime | None = None,
-            even_if_closed: bool = False, kernel: EarlyKernel | None = None) -> JobOutcome:
+            even_if_closed: bool = False) -> JobOutcome:
     """What `hydra run` (and cron) does: decide, lock, run or skip, record.
 
     scheduled: a cron firing; it runs only if `now` is a scheduled local time of the job (the
@@ -808,14 +785,18 @@ def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
             return JobOutcome("skipped", job, (
                 f"{job.name} {day}: SKIPPED, {why}; no notebook executed (run {rec.run_id} "
                 "recorded)"), RunResult(rec, None))
-        declared = notebook_parameters(job.source)
-        unknown = [k for k in params if k not in declared]
-        if unknown:
-            raise RunError(f"job {job.name}: parameter(s) {', '.join(unknown)} are not declared "
-                           f"by {job.notebook}; it declares {', '.join(declared)}")
-        result = execute(job.name, data_dir, as_of=day, parameters=params,
-                         timeout=job.timeout if timeout is None else timeout,
-                         scheduled_for=slot_utc, kernel=kernel)
+        kernel = EarlyKernel()  # boots on another core while the run is checked and indexed
+        try:
+            declared = notebook_parameters(job.source)
+            unknown = [k for k in params if k not in declared]
+            if unknown:
+                raise RunError(f"job {job.name}: parameter(s) {', '.join(unknown)} are not "
+                               f"declared by {job.notebook}; it declares {', '.join(declared)}")
+            result = execute(job.name, data_dir, as_of=day, parameters=params,
+                             timeout=job.timeout if timeout is None else timeout,
+                             scheduled_for=slot_utc, kernel=kernel)
+        finally:
+            kernel.close(now=True)  # a no-op after execute; kills one that never ran code
         rec = result.record
         message = f"run {rec.run_id} {rec.status}" + (f": {rec.reason}" if rec.reason else "")
         return JobOutcome("ran", job, message, result)

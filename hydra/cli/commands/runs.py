@@ -8,7 +8,6 @@ ran (bad job, parameter, date or data directory); 3 refused: the same job is alr
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,20 +70,15 @@ def run(
         pairs = _param_pairs(param or [])
         root = resolve_data_dir(data_dir)
         jobdef = runs.get_job(job)
-        due = not scheduled or runs.due_slot(jobdef, datetime.now(UTC)) is not None
-        # the kernel starts now, on another core, while the checks below run (seconds saved);
-        # a refused or skipped run shuts it down unused
-        with runs.early_kernel(job) if due else nullcontext() as kernel:
-            if as_of is not None:
-                parse_date(as_of, "--as-of")
-            params = (runs.coerce_parameters(jobdef.source, pairs)
-                      if pairs and jobdef.source.is_file() else {})
-            if jobdef.source.is_file():
-                _refuse_bad_values(runs, jobdef, params)
-            _refuse_bad_config(runs, root)
-            outcome = runs.run_job(job, root, as_of=as_of, parameters=params, timeout=timeout,
-                                   scheduled=scheduled, even_if_closed=even_if_closed,
-                                   kernel=kernel)
+        if as_of is not None:
+            parse_date(as_of, "--as-of")
+        params = (runs.coerce_parameters(jobdef.source, pairs)
+                  if pairs and jobdef.source.is_file() else {})
+        if jobdef.source.is_file():
+            _refuse_bad_values(runs, jobdef, params)
+        _refuse_bad_config(runs, root)
+        outcome = runs.run_job(job, root, as_of=as_of, parameters=params, timeout=timeout,
+                               scheduled=scheduled, even_if_closed=even_if_closed)
     except runs.JobBusyError as exc:
         if scheduled and jobdef is not None:
             _on_failure(jobdef, resolve_data_dir(data_dir), "refused", str(exc), None)
