@@ -1,6 +1,7 @@
 """How much the notebook path costs: `hydra run daily-cycle` against the same cycle in-process.
 
     .venv/bin/python benchmarks/papermill_cycle.py [--repeat 3] [--as-of 2026-11-24] [--bytecode]
+        [--compare OTHER_CHECKOUT]
 
 Each timing runs on a fresh data directory whose champion is pinned LONG (as the tests pin it:
 the cycle trades, so both charts are drawn), each in a fresh process, so Python's start and
@@ -39,7 +40,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-NOTEBOOK = REPO / "notebooks" / "daily_cycle.ipynb"
 DAY = "2026-11-24"  # a Tuesday, a normal CBOT session (tests/conftest.TRADE_DATE)
 
 # The reference (c): the notebook's code cells, parameters injected as papermill injects them,
@@ -136,9 +136,13 @@ print(json.dumps({"parts": parts, "cli_import": T_CLI - T0, "total": T_END - T_S
 """
 
 
-def _env(cache: Path | None) -> dict[str, str]:
+def _env(cache: Path | None, code: Path = REPO) -> dict[str, str]:
+    """The environment of every timed process; `code`: another checkout of Hydra to measure
+    (on PYTHONPATH, ahead of this checkout's editable install; its notebook, its cwd)."""
     env = dict(os.environ)
     env.pop("HYDRA_DATA_DIR", None)
+    if code != REPO:
+        env["PYTHONPATH"] = str(code)
     if cache is not None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(cache)
@@ -158,12 +162,17 @@ def fresh_data_dir(root: Path, name: str) -> Path:
 
 def _timed_run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                          cwd=env.get("PYTHONPATH", str(REPO)), timeout=600)
     took = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])} ... exited {proc.returncode}:\n"
                            f"{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     return took, proc.stdout
+
+
+def _notebook(env: dict[str, str]) -> str:
+    return str(Path(env.get("PYTHONPATH", str(REPO))) / "notebooks" / "daily_cycle.ipynb")
 
 
 def hydra_run(d: Path, env: dict[str, str], day: str) -> float:
@@ -176,14 +185,14 @@ def hydra_run(d: Path, env: dict[str, str], day: str) -> float:
 
 def plain_papermill(d: Path, env: dict[str, str], day: str) -> float:
     out = d / "plain.ipynb"
-    took, _ = _timed_run([str(BIN / "papermill"), "--no-progress-bar", str(NOTEBOOK), str(out),
+    took, _ = _timed_run([str(BIN / "papermill"), "--no-progress-bar", _notebook(env), str(out),
                           "-p", "as_of", day, "-p", "data_dir", str(d)], env)
     return took
 
 
 def reference(d: Path, env: dict[str, str], day: str) -> tuple[float, dict]:
     params = {"as_of": day, "data_dir": str(d)}
-    took, out = _timed_run([sys.executable, "-c", REFERENCE, str(NOTEBOOK),
+    took, out = _timed_run([sys.executable, "-c", REFERENCE, _notebook(env),
                             json.dumps(params)], env)
     info = json.loads(out.strip().splitlines()[-1])
     if info["status"] != "traded":
@@ -233,6 +242,23 @@ def measure(repeat: int = 3, day: str = DAY, bytecode: bool = False,
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return res
+
+
+def compare(other: Path, repeat: int = 3, day: str = DAY) -> tuple[Result, Result]:
+    """This checkout and another one (e.g. `git archive` of an older commit), interleaved
+    run by run so that the machine's changing load falls on both alike."""
+    root = Path(tempfile.mkdtemp(prefix="hydra-bench-pm-"))
+    sides = ((_env(None, other), Result()), (_env(None), Result()))
+    try:
+        for i in range(repeat):
+            for k, (env, res) in enumerate(sides):
+                res.hydra_run.append(hydra_run(fresh_data_dir(root, f"a{i}{k}"), env, day))
+                res.papermill.append(plain_papermill(fresh_data_dir(root, f"b{i}{k}"), env, day))
+                res.reference.append(reference(fresh_data_dir(root, f"c{i}{k}"), env, day)[0])
+                res.in_process.append(in_process(fresh_data_dir(root, f"d{i}{k}"), env, day))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return sides[0][1], sides[1][1]
 
 
 def profile_run(d: Path, env: dict[str, str], day: str) -> dict:
@@ -292,7 +318,16 @@ def main() -> None:
     ap.add_argument("--as-of", default=DAY)
     ap.add_argument("--bytecode", action="store_true", help="with a bytecode cache")
     ap.add_argument("--no-breakdown", action="store_true")
+    ap.add_argument("--compare", type=Path, metavar="CHECKOUT",
+                    help="also measure another checkout, interleaved (before/after figures)")
     args = ap.parse_args()
+    if args.compare:
+        before, after = compare(args.compare.resolve(), args.repeat, args.as_of)
+        print(f"--- {args.compare}")
+        report(before)
+        print(f"--- {REPO}")
+        report(after)
+        return
     report(measure(args.repeat, args.as_of, args.bytecode, not args.no_breakdown))
 
 
