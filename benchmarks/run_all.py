@@ -208,10 +208,34 @@ def replay_year(quick: bool) -> list[Figure]:
     return figures
 
 
+# --------------------------------------------------------------------- papermill daily cycle
+def papermill_cycle(quick: bool) -> list[Figure]:
+    """`hydra run daily-cycle` against the notebook's own cells run in one process (displays
+    and charts included), both from a fresh process on a fresh data directory
+    (benchmarks/papermill_cycle.py prints the breakdown)."""
+    import statistics
+
+    import papermill_cycle as pm_bench
+
+    res = pm_bench.measure(repeat=1 if quick else 3, breakdown=False)
+    run = statistics.median(res.hydra_run)
+    ref = statistics.median(res.reference)
+    plain = statistics.median(res.papermill)
+    return [
+        Figure("papermill daily cycle: `hydra run` / in-process (cells + charts)", res.ratio,
+               "x", "<= 1.5x", res.ratio <= 1.5),
+        Figure("`hydra run daily-cycle`, end to end", run, "s", "", None, ref,
+               "in-process: the notebook's cells"),
+        Figure("plain papermill on daily_cycle.ipynb", plain, "s", "", None, ref,
+               "in-process: the notebook's cells"),
+    ]
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "reconciliation": reconciliation,
     "runs-list": runs_listing,
     "replay": replay_year,
+    "papermill-cycle": papermill_cycle,
 }
 
 

@@ -7,11 +7,22 @@ from matplotlib.figure import Figure
 
 from hydra.cycle.signal import SignalResult
 
+# Fixed margins (in figure fractions, for these fixed sizes), not layout="constrained": the
+# layout solver measured every text twice and took about half of each chart's drawing time
+# (benchmarks/papermill_cycle.py); the texts here are of bounded length, the margins fit them.
+_MARGINS = {"left": 0.085, "right": 0.985, "top": 0.9, "bottom": 0.1}
+
+
+def _figure(height: float) -> Figure:
+    fig = Figure(figsize=(9, height))
+    fig.subplots_adjust(**_MARGINS)
+    return fig
+
 
 def price_signal_fills(sig: SignalResult, fills: pd.DataFrame, days: int = 60) -> Figure:
     """Recent closes, today's signal and today's fills on one chart."""
     bars = sig.bars_frame().tail(days)
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    fig = _figure(3.6)
     ax = fig.add_subplot()
     ax.plot(pd.to_datetime(bars.index), bars["close"], color="#35618f", lw=1.4, label="close")
     ax.fill_between(pd.to_datetime(bars.index), bars["low"], bars["high"], color="#35618f",
@@ -65,7 +76,7 @@ def execution_window(quotes: pd.DataFrame, children: pd.DataFrame, fills: pd.Dat
     the fills and the arrival mid they are measured against."""
     if not len(quotes):
         return None
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
+    fig = _figure(3.4)
     ax = fig.add_subplot()
     t = pd.to_datetime(quotes["time"], utc=True)
     ax.step(t, quotes["bid"], where="post", color="#1b7f3b", lw=1, label="bid")

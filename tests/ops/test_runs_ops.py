@@ -86,7 +86,11 @@ def test_scheduled_firings_run_once_per_slot_and_ignore_the_other_dst_offset(
 
 
 def test_two_concurrent_runs_of_a_job_exactly_one_runs(data_dir, tmp_path):
-    nb = small_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(6)", params=LABEL)
+    release = tmp_path / "release"  # the first run holds on until the second has been refused
+    wait = (f"import pathlib, time\nend = time.monotonic() + 90\n"
+            f"while not pathlib.Path({str(release)!r}).exists() and time.monotonic() < end:\n"
+            "    time.sleep(0.05)")
+    nb = small_notebook(tmp_path / "slow.ipynb", wait, params=LABEL)
     env = {"HYDRA_SCHEDULES": str(_jobs_file(tmp_path, nb))}
     cmd = [HYDRA, "run", "tiny", "--as-of", TRADING_DAY]
     first = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env,
@@ -99,8 +103,10 @@ def test_two_concurrent_runs_of_a_job_exactly_one_runs(data_dir, tmp_path):
             assert time.monotonic() < deadline, "the first run never took its lock"
             time.sleep(0.05)
         second = run_hydra(*cmd[1:], data_dir=data_dir, env=env, timeout=60)
+        release.touch()
         _, errs = first.communicate(timeout=120)
     finally:
+        release.touch()
         if first.poll() is None:
             first.kill()
     assert second.returncode == 3

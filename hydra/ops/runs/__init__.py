@@ -354,14 +354,51 @@ class RunResult:
 
 
 JOB_TIMEOUT = "job"  # execute(timeout=JOB_TIMEOUT): the job's own `timeout` from the jobs file
+_HISTORY = "--HistoryManager.hist_file=:memory:"  # what nbclient passes a kernel it starts
+
+
+class EarlyKernel:
+    """A notebook kernel started as soon as a run is known to go ahead (lock held, exchange
+    open), so that its start (a process importing ipykernel: seconds) runs on another core
+    while `hydra run` reads the notebook's parameters, indexes the run and loads papermill.
+    `execute(kernel=...)` hands it to papermill; it starts as nbclient starts one (the same
+    manager, cwd and arguments) and is shut down as nbclient shuts one down."""
+
+    def __init__(self, kernel_name: str = "python3") -> None:
+        from jupyter_core.utils import run_sync
+
+        from hydra.ops.kernels import IPCKernelManager
+
+        self.kernel_name = kernel_name
+        self.km: Any = IPCKernelManager(kernel_name=kernel_name)
+        self._run = run_sync
+        self._closed = False
+        run_sync(self.km.start_kernel)(extra_arguments=[_HISTORY], cwd=str(REPO_DIR))
+
+    def close(self, *, now: bool = False) -> None:
+        """Shut the kernel down (now: kill it; a kernel that ran nothing has nothing to finish)
+        and remove its sockets. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._run(self.km.is_alive)():
+                self._run(self.km.shutdown_kernel)(now=now)
+        except RuntimeError as exc:
+            if "No kernel is running!" not in str(exc):
+                raise
+        finally:
+            self._run(self.km.cleanup_resources)()
 
 
 def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
             parameters: dict[str, Any] | None = None, timeout: int | str | None = JOB_TIMEOUT,
-            kernel_name: str = "python3", scheduled_for: str | None = None) -> RunResult:
+            kernel_name: str = "python3", scheduled_for: str | None = None,
+            kernel: EarlyKernel | None = None) -> RunResult:
     """Run a job's notebook through papermill into the audit trail and index the outcome.
 
     No calendar check and no lock here: `run_job` (what `hydra run` calls) adds both.
+    kernel: one started early (`run_job` does); it runs the notebook and is shut down here.
     """
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -400,12 +437,14 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
     index.add(record)
     before = cycle_orders(data_dir, record)  # what this run's cycle had sent before it began
     status, reason = "succeeded", ""
+    early = ({"km": kernel.km} if kernel is not None and kernel.kernel_name == kernel_name
+             else {})
     try:
         papermill.execute_notebook(
             str(source), str(output), parameters=params, kernel_name=kernel_name,
             cwd=str(REPO_DIR), execution_timeout=timeout, progress_bar=False,
             log_output=False, request_save_on_cell_execute=True,
-            kernel_manager_class="hydra.ops.kernels.IPCKernelManager",
+            kernel_manager_class="hydra.ops.kernels.IPCKernelManager", **early,
         )
     except PapermillExecutionError as exc:
         status = "failed"
@@ -419,6 +458,9 @@ def execute(job_name: str, data_dir: Path, *, as_of: str | None = None,
         status, reason = "failed", f"{type(exc).__name__}: {exc}"
         if isinstance(exc, KeyboardInterrupt):
             reason = "interrupted (SIGINT) during the run"
+    finally:
+        if kernel is not None:  # papermill shuts down only a kernel it started itself
+            kernel.close(now=False)
     summary = _finalise_notebook(output, record, status, reason, before)
     digest = sha256_of(output) if output.exists() and output.stat().st_size else None
     if output.exists():
@@ -744,14 +786,18 @@ def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
             return JobOutcome("skipped", job, (
                 f"{job.name} {day}: SKIPPED, {why}; no notebook executed (run {rec.run_id} "
                 "recorded)"), RunResult(rec, None))
-        declared = notebook_parameters(job.source)
-        unknown = [k for k in params if k not in declared]
-        if unknown:
-            raise RunError(f"job {job.name}: parameter(s) {', '.join(unknown)} are not declared "
-                           f"by {job.notebook}; it declares {', '.join(declared)}")
-        result = execute(job.name, data_dir, as_of=day, parameters=params,
-                         timeout=job.timeout if timeout is None else timeout,
-                         scheduled_for=slot_utc)
+        kernel = EarlyKernel()  # boots on another core while the run is checked and indexed
+        try:
+            declared = notebook_parameters(job.source)
+            unknown = [k for k in params if k not in declared]
+            if unknown:
+                raise RunError(f"job {job.name}: parameter(s) {', '.join(unknown)} are not "
+                               f"declared by {job.notebook}; it declares {', '.join(declared)}")
+            result = execute(job.name, data_dir, as_of=day, parameters=params,
+                             timeout=job.timeout if timeout is None else timeout,
+                             scheduled_for=slot_utc, kernel=kernel)
+        finally:
+            kernel.close(now=True)  # a no-op after execute; kills one that never ran code
         rec = result.record
         message = f"run {rec.run_id} {rec.status}" + (f": {rec.reason}" if rec.reason else "")
         return JobOutcome("ran", job, message, result)
