@@ -101,20 +101,33 @@ def timed(owner, name, label):
     wrapper.__wrapped_by_bench__ = True
     setattr(owner, name, wrapper)
 
-from hydra.ops import runs
+try:
+    from hydra.ops import runs  # the package (issue 14): a function is looked up in many modules
+except ImportError:  # a checkout from before the package layout
+    from hydra import runs
 from hydra.cli.commands import runs as run_cmd
+
+
+def timed_in(package, name, label):
+    # timed() on every binding of `name` in a package and its modules (each call goes through
+    # exactly one of them, so nothing is counted twice)
+    prefix = package.__name__ + "."
+    for mod in [package, *(m for k, m in list(sys.modules.items()) if k.startswith(prefix))]:
+        timed(mod, name, label)
+
+
 timed(run_cmd, "_refuse_bad_values", "CLI check: parameter values (validate_params)")
 timed(run_cmd, "_refuse_bad_config", "CLI check: config, markets, data dir")
-timed(runs, "notebook_parameters", "papermill.inspect_notebook (parameters)")
-timed(runs, "git_commit", "git commit of the checkout")
-timed(runs, "cycle_orders", "the cycle's orders before/after (banner)")
-timed(runs, "_finalise_notebook", "finalise the record (stamp, banner, read summary)")
+timed_in(runs, "notebook_parameters", "papermill.inspect_notebook (parameters)")
+timed_in(runs, "git_commit", "git commit of the checkout")
+timed_in(runs, "cycle_orders", "the cycle's orders before/after (banner)")
+timed_in(runs, "_finalise_notebook", "finalise the record (stamp, banner, read summary)")
 T_PM0 = time.perf_counter()
 import papermill
 parts["import papermill (parent)"] = (1, time.perf_counter() - T_PM0)
 import papermill.engines as engines
 import nbclient.client as client
-timed(runs, "execute", "runs.execute (index, papermill, finalise)")
+timed_in(runs, "execute", "runs.execute (index, papermill, finalise)")
 timed(papermill, "execute_notebook", "papermill.execute_notebook (all of it)")
 timed(engines.NotebookExecutionManager, "save", "notebook saves")
 timed(client.NotebookClient, "start_new_kernel", "kernel start: process launch")
@@ -123,8 +136,8 @@ timed(client.NotebookClient, "start_new_kernel_client",
 timed(client.NotebookClient, "execute_cell", "nbclient execute_cell (all cells)")
 timed(client.NotebookClient, "_cleanup_kernel", "kernel shutdown (nbclient)")
 timed(getattr(runs, "EarlyKernel", None), "close", "kernel shutdown (EarlyKernel.close)")
-timed(runs, "closed_reason", "exchange calendar: closed day?")
-timed(runs, "run_job", "runs.run_job (lock, calendar, execute)")
+timed_in(runs, "closed_reason", "exchange calendar: closed day?")
+timed_in(runs, "run_job", "runs.run_job (lock, calendar, execute)")
 T_SETUP = time.perf_counter()
 try:
     hydra.cli.app(sys.argv[1:], standalone_mode=False)
