@@ -7,7 +7,7 @@ report's steps as the notebook and `hydra fill-report --reconcile` run them: rea
 journal (in columns, Journal.fill_columns: numpy and Arrow, no DataFrame per fill), totals,
 slippage statistics by route, the broker comparison against N executions (one altered, so
 there is a break to find), the summary. First it runs the straightforward reference path
-(Journal.fills: SQL rows into pandas, then hydra.reconcile.tca's and hydra.reconcile's DataFrame
+(Journal.fills: SQL rows into pandas, then tca's and breaks' DataFrame
 functions) and the fast path on `--check` fills and asserts their summaries (every metric:
 bias, RMSE, pessimism multiplier, breaks...) are equal, double for double; it prints both
 times side by side.
