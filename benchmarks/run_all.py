@@ -67,7 +67,7 @@ V2_SIZE = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_s
 
 
 def _v2_bytes_per_fill(fills: list[FillRecord], tmp: Path) -> float:
-    """The same fills in schema 2's fills table (tests/test_journal_migration.V2_FILLS)."""
+    """The same fills in schema 2's fills table (test_journal_migration.V2_FILLS)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests.execution.test_journal_migration import V2_FILLS
 

@@ -31,7 +31,7 @@ def make_features(bars: pd.DataFrame) -> pd.DataFrame:
     dropped.
 
     The arithmetic is numpy on the columns' arrays: the same element-wise operations pandas
-    would run, so the same values to the bit (tests/test_model_features.py holds it to a
+    would run, so the same values to the bit (tests/cycle/test_replay_speed.py holds it to a
     plain-pandas version); the rolling windows stay pandas' (their running sums decide the last
     bits). The frame is one block, read back column-major as before: column reductions over it
     see the same memory order, hence the same sums."""
