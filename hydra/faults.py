@@ -31,13 +31,18 @@ def kill_point(name: str) -> None:
     HYDRA_STALL_AT=<point> instead sleeps HYDRA_STALL_SECONDS there (default 5): time for a
     test to kill some other process (the `hydra run` parent of a kernel) at that moment. If
     HYDRA_STALL_FLAG names a file, it is created when the stall begins, so the test kills at
-    the stall and not at a moment it guessed."""
+    the stall and not at a moment it guessed. If HYDRA_STALL_UNTIL names a file, the stall
+    ends as soon as that file exists (HYDRA_STALL_SECONDS is then its upper bound), so a test
+    holds the run exactly as long as its other process needs, however loaded the machine."""
     if os.environ.get("HYDRA_STALL_AT") == name:
         flag = os.environ.get("HYDRA_STALL_FLAG")
         if flag:
             with open(flag, "w") as f:
                 f.write(f"{os.getpid()} {name}\n")
-        time.sleep(float(os.environ.get("HYDRA_STALL_SECONDS", "5") or 5))
+        end = time.monotonic() + float(os.environ.get("HYDRA_STALL_SECONDS", "5") or 5)
+        until = os.environ.get("HYDRA_STALL_UNTIL")
+        while time.monotonic() < end and not (until and os.path.exists(until)):
+            time.sleep(min(0.05, max(0.0, end - time.monotonic())))
     want = os.environ.get("HYDRA_KILL_AT")
     if not want or want != name:
         return

@@ -187,9 +187,10 @@ def test_hydra_run_killed_mid_twap_its_kernel_stops_and_the_next_hydra_run_resum
     from tests.kit import HYDRA, REPO, run_hydra
 
     (data_dir / "hydra.toml").write_text(CONFIG)
-    stalled = data_dir / "stalled"
+    stalled, release = data_dir / "stalled", data_dir / "release"
     env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_STALL_AT": "between_slices",
-           "HYDRA_STALL_SECONDS": "6", "HYDRA_STALL_FLAG": str(stalled)}
+           "HYDRA_STALL_SECONDS": "120", "HYDRA_STALL_FLAG": str(stalled),
+           "HYDRA_STALL_UNTIL": str(release)}
     proc = subprocess.Popen([HYDRA, "run", "daily-cycle", "--as-of", DAY, "-p", "contracts",
                              "5"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -198,9 +199,14 @@ def test_hydra_run_killed_mid_twap_its_kernel_stops_and_the_next_hydra_run_resum
         time.sleep(0.1)
     assert stalled.exists(), "the kernel never reached the stall between TWAP slices"
     sent_before = broker_rows(data_dir, "SELECT order_ref FROM orders")
+    kernel = int(stalled.read_text().split()[0])  # the stalled process: the kernel
     proc.kill()  # the `hydra run` parent only; its kernel is stalled at the next slice
     proc.wait(10)
-    time.sleep(8)  # the kernel wakes up: orphaned, it must not send slice 2
+    release.touch()  # the kernel wakes up: orphaned, it must not send slice 2, and must end
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and _alive(kernel):
+        time.sleep(0.1)
+    assert not _alive(kernel), "the orphaned kernel is still running"
     assert broker_rows(data_dir, "SELECT order_ref FROM orders") == sent_before
     again = run_hydra("run", "daily-cycle", "--as-of", DAY, "-p", "contracts", "5",
                       data_dir=data_dir)
@@ -265,6 +271,15 @@ def test_a_dry_run_rerun_after_a_crash_cancels_nothing_and_a_real_rerun_finishes
     assert_books_agree(data_dir)
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` is still a running process (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("first", ["hydra run", "papermill"])
 def test_hydra_run_and_plain_papermill_on_one_date_only_one_trades(data_dir, tmp_path, first):
@@ -274,9 +289,11 @@ def test_hydra_run_and_plain_papermill_on_one_date_only_one_trades(data_dir, tmp
     from tests.kit import HYDRA, REPO
 
     (data_dir / "hydra.toml").write_text(CONFIG)
-    stalled = tmp_path / "stalled"
+    stalled, release = tmp_path / "stalled", tmp_path / "release"
+    # the first run holds between its slices until the second has been refused (bounded)
     env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_STALL_AT": "between_slices",
-           "HYDRA_STALL_SECONDS": "3", "HYDRA_STALL_FLAG": str(stalled)}
+           "HYDRA_STALL_SECONDS": "170", "HYDRA_STALL_FLAG": str(stalled),
+           "HYDRA_STALL_UNTIL": str(release)}
     plain = ["papermill", "--no-progress-bar", str(REPO / "notebooks" / "daily_cycle.ipynb"),
              str(tmp_path / "plain.ipynb"), "-p", "as_of", DAY, "-p", "data_dir", str(data_dir),
              "-p", "contracts", "5"]
@@ -290,8 +307,11 @@ def test_hydra_run_and_plain_papermill_on_one_date_only_one_trades(data_dir, tmp
         while time.monotonic() < deadline and not stalled.exists() and trading.poll() is None:
             time.sleep(0.1)
         assert stalled.exists(), "the first run never reached its second TWAP slice"
-        second = subprocess.run(two, env={**env, "HYDRA_STALL_AT": ""}, cwd=REPO,
-                                capture_output=True, text=True, timeout=180)
+        try:
+            second = subprocess.run(two, env={**env, "HYDRA_STALL_AT": ""}, cwd=REPO,
+                                    capture_output=True, text=True, timeout=160)
+        finally:
+            release.touch()
         said = second.stdout + second.stderr
         if two is plain:
             said += (tmp_path / "plain.ipynb").read_text()
