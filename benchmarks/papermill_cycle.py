@@ -103,8 +103,9 @@ def timed(owner, name, label):
 
 try:
     from hydra.ops import runs  # the package (issue 14): a function is looked up in many modules
-except ImportError:  # a checkout from before the package layout
-    from hydra import runs
+except ImportError:  # a checkout from before the package layout: hydra/ops/runs.py
+    import importlib
+    runs = importlib.import_module("hydra" + ".runs")
 from hydra.cli.commands import runs as run_cmd
 
 
