@@ -103,7 +103,7 @@ def timed(owner, name, label):
 
 try:
     from hydra.ops import runs  # the package (issue 14): a function is looked up in many modules
-except ImportError:  # a checkout from before the package layout: hydra/ops/runs.py
+except ImportError:  # a checkout from before the package layout (runs.py at the top)
     import importlib
     runs = importlib.import_module("hydra" + ".runs")
 from hydra.cli.commands import runs as run_cmd
