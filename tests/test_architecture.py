@@ -172,7 +172,7 @@ def test_only_a_handful_of_modules_at_the_top():
 
 
 def test_every_folder_says_what_it_is_for_and_what_it_may_import():
-    for init in sorted(PACKAGE.glob("*/__init__.py")):
+    for init in sorted(PACKAGE.glob("*/**/__init__.py")):
         doc = ast.get_docstring(ast.parse(init.read_text())) or ""
         assert "May import" in doc, f"{init.relative_to(PACKAGE.parent)}: docstring lacks it"
 
