@@ -19,3 +19,8 @@ def money(value: float | int | None, *, signed: bool = False, currency: str = CU
         return missing
     amount = round(float(value), decimals) + 0.0  # + 0.0 turns -0.0 into 0.0: no "USD -0.00"
     return f"{currency} {amount:{'+' if signed else ''},.{decimals}f}"
+
+
+def signed_number(value: float, decimals: int = 2) -> str:
+    """`value` with its sign ("+0.08"); one that rounds to zero is "+0.00", never "-0.00"."""
+    return f"{round(float(value), decimals) + 0.0:+.{decimals}f}"

@@ -20,7 +20,7 @@ from hydra.cycle.maintain import ModelStatus
 from hydra.cycle.plan import OrderPlan
 from hydra.cycle.signal import SignalResult
 from hydra.cycle.trade import ExecutionResult
-from hydra.domain.money import money
+from hydra.domain.money import money, signed_number
 from hydra.views.tables import table
 
 _COLOURS = {
@@ -78,7 +78,7 @@ def _banner(summary: dict[str, Any] | None) -> dict[str, str]:
                                     f"({summary['contract']}), broker {summary['broker']} "
                                     f"account {summary['account_id']}"),
             ("Mode", f"{summary.get('mode', '?').upper()}: {summary.get('safety', '')}"),
-            ("Signal", f"{summary['signal']} (score {summary['signal_score']:+.2f}, "
+            ("Signal", f"{summary['signal']} (score {signed_number(summary['signal_score'])}, "
                        f"{summary['model']})"),
             ("Position", f"before {summary['position_before']:+d}, target "
                          f"{summary['target_position']:+d}, after {summary['position_after']:+d}"),
@@ -94,7 +94,8 @@ def _banner(summary: dict[str, Any] | None) -> dict[str, str]:
         if summary.get("slippage_ticks") is not None:
             verdict = slippage_verdict(summary.get("slippage_usd"),
                                        summary.get("predicted_slippage_usd"))
-            rows.append(("Slippage", f"{verdict.upper()}: {summary['slippage_ticks']:+.2f} ticks, "
+            ticks = signed_number(summary["slippage_ticks"])
+            rows.append(("Slippage", f"{verdict.upper()}: {ticks} ticks, "
                                      f"{money(summary['slippage_usd'], signed=True)} vs "
                                      f"{money(summary['predicted_slippage_usd'], signed=True)} "
                                      f"predicted; commission {money(summary['commission'] or 0)}"))
@@ -159,8 +160,9 @@ def show_model(status: ModelStatus) -> None:
 
 def show_signal(sig: SignalResult) -> None:
     s = sig.signal
-    how = (f"P(up) {s.probability:.3f}, score {s.score:+.3f}" if s.probability is not None
-           else f"score {s.score:+.3f} over {s.lookback_days} days")
+    how = (f"P(up) {s.probability:.3f}, score {signed_number(s.score, 3)}"
+           if s.probability is not None
+           else f"score {signed_number(s.score, 3)} over {s.lookback_days} days")
     display(Markdown(
         f"**{s.label}** for {s.as_of} from model `{s.model}` ({how}; last completed bar "
         f"{s.last_bar_date}, close {s.last_close:g}) → target position "

@@ -39,3 +39,7 @@ def test_banner_has_no_dollar_sign() -> None:
     for text in out.values():
         assert "$" not in text
     assert "USD +25.00" in out["text/html"] and "USD 1,000,000.00" in out["text/html"]
+
+    # a score or a slippage that rounds to zero reads +0.00, never -0.00
+    out = _banner({**summary, "signal": "FLAT", "signal_score": -0.001, "slippage_ticks": -0.0})
+    assert "score +0.00," in out["text/plain"] and "-0.00" not in out["text/plain"]
