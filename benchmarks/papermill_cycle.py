@@ -102,7 +102,8 @@ def timed(owner, name, label):
     setattr(owner, name, wrapper)
 
 try:
-    from hydra.ops import runs  # the package (issue 14): a function is looked up in many modules
+    # the package (issue 14): a function is looked up in many modules
+    from hydra.ops import notebook_runs as runs
 except ImportError:  # a checkout from before the package layout (runs.py at the top)
     import importlib
     runs = importlib.import_module("hydra" + ".runs")

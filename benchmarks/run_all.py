@@ -29,7 +29,7 @@ import runs_list as runs_bench
 
 from hydra.domain.broker import Execution
 from hydra.execution.journal import FillRecord, Journal
-from hydra.ops import runs
+from hydra.ops import notebook_runs as runs
 from hydra.paths import DataPaths
 
 

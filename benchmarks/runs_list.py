@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from hydra.ops import runs
+from hydra.ops import notebook_runs as runs
 from hydra.paths import DataPaths
 
 HYDRA = str(Path(sys.executable).parent / "hydra")

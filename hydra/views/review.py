@@ -14,7 +14,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from hydra.ops import runs
+from hydra.ops import notebook_runs as runs
 from hydra.paths import DataPaths, resolve_data_dir
 
 RUN_COLUMNS = ["run_id", "job", "trade_date", "started_utc", "status", "scheduled", "reason",

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hydra.ops import runs
+from hydra.ops import notebook_runs as runs
 from hydra.paths import DataPaths
 
 HEAVY = ("pandas", "numpy", "matplotlib", "papermill", "ib_insync", "scrapbook", "nbformat",

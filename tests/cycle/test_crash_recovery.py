@@ -119,7 +119,7 @@ def test_two_runs_of_one_cycle_at_once_only_one_trades(data_dir):
 @pytest.mark.parametrize("command", [("run", "daily-cycle", "--as-of", "2026-11-26"),
                                      ("runs", "list"), ("status",)])
 def test_a_run_whose_process_died_is_never_shown_as_running(data_dir, command):
-    from hydra.ops.runs import RunIndex, RunRecord
+    from hydra.ops.notebook_runs import RunIndex, RunRecord
     from hydra.paths import DataPaths
     from tests.kit import run_hydra
 
@@ -182,7 +182,7 @@ def test_hydra_run_killed_mid_twap_its_kernel_stops_and_the_next_hydra_run_resum
     """The operator's path end to end: `hydra run` (papermill, a real kernel) SIGKILLed while
     its kernel is between TWAP slices. The orphaned kernel must send nothing more; the next
     `hydra run` marks the dead run failed (interrupted) and finishes the day."""
-    from hydra.ops.runs import RunIndex
+    from hydra.ops.notebook_runs import RunIndex
     from hydra.paths import DataPaths
     from tests.kit import HYDRA, REPO, run_hydra
 
@@ -228,7 +228,7 @@ def test_hydra_run_killed_after_the_notebook_is_saved_the_next_run_knows(data_di
     """Killed between saving the executed notebook and finishing the index entry (the whole
     process group, as a shutdown would): the record stays, the next start marks the run failed
     (interrupted), and the date is already done: nothing is sent twice."""
-    from hydra.ops.runs import RunIndex
+    from hydra.ops.notebook_runs import RunIndex
     from hydra.paths import DataPaths
     from tests.kit import HYDRA, REPO, run_hydra
 

@@ -7,7 +7,7 @@ import sqlite3
 import nbformat
 import pytest
 
-from hydra.ops import runs
+from hydra.ops import notebook_runs as runs
 from tests.kit import small_notebook
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hydra.ops import runs
+from hydra.ops import notebook_runs as runs
 from hydra.paths import DataPaths
 from tests.kit import HYDRA, REPO, run_hydra, small_notebook
 
@@ -118,7 +118,8 @@ def test_two_concurrent_runs_of_a_job_exactly_one_runs(data_dir, tmp_path):
 
 
 def test_a_killed_run_leaves_no_stale_lock(data_dir):
-    code = ("import sys, time\nfrom pathlib import Path\nfrom hydra.ops import runs\n"
+    code = ("import sys, time\nfrom pathlib import Path\n"
+            "from hydra.ops import notebook_runs as runs\n"
             "from hydra.paths import DataPaths\n"
             "with runs.job_lock(DataPaths(Path(sys.argv[1])), runs.get_job('daily-cycle')):\n"
             "    print('locked', flush=True)\n    time.sleep(60)\n")

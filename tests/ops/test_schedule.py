@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hydra.ops import runs, schedule
+from hydra.ops import notebook_runs as runs
+from hydra.ops import schedule
 from hydra.ops.schedule import Job, ScheduleError, due_slot, next_runs, parse_jobs, validate_job
 
 CT = ZoneInfo("America/Chicago")

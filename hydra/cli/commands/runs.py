@@ -57,7 +57,7 @@ def run(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Run a job's notebook through papermill into the audit trail (what cron calls)."""
-    from hydra.ops import runs
+    from hydra.ops import notebook_runs as runs
     from hydra.ops.schedule import ScheduleError
 
     if schedules:
@@ -158,7 +158,7 @@ def _one_line(summary: dict[str, Any]) -> str:
 
 
 def _on_failure(job: Any, data_dir: Path, status: str, reason: str, record: Any) -> None:
-    from hydra.ops.runs import run_on_failure
+    from hydra.ops.notebook_runs import run_on_failure
 
     said = run_on_failure(job, data_dir, status=status, reason=reason, record=record)
     if said:
@@ -187,7 +187,7 @@ def runs_list(
     data_dir: DataDirOpt = None,
 ) -> None:
     """List indexed runs, newest first."""
-    from hydra.ops.runs import STATUSES, RunIndex, reap_dead_runs
+    from hydra.ops.notebook_runs import STATUSES, RunIndex, reap_dead_runs
 
     if status is not None and status not in STATUSES:
         raise fail(f"--status must be one of {', '.join(STATUSES)}, got {status!r}")
@@ -215,7 +215,7 @@ def runs_list(
 
 
 def _find_run(paths: DataPaths, run: str) -> Any:
-    from hydra.ops.runs import RunIndex
+    from hydra.ops.notebook_runs import RunIndex
 
     if not paths.run_index.exists():
         raise fail(f"no runs yet (no index at {paths.run_index})")
@@ -231,7 +231,7 @@ def _find_run(paths: DataPaths, run: str) -> Any:
 
 
 def _integrity(paths: DataPaths, rec: Any) -> str:
-    from hydra.ops.runs import notebook_damage, sha256_of
+    from hydra.ops.notebook_runs import notebook_damage, sha256_of
 
     if rec.output_path is None:
         return "no notebook (nothing was executed)"
@@ -275,7 +275,7 @@ def runs_show(
     data_dir: DataDirOpt = None,
 ) -> None:
     """One run: parameters, status, reason, integrity, and the scraps its notebook glued."""
-    from hydra.ops.runs import read_scraps
+    from hydra.ops.notebook_runs import read_scraps
 
     paths = DataPaths(resolve_data_dir(data_dir))
     rec = _find_run(paths, run)
@@ -332,7 +332,7 @@ def runs_show(
 def runs_verify(data_dir: DataDirOpt = None) -> None:
     """Check every executed notebook's sha256 against the index; report edited, missing and
     extra notebooks (exit 1 if any)."""
-    from hydra.ops.runs import verify
+    from hydra.ops.notebook_runs import verify
 
     root = resolve_data_dir(data_dir)
     report = verify(root)

@@ -144,7 +144,7 @@ def status(
 ) -> None:
     """Broker connectivity, paused or not, model, last and next run of each job, position, P&L."""
     from hydra.execution.killswitch import read_state
-    from hydra.ops import runs
+    from hydra.ops import notebook_runs as runs
     from hydra.ops import schedule as sch
 
     root = resolve_data_dir(data_dir)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from hydra.ops.runs.jobs import RunError
+from hydra.ops.notebook_runs.jobs import RunError
 
 
 def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:

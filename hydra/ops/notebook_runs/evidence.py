@@ -10,8 +10,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from hydra.ops.runs.index import RunRecord
-from hydra.ops.runs.jobs import RunError, get_job
+from hydra.ops.notebook_runs.index import RunRecord
+from hydra.ops.notebook_runs.jobs import RunError, get_job
 from hydra.paths import DataPaths
 
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hydra.ops.runs.index import RunIndex, _now
-from hydra.ops.runs.jobs import JobBusyError
+from hydra.ops.notebook_runs.index import RunIndex, _now
+from hydra.ops.notebook_runs.jobs import JobBusyError
 from hydra.ops.schedule import Job
 from hydra.paths import DataPaths
 

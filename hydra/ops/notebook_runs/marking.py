@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hydra.ops.runs.evidence import CycleOrders, orders_sent, read_summary
-from hydra.ops.runs.index import RunRecord
+from hydra.ops.notebook_runs.evidence import CycleOrders, orders_sent, read_summary
+from hydra.ops.notebook_runs.index import RunRecord
 
 
 def _finalise_notebook(output: Path, record: RunRecord, status: str, reason: str,

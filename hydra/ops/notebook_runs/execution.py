@@ -15,10 +15,10 @@ from typing import Any
 
 from hydra import __version__
 from hydra.faults import kill_point
-from hydra.ops.runs.evidence import cycle_orders
-from hydra.ops.runs.index import RunIndex, RunRecord
-from hydra.ops.runs.jobs import RunError, get_job
-from hydra.ops.runs.marking import _finalise_notebook
+from hydra.ops.notebook_runs.evidence import cycle_orders
+from hydra.ops.notebook_runs.index import RunIndex, RunRecord
+from hydra.ops.notebook_runs.jobs import RunError, get_job
+from hydra.ops.notebook_runs.marking import _finalise_notebook
 from hydra.ops.schedule import Job
 from hydra.paths import REPO_DIR, DataPaths, ensure_writable
 

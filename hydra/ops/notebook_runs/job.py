@@ -10,11 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from hydra import __version__
-from hydra.ops.runs.execution import EarlyKernel, RunResult, _as_of_for, execute, git_commit
-from hydra.ops.runs.index import RunIndex, RunRecord, _now
-from hydra.ops.runs.jobs import RunError, get_job
-from hydra.ops.runs.locks import _note_run_in_lock, job_lock
-from hydra.ops.runs.params import notebook_parameters
+from hydra.ops.notebook_runs.execution import (
+    EarlyKernel,
+    RunResult,
+    _as_of_for,
+    execute,
+    git_commit,
+)
+from hydra.ops.notebook_runs.index import RunIndex, RunRecord, _now
+from hydra.ops.notebook_runs.jobs import RunError, get_job
+from hydra.ops.notebook_runs.locks import _note_run_in_lock, job_lock
+from hydra.ops.notebook_runs.params import notebook_parameters
 from hydra.ops.schedule import JOBS, Job, closed_reason, due_slot
 from hydra.paths import DataPaths, ensure_writable
 

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import asdict
 from pathlib import Path
 
-from hydra.ops.runs.index import RunRecord
+from hydra.ops.notebook_runs.index import RunRecord
 from hydra.ops.schedule import Job
 
 ON_FAILURE_TIMEOUT = 120  # seconds

@@ -22,19 +22,19 @@ May import: reference, domain and the leaves; ops.schedule and ops.kernels.
 
 from __future__ import annotations
 
-from hydra.ops.runs.audit import (
+from hydra.ops.notebook_runs.audit import (
     VerifyIssue,
     VerifyReport,
     notebook_damage,
     verify,
 )
-from hydra.ops.runs.evidence import (
+from hydra.ops.notebook_runs.evidence import (
     CycleOrders,
     cycle_orders,
     orders_sent,
     read_summary,
 )
-from hydra.ops.runs.execution import (
+from hydra.ops.notebook_runs.execution import (
     JOB_TIMEOUT,
     EarlyKernel,
     RunResult,
@@ -43,36 +43,36 @@ from hydra.ops.runs.execution import (
     output_path_for,
     sha256_of,
 )
-from hydra.ops.runs.index import (
+from hydra.ops.notebook_runs.index import (
     SCHEMA_VERSION,
     RunIndex,
     RunRecord,
 )
-from hydra.ops.runs.job import (
+from hydra.ops.notebook_runs.job import (
     JobOutcome,
     run_job,
 )
-from hydra.ops.runs.jobs import (
+from hydra.ops.notebook_runs.jobs import (
     STATUSES,
     JobBusyError,
     RunError,
     get_job,
 )
-from hydra.ops.runs.locks import (
+from hydra.ops.notebook_runs.locks import (
     is_running,
     job_lock,
     lock_path,
     reap_dead_runs,
 )
-from hydra.ops.runs.on_failure import (
+from hydra.ops.notebook_runs.on_failure import (
     ON_FAILURE_TIMEOUT,
     run_on_failure,
 )
-from hydra.ops.runs.params import (
+from hydra.ops.notebook_runs.params import (
     coerce_parameters,
     notebook_parameters,
 )
-from hydra.ops.runs.readback import (
+from hydra.ops.notebook_runs.readback import (
     history,
     read_scraps,
 )

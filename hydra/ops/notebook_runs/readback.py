@@ -6,8 +6,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from hydra.ops.runs.evidence import read_summary
-from hydra.ops.runs.index import RunIndex
+from hydra.ops.notebook_runs.evidence import read_summary
+from hydra.ops.notebook_runs.index import RunIndex
 from hydra.paths import DataPaths
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from hydra.ops.runs.jobs import RunError
+from hydra.ops.notebook_runs.jobs import RunError
 from hydra.sqlite_tx import immediate
 
 

@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hydra.ops.runs.execution import sha256_of
-from hydra.ops.runs.index import RunIndex
-from hydra.ops.runs.locks import is_running
+from hydra.ops.notebook_runs.execution import sha256_of
+from hydra.ops.notebook_runs.index import RunIndex
+from hydra.ops.notebook_runs.locks import is_running
 from hydra.paths import DataPaths
 
 
