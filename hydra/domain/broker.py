@@ -8,6 +8,7 @@ contract's quote unit (cents/bu for grains); times are timezone-aware UTC dateti
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -142,6 +143,22 @@ class OrderRequest:
     limit_price: float | None
     order_ref: str  # identifies the cycle, parent order and slice; carried onto executions
     tif: Literal["DAY", "GTC"] = "DAY"
+
+    def shape_problem(self) -> str:
+        """Why no broker may take this order as written (both adapters refuse it), or ''."""
+        q = self.quantity
+        if isinstance(q, bool) or not isinstance(q, numbers.Integral) or q <= 0:
+            return f"quantity must be a positive whole number of contracts, not {q!r}"
+        if self.side not in ("BUY", "SELL"):
+            return f"side must be BUY or SELL, not {self.side!r}"
+        if self.order_type not in ("LMT", "MKT"):
+            return f"order type must be LMT or MKT, not {self.order_type!r}"
+        if self.tif not in ("DAY", "GTC"):
+            return f"time in force must be DAY or GTC, not {self.tif!r}"
+        if self.order_type == "LMT" and (self.limit_price is None
+                                         or not math.isfinite(float(self.limit_price))):
+            return f"a LMT order needs a finite limit price, got {self.limit_price!r}"
+        return ""
 
 
 @dataclass(frozen=True)

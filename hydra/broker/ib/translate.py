@@ -178,23 +178,14 @@ def _ib_date(text: str | None) -> date | None:
 
 def _invalid(r: OrderRequest) -> str:
     """Why this order must not be sent (bad input caught before IB sees it), or ''."""
-    q = r.quantity
-    if isinstance(q, bool) or not isinstance(q, int) or q <= 0:
-        return f"quantity must be a positive whole number of contracts, not {q!r}"
-    if r.side not in ("BUY", "SELL"):
-        return f"side must be BUY or SELL, not {r.side!r}"
-    if r.order_type not in ("LMT", "MKT"):
-        return f"order type must be LMT or MKT, not {r.order_type!r}"
-    if r.tif not in ("DAY", "GTC"):
-        return f"time in force must be DAY or GTC, not {r.tif!r}"
+    if problem := r.shape_problem():
+        return problem
     if not r.order_ref:
         return "every Hydra order needs an orderRef"
     if r.order_type == "LMT":
-        lp = r.limit_price
-        if lp is None or not math.isfinite(float(lp)):
-            return f"a LMT order needs a finite limit price, got {lp!r}"
-        steps = float(lp) / r.contract.tick
+        lp = float(r.limit_price or 0.0)
+        steps = lp / r.contract.tick
         if abs(steps - round(steps)) > 1e-6:
-            return (f"limit {lp} is not on {r.contract.local_symbol}'s tick grid "
+            return (f"limit {r.limit_price} is not on {r.contract.local_symbol}'s tick grid "
                     f"({r.contract.tick:g}); IB would reject it as an invalid price")
     return ""

@@ -17,7 +17,6 @@ deducted from cash separately.
 
 from __future__ import annotations
 
-import math
 import numbers
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -936,20 +935,11 @@ class SimBroker(Broker):
             market = get_market(c.symbol)
         except UnknownMarketError as exc:
             return str(exc)
-        q = r.quantity
-        if isinstance(q, bool) or not isinstance(q, numbers.Integral) or q <= 0:
-            return f"quantity must be a positive whole number of contracts, not {q!r}"
-        if r.side not in ("BUY", "SELL"):
-            return f"side must be BUY or SELL, not {r.side!r}"
-        if r.order_type not in ("LMT", "MKT"):
-            return f"order type must be LMT or MKT, not {r.order_type!r}"
-        if r.tif not in ("DAY", "GTC"):
-            return f"time in force must be DAY or GTC, not {r.tif!r}"
+        if problem := r.shape_problem():
+            return problem
         if r.order_type == "LMT":
             lp = r.limit_price
-            if lp is None or not math.isfinite(float(lp)):
-                return f"a LMT order needs a finite limit price, got {lp!r}"
-            if not _on_tick(float(lp), market.tick):
+            if not _on_tick(float(lp or 0.0), market.tick):
                 return (
                     f"Invalid Price: {lp} is not a multiple of the {c.local_symbol} tick "
                     f"{market.tick} (the price does not conform to the minimum price variation)"
