@@ -21,25 +21,15 @@ from hydra.cli.common import console, err
 
 
 def _plain_help() -> None:
-    """Help as operators read it: no `<bool>` type after every flag, `RUN` not `{run}`.
-
-    This typer release prints both; it is patched here, once, where typer offers no setting.
-    """
+    """`RUN`, not `{run}`, in a usage line: typer (0.26-0.28) has no setting for it."""
     from typer import core
 
-    option_type = getattr(core.TyperOption, "display_type_rich", None)
-    if option_type is not None:
-        def display_type_rich(self: core.TyperOption, ctx: object) -> str | None:
-            return None if self.is_flag else option_type(self, ctx)
+    def usage_pieces(self: core.TyperArgument, ctx: object) -> list[str]:
+        name = (self.metavar or self.name or "").upper()
+        name = name if self.required else f"[{name}]"
+        return [name + ("..." if self.nargs != 1 else "")]
 
-        core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-    if hasattr(core.TyperArgument, "_usage_display_name"):
-        def usage_name(self: core.TyperArgument) -> str:
-            name = self.display_name_raw.upper()
-            name = name if self.required else f"[{name}]"
-            return name + ("..." if self.nargs != 1 else "")
-
-        core.TyperArgument._usage_display_name = usage_name  # type: ignore[method-assign]
+    core.TyperArgument.get_usage_pieces = usage_pieces  # type: ignore[method-assign]
 
 
 _plain_help()

@@ -52,13 +52,13 @@ from hydra.domain.broker import (
 )
 from hydra.domain.market import MONTH_CODES, Market
 from hydra.gateway import messages as msg
+from hydra.gateway.faults import parse_faults
 from hydra.gateway.messages import (
     LINK_TEXT,
     REJECT_TEXT,
     ExecView,
     IbContract,
     OrderView,
-    parse_faults,
 )
 from hydra.gateway.protocol import (
     HEADER,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import nbformat
 import pytest
@@ -105,4 +106,28 @@ def test_runs_list_newest_first_through_the_started_index_added_to_an_old_index(
                                                           "00000003"]
     assert [r.run_id for r in index.list(limit=2)] == ["00000002", "00000001"]
     assert [r.run_id for r in index.list(job="other")] == ["00000003"]
+    index.close()
+
+
+def test_running_jobs_read_through_a_partial_index_added_to_an_old_index(tmp_path):
+    """Every reader reaps dead runs first (`hydra runs list`, status): which jobs have a run
+    indexed as running is read from a partial index, not a scan of the whole history, and an
+    index made before it gets it on open."""
+    path = tmp_path / "index.sqlite"
+    index = runs.RunIndex(path)
+    for i in range(4):
+        index.add(_record(i, f"2026-11-2{i}T16:00:00+00:00", job=f"job-{i % 2}"))
+    index.add(replace(_record(7, "2026-11-25T16:00:00+00:00", job="job-1"), status="running"))
+    index.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX IF EXISTS runs_running")
+    db.commit()
+    db.close()
+    index = runs.RunIndex(path)
+    assert index.running_jobs() == ["job-1"]
+    plan = " ".join(r[3] for r in index._db.execute(
+        "EXPLAIN QUERY PLAN " + runs.RunIndex.RUNNING_JOBS))
+    assert "runs_running" in plan  # an index of the running rows only
+    index.mark_interrupted("job-1", "test")
+    assert index.running_jobs() == []
     index.close()

@@ -15,7 +15,7 @@ EXCHANGE_TZ = "America/Chicago"  # every market in the registry is a Chicago mar
 
 
 def _fault_names() -> str:
-    from hydra.gateway.messages import FAULTS
+    from hydra.gateway.faults import FAULTS
 
     return "; ".join(f"{name} ({what})" for name, what in FAULTS.items())
 
@@ -62,7 +62,8 @@ def sim_gateway(
     from hydra.broker.sim.broker import SimBroker
     from hydra.config import ConfigError, load_config
     from hydra.domain.broker import BrokerError
-    from hydra.gateway.server import GatewayOptions, ScaledClock, TwsServer, parse_faults, sim_start
+    from hydra.gateway.faults import parse_faults
+    from hydra.gateway.server import GatewayOptions, ScaledClock, TwsServer, sim_start
 
     try:
         root = ensure_writable(resolve_data_dir(data_dir))

@@ -80,7 +80,7 @@ def reap_dead_runs(paths: DataPaths, found_by: str) -> list[str]:
     index = RunIndex(paths.run_index)
     try:
         dead: list[str] = []
-        for job in sorted({r.job for r in index.list(status="running")}):
+        for job in index.running_jobs():
             if not is_running(paths, job):
                 dead += index.mark_interrupted(job, found_by)
         return dead
