@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hydra.domain.errors import HydraError
-from hydra.ops.schedule import JOBS, Job, ScheduleError
+
+if TYPE_CHECKING:
+    from hydra.ops.schedule import Job
 
 STATUSES = ("running", "succeeded", "failed", "skipped")
 
@@ -18,6 +22,8 @@ class JobBusyError(RunError):
 
 def get_job(name: str) -> Job:
     """A job from the jobs file (schedules/jobs.toml), or a clear error naming the known ones."""
+    from hydra.ops.schedule import JOBS, ScheduleError  # the calendar: not for every reader
+
     try:
         if name in JOBS:
             return JOBS[name]

@@ -11,11 +11,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hydra.ops.notebook_runs.index import RunIndex, _now
 from hydra.ops.notebook_runs.jobs import JobBusyError
-from hydra.ops.schedule import Job
 from hydra.paths import DataPaths
+
+if TYPE_CHECKING:
+    from hydra.ops.schedule import Job
 
 
 def lock_path(paths: DataPaths, job_name: str) -> Path:
