@@ -3,11 +3,14 @@ before it starts and after it ends."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import json
 import os
 import stat
 import subprocess
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -84,14 +87,52 @@ JOB_TIMEOUT = "job"  # execute(timeout=JOB_TIMEOUT): the job's own `timeout` fro
 _HISTORY = "--HistoryManager.hist_file=:memory:"  # what nbclient passes a kernel it starts
 
 
+def notebook_imports(source: Path) -> list[str]:
+    """The modules a notebook's code cells import at their top level, in order: what a kernel
+    can load before the notebook's first cell asks for them. `from a import b` names `a.b`
+    (b may be a submodule) and `a`; a cell that is not plain Python (magics) is skipped."""
+    names: list[str] = []
+    for cell in json.loads(source.read_text(encoding="utf-8")).get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        try:
+            tree = ast.parse("".join(cell.get("source", "")))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names += [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+    return list(dict.fromkeys(names))
+
+
+def _preload_argument(modules: Sequence[str]) -> str:
+    """The kernel option that imports `modules` as it starts (IPython's exec_lines, no
+    execution count), in a namespace of its own: no name is bound in the notebook's (a cell
+    that forgot its import still fails as in JupyterLab), and every error is swallowed (the
+    cell that imports the module shows it, in the record)."""
+    source = ("import importlib\n"
+              f"for name in {list(modules)!r}:\n"
+              "    try:\n"
+              "        importlib.import_module(name)\n"
+              "    except BaseException:\n"
+              "        pass\n")
+    return f"--IPKernelApp.exec_lines=exec({source!r}, {{}})"
+
+
 class EarlyKernel:
     """A notebook kernel started as soon as a run is known to go ahead (lock held, exchange
     open), so that its start (a process importing ipykernel: seconds) runs on another core
     while `hydra run` reads the notebook's parameters, indexes the run and loads papermill.
     `execute(kernel=...)` hands it to papermill; it starts as nbclient starts one (the same
-    manager, cwd and arguments) and is shut down as nbclient shuts one down."""
+    manager, cwd and arguments) and is shut down as nbclient shuts one down.
 
-    def __init__(self, kernel_name: str = "python3") -> None:
+    preload: modules the kernel imports as it starts (`notebook_imports`), before it answers
+    anyone: no execution count, no output, no name bound; the notebook's first cell then
+    finds them loaded."""
+
+    def __init__(self, kernel_name: str = "python3", preload: Sequence[str] = ()) -> None:
         from jupyter_core.utils import run_sync
 
         from hydra.ops.kernels import IPCKernelManager
@@ -100,7 +141,8 @@ class EarlyKernel:
         self.km: Any = IPCKernelManager(kernel_name=kernel_name)
         self._run = run_sync
         self._closed = False
-        run_sync(self.km.start_kernel)(extra_arguments=[_HISTORY], cwd=str(REPO_DIR))
+        arguments = [_HISTORY, *([_preload_argument(preload)] if preload else [])]
+        run_sync(self.km.start_kernel)(extra_arguments=arguments, cwd=str(REPO_DIR))
 
     def close(self, *, now: bool = False) -> None:
         """Shut the kernel down (now: kill it; a kernel that ran nothing has nothing to finish)

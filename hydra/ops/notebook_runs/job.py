@@ -16,6 +16,7 @@ from hydra.ops.notebook_runs.execution import (
     _as_of_for,
     execute,
     git_commit,
+    notebook_imports,
 )
 from hydra.ops.notebook_runs.index import RunIndex, RunRecord, _now
 from hydra.ops.notebook_runs.jobs import RunError, get_job
@@ -96,7 +97,9 @@ def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
             return JobOutcome("skipped", job, (
                 f"{job.name} {day}: SKIPPED, {why}; no notebook executed (run {rec.run_id} "
                 "recorded)"), RunResult(rec, None))
-        kernel = EarlyKernel()  # boots on another core while the run is checked and indexed
+        # boots, and loads what the notebook imports, on another core while the run is
+        # checked and indexed
+        kernel = EarlyKernel(preload=notebook_imports(job.source))
         try:
             declared = notebook_parameters(job.source)
             unknown = [k for k in params if k not in declared]
