@@ -27,6 +27,7 @@ SPREAD = (  # longest real-time waits first
     "tests/cycle/test_crash_recovery_ib.py",
     "tests/cycle/test_crash_recovery_ib_fills.py",
     "tests/cycle/test_crash_recovery.py",
+    "tests/cycle/test_crash_recovery_hydra_run.py",
     "tests/views/test_review.py",
     "tests/cycle/test_daily_cycle_notebook.py",
     "tests/cycle/test_replay.py",
