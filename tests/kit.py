@@ -24,6 +24,15 @@ def data_dir(tmp_path: Path) -> Path:
     return d
 
 
+def copy_data_dir(template: Path, data_dir: Path) -> Path:
+    """A test's own copy of a data dir a module-scoped fixture built once (an expensive run):
+    files, modes and times kept, so each test can edit or break its copy alone."""
+    import shutil
+
+    shutil.copytree(template, data_dir, symlinks=True, dirs_exist_ok=True)
+    return data_dir
+
+
 def run_hydra(*args: str, data_dir: Path | None = None, timeout: float = 240,
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The installed `hydra` console script, as an operator (or cron) runs it."""

@@ -74,12 +74,17 @@ def browser() -> Iterator[Any]:
 
 
 def _open(browser: Any, port: int, path: str, shot: Path) -> Any:
-    """A fresh page on the record, once its outputs are rendered (and MathJax had its turn)."""
+    """A fresh page on the record, once its outputs are rendered and MathJax has had its turn."""
     page = browser.new_page(viewport=VIEWPORT)
     page.set_default_timeout(WAIT_MS)
     page.goto(f"http://127.0.0.1:{port}/lab/tree/{path}?reset&token={TOKEN}")
     page.wait_for_selector(f"{PANEL} .jp-OutputArea-output")
-    page.wait_for_timeout(3000)  # MathJax typesets asynchronously after the outputs appear
+    # MathJax typesets each output as it is rendered, once it has loaded; its stylesheet is
+    # in the page once it has (measured: at the first output already). Then two frames, for
+    # the typesetting of outputs rendered alongside to land. The checks after this catch a
+    # `$` either way: as text before MathJax's turn, as an mjx-container after it.
+    page.wait_for_selector("style#MJX-CHTML-styles", state="attached")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.screenshot(path=str(shot))
     _no_dialog(page)
     return page

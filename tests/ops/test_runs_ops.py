@@ -17,7 +17,7 @@ import pytest
 
 from hydra.ops import notebook_runs as runs
 from hydra.paths import DataPaths
-from tests.kit import HYDRA, REPO, run_hydra, small_notebook
+from tests.kit import HYDRA, REPO, copy_data_dir, run_hydra, small_notebook
 
 TRADING_DAY = "2026-11-24"
 LABEL = '\nlabel = "x"'
@@ -163,14 +163,38 @@ def test_a_job_whose_notebook_does_not_exist_yet_is_a_clear_error(data_dir, tmp_
     assert _rows(data_dir) == []
 
 
-@pytest.fixture
-def two_runs(data_dir, tmp_path, monkeypatch):
-    nb = small_notebook(tmp_path / "tiny.ipynb", GLUE, params=LABEL)
-    monkeypatch.setitem(runs.JOBS, "tiny", runs.Job("tiny", str(nb), "tiny", timeout=60))
-    a = runs.execute("tiny", data_dir, as_of=TRADING_DAY, parameters={"label": "a"})
-    b = runs.execute("tiny", data_dir, as_of=TRADING_DAY, parameters={"label": "b"})
+@pytest.fixture(scope="module")
+def _two_runs_once(tmp_path_factory):
+    """Two real runs of a tiny job (papermill, a kernel each: seconds), made once per module;
+    each test gets its own copy of the data dir (tests/kit.py copy_data_dir)."""
+    root = tmp_path_factory.mktemp("two-runs")
+    data_dir = root / "data"
+    data_dir.mkdir()
+    nb = small_notebook(root / "tiny.ipynb", GLUE, params=LABEL)
+    job = runs.Job("tiny", str(nb), "tiny", timeout=60)
+    saved = runs.JOBS.get("tiny")
+    runs.JOBS["tiny"] = job
+    try:
+        a = runs.execute("tiny", data_dir, as_of=TRADING_DAY, parameters={"label": "a"})
+        b = runs.execute("tiny", data_dir, as_of=TRADING_DAY, parameters={"label": "b"})
+    finally:
+        if saved is None:
+            del runs.JOBS["tiny"]
+        else:
+            runs.JOBS["tiny"] = saved
     assert a.ok and b.ok
-    return a, b
+    for r in (a, b):
+        assert r.output == data_dir / r.record.output_path
+    return data_dir, job, a.record, b.record
+
+
+@pytest.fixture
+def two_runs(data_dir, monkeypatch, _two_runs_once):
+    template, job, a, b = _two_runs_once
+    copy_data_dir(template, data_dir)
+    monkeypatch.setitem(runs.JOBS, "tiny", job)
+    return (runs.RunResult(a, data_dir / a.output_path),
+            runs.RunResult(b, data_dir / b.output_path))
 
 
 def test_verify_catches_an_edited_a_deleted_and_an_extra_notebook(data_dir, two_runs):
