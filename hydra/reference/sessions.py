@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -90,16 +91,23 @@ def add_trading_days(market: Market, day: date, n: int) -> date:
 
 def session_windows(market: Market, day: date) -> list[tuple[datetime, datetime]]:
     """The (start, end) UTC windows in which `day`'s trade date can trade; [] if it does not."""
-    sched = _schedule(market.calendar)
+    return list(_windows(market.calendar, day))
+
+
+@cache
+def _windows(calendar: str, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    """session_windows per calendar and day, remembered: the schedule is read once per process
+    and never changes, and the simulator asks for the same days on every call."""
+    sched = _schedule(calendar)
     if day not in sched.index:
-        return []
+        return ()
     row = sched.loc[day]
     start, end = row["market_open"].to_pydatetime(), row["market_close"].to_pydatetime()
     if "break_start" in sched.columns and not pd.isna(row["break_start"]):
         b0, b1 = row["break_start"].to_pydatetime(), row["break_end"].to_pydatetime()
         if start < b0 < b1 < end:
-            return [(start, b0), (b1, end)]
-    return [(start, end)]
+            return ((start, b0), (b1, end))
+    return ((start, end),)
 
 
 def in_session(market: Market, when: datetime) -> bool:
@@ -108,7 +116,9 @@ def in_session(market: Market, when: datetime) -> bool:
 
 def current_trade_date(market: Market, when: datetime) -> date | None:
     """The trade date whose session is open at `when`, or None between sessions."""
-    local = pd.Timestamp(when).tz_convert(market.timezone).date()
+    if when.tzinfo is None:
+        raise TypeError(f"current_trade_date needs a timezone-aware time, got {when}")
+    local = when.astimezone(ZoneInfo(market.timezone)).date()
     for day in (local, local + timedelta(days=1)):
         for start, end in session_windows(market, day):
             if start <= when < end:
