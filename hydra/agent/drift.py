@@ -188,7 +188,16 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, *, alpha: float
     # each column once as an array, NaNs dropped (what Series.dropna would leave)
     refs = {c: _present(reference[c]) for c in shared}
     curs = {c: _present(current[c]) for c in shared}
-    names = [c for c in shared if len(refs[c]) >= 2 and len(curs[c]) >= 2]
+    return drift_of_arrays(refs, curs, len(reference), len(current), alpha=alpha,
+                           min_features=min_features)
+
+
+def drift_of_arrays(refs: dict[str, np.ndarray], curs: dict[str, np.ndarray], n_reference: int,
+                    n_current: int, *, alpha: float = 0.05,
+                    min_features: int = 1) -> DriftReport:
+    """drift_report on columns already taken out as finite arrays (feature -> values), in
+    `refs`' order: the loop's daily check builds them without a frame."""
+    names = [c for c in refs if c in curs and len(refs[c]) >= 2 and len(curs[c]) >= 2]
     rows: list[FeatureDrift] = []
     per_test = alpha / max(1, 2 * len(names))  # two tests (KS, variance ratio) per feature
     for name in names:
@@ -198,7 +207,7 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame, *, alpha: float
         ratio, vp = variance_ratio(ref, cur, rho)
         rows.append(FeatureDrift(name, psi(ref, cur), stat, pval,
                                  pval < per_test or vp < per_test, rho, ratio, vp))
-    return DriftReport(rows, len(reference), len(current), min_features, True, alpha)
+    return DriftReport(rows, n_reference, n_current, min_features, True, alpha)
 
 
 def _present(column: pd.Series) -> np.ndarray:
