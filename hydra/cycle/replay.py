@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -140,7 +140,8 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
     result = ReplayResult(mkt.symbol, days[0], days[-1])
     t0 = time.perf_counter()
     summaries: list[dict[str, Any]] = []
-    with AgentJournal(agent_db_path(root)) as journal, writable_checked_once(root):
+    with AgentJournal(agent_db_path(root)) as journal, writable_checked_once(root), \
+            one_blas_thread():
         first_id = journal.events(limit=1, newest_first=True)
         after = first_id[0].id if first_id else 0
         for i, day in enumerate(days):
@@ -170,6 +171,18 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
         result.not_reconciled = str(exc)
     result.elapsed_seconds = round(time.perf_counter() - t0, 2)
     return result
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS (OpenBLAS under numpy, scipy and scikit-learn) on one thread for the replay. Its
+    matrices are a few hundred rows by at most nine features, too small to split: the extra
+    threads only spin, and on a busy machine a logistic fit took 7x the CPU of a one-thread
+    fit. The same arithmetic either way (the replay benchmark's fingerprint compares)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def flush_to_disk(root: Path) -> None:

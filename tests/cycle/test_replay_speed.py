@@ -174,3 +174,75 @@ def test_a_replay_relaxes_fsync_only_in_a_data_dir_with_nothing_recorded_yet(tmp
     relaxed.clear()
     replay_mod.replay(start=date(2026, 3, 4), end=date(2026, 3, 5), data_dir=tmp_path)
     assert relaxed == [], "records were there before: every commit stays durable"
+
+
+# ------------------------------------------- the loop's drift check and scoring, to the bit
+
+
+@pytest.mark.parametrize("sizes", [(120, 40), (500, 200), (37, 37), (3, 11), (10_001, 5)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_ks_statistic_and_f_test_are_scipys_to_the_bit(sizes, ties):
+    from scipy.stats import f as f_dist
+    from scipy.stats import ks_2samp
+
+    from hydra.agent.drift import effective_n, ks_statistic, variance_ratio
+
+    rng = np.random.default_rng(sum(sizes) + ties)
+    a, b = rng.normal(0, 1, sizes[0]), rng.normal(0.3, 1.4, sizes[1])
+    if ties:  # the loop's vol and return columns repeat values
+        a, b = np.round(a, 1), np.round(b, 1)
+    assert ks_statistic(a, b) == float(ks_2samp(a, b).statistic)
+    assert ks_statistic(a, a) == float(ks_2samp(a, a).statistic) == 0.0
+    ratio, p = variance_ratio(a, b, rho=0.3)
+    d1 = max(1.0, effective_n(len(b), 0.3) - 1.0)
+    d2 = max(1.0, effective_n(len(a), 0.3) - 1.0)
+    want = 2.0 * min(float(f_dist.cdf(ratio, d1, d2)), float(f_dist.sf(ratio, d1, d2)))
+    assert p == min(1.0, want)
+
+
+def _observe_drift_on_frames(model, data, cfg):
+    """observe_drift as first written, on drift_frame with pandas row masks."""
+    from hydra.agent.drift import drift_report, not_judged
+    from hydra.agent.loop import drift_frame
+
+    start, end = date.fromisoformat(model.train_start), date.fromisoformat(model.train_end)
+    feats = drift_frame(model, data)
+    ref = feats[[start <= d <= end for d in feats.index]]
+    cur = feats[[d > end for d in feats.index]].tail(cfg.drift_days)
+    if len(cur) < cfg.drift_min_rows or len(ref) < cfg.drift_min_rows:
+        return not_judged(len(ref), len(cur), cfg.drift_min_features, cfg.drift_alpha,
+                          list(feats.columns))
+    return drift_report(ref, cur, alpha=cfg.drift_alpha, min_features=cfg.drift_min_features)
+
+
+@pytest.mark.parametrize("features", [FEATURES, ("ret_1", "volume_z"), ("vol_20",)])
+@pytest.mark.parametrize("window", [(60, 200), (150, 230), (200, 255), (10, 30)])
+def test_the_loops_drift_check_is_the_frame_ones(features, window):
+    from dataclasses import replace
+
+    from hydra.agent.loop import observe_drift
+    from hydra.config import load_config
+    from hydra.model.classifier import Recipe, fit
+
+    data = signal.model_data(_bars(300), AS_OF, COST)
+    up = data.up.dropna()
+    model = fit(Recipe(features=tuple(features), train_days=0), data.X.loc[up.index], up)
+    days = list(data.X.index)
+    model = replace(model, train_start=days[window[0]].isoformat(),
+                    train_end=days[window[1]].isoformat())
+    cfg = load_config().agent
+    for c in (cfg, replace(cfg, drift_days=0), replace(cfg, drift_days=7, drift_min_rows=5)):
+        got, want = observe_drift(model, data, c), _observe_drift_on_frames(model, data, c)
+        assert repr(got) == repr(want)  # NaN == NaN in repr; every float to the last digit
+
+
+def test_feature_matrix_is_pandas_selection_to_the_bit():
+    from hydra.model.classifier import feature_matrix
+
+    X = make_features(_bars(300))
+    for names in (FEATURES, ("volume_z", "ret_1", "ret_1"), ("vol_20",)):
+        got, want = feature_matrix(X, names), X[list(names)].to_numpy(dtype=float)
+        assert got.tobytes() == want.tobytes() and got.flags.f_contiguous == want.flags.f_contiguous
+        assert (got.sum(axis=0) == want.sum(axis=0)).all()
+    dup = pd.concat([X, X[["ret_1"]]], axis=1)  # a duplicated label: pandas' own path
+    assert feature_matrix(dup, ("vol_20",)).tobytes() == dup[["vol_20"]].to_numpy().tobytes()
