@@ -246,3 +246,69 @@ def test_feature_matrix_is_pandas_selection_to_the_bit():
         assert (got.sum(axis=0) == want.sum(axis=0)).all()
     dup = pd.concat([X, X[["ret_1"]]], axis=1)  # a duplicated label: pandas' own path
     assert feature_matrix(dup, ("vol_20",)).tobytes() == dup[["vol_20"]].to_numpy().tobytes()
+
+
+def test_feature_matrix_is_pandas_column_selection_in_the_same_memory_order():
+    from hydra.model.classifier import feature_matrix
+
+    feats = make_features(_bars())
+    for frame in (feats, feats[feats["ret_1"] > 0], feats.tail(1), feats.iloc[:0],
+                  pd.concat([feats.head(30), feats.tail(1)])):
+        for names in (("ret_1", "ret_2", "ret_5", "vol_ratio"), FEATURES, ("vol_20",)):
+            want = frame[list(names)].to_numpy(dtype=float)
+            got = feature_matrix(frame, names)
+            assert got.tobytes() == want.tobytes() and got.shape == want.shape
+            assert got.flags.f_contiguous == want.flags.f_contiguous
+    mixed = feats.assign(label="x")  # a text column elsewhere: pandas' own path
+    assert feature_matrix(mixed, ("ret_1",)).tobytes() == feats[["ret_1"]].to_numpy().tobytes()
+
+
+def test_remembered_defaults_and_session_windows_are_copies(tmp_path: Path):
+    """load_config and session_windows remember what they parsed; nothing a caller does to
+    what it got may reach the next caller."""
+    from hydra import config
+    from hydra.reference.markets import get_market
+    from hydra.reference.sessions import session_windows
+
+    first = config._defaults()
+    first["model"]["features"].append("junk")
+    first["risk"]["max_order_contracts"] = -1
+    again = config._defaults()
+    assert "junk" not in again["model"]["features"]
+    assert again["risk"]["max_order_contracts"] == 10
+    (tmp_path / "hydra.toml").write_text("[risk]\nmax_order_contracts = 3\n")
+    assert config.load_config(tmp_path).risk.max_order_contracts == 3
+    assert config.load_config(tmp_path.parent).risk.max_order_contracts == 10
+
+    zo = get_market("ZO")
+    got = session_windows(zo, AS_OF)
+    got.clear()
+    assert session_windows(zo, AS_OF) and session_windows(zo, date(2026, 3, 1)) == []
+
+
+def test_a_replay_checks_the_data_dir_writable_before_its_first_day_and_once(tmp_path: Path,
+                                                                             monkeypatch):
+    """A daily run checks every file it writes before any order; a replay checks once, at its
+    start, and a problem stops it before the first cycle."""
+    from hydra import cycle
+    from hydra.cycle.replay import replay
+    from hydra.paths import DataDirError, DataPaths
+
+    real = DataPaths.writable_problem
+    calls: list[Path] = []
+    problem: list[str] = []
+
+    def spy(self):
+        calls.append(self.root)
+        return problem[0] if problem else real(self)
+
+    monkeypatch.setattr(DataPaths, "writable_problem", spy)
+    replay(start=date(2026, 3, 2), end=date(2026, 3, 4), data_dir=tmp_path / "a")
+    assert len(calls) == 1, calls
+    cycle.run_in_process(as_of=date(2026, 3, 5), data_dir=str(tmp_path / "a"))
+    assert len(calls) == 2, "a cycle outside a replay checks as a daily run does"
+
+    problem.append("file x is read-only for this user")
+    with pytest.raises(DataDirError, match="read-only"):
+        replay(start=date(2026, 3, 2), end=date(2026, 3, 3), data_dir=tmp_path / "b")
+    assert not DataPaths(tmp_path / "b").journal_db.exists(), "no cycle ran"
