@@ -312,3 +312,29 @@ def test_a_replay_checks_the_data_dir_writable_before_its_first_day_and_once(tmp
     with pytest.raises(DataDirError, match="read-only"):
         replay(start=date(2026, 3, 2), end=date(2026, 3, 3), data_dir=tmp_path / "b")
     assert not DataPaths(tmp_path / "b").journal_db.exists(), "no cycle ran"
+
+
+def test_session_windows_are_the_schedules_rows():
+    """The windows built from the schedule's integer times equal the pandas row lookup they
+    replace (same datetimes, same tzinfo), on every 5th day of the calendar and on days off."""
+    from hydra.reference.markets import get_market
+    from hydra.reference.sessions import _schedule, session_windows
+
+    zo = get_market("ZO")
+    sched = _schedule(zo.calendar)
+
+    def by_row(day: date) -> list[tuple[datetime, datetime]]:
+        if day not in sched.index:
+            return []
+        row = sched.loc[day]
+        start, end = row["market_open"].to_pydatetime(), row["market_close"].to_pydatetime()
+        if not pd.isna(row["break_start"]):
+            b0, b1 = row["break_start"].to_pydatetime(), row["break_end"].to_pydatetime()
+            if start < b0 < b1 < end:
+                return [(start, b0), (b1, end)]
+        return [(start, end)]
+
+    for day in [*list(sched.index)[::5], date(2026, 3, 1), date(2026, 12, 25)]:
+        got, want = session_windows(zo, day), by_row(day)
+        assert got == want, day
+        assert [t.tzinfo for w in got for t in w] == [t.tzinfo for w in want for t in w]
