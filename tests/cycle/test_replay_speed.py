@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -338,3 +339,38 @@ def test_session_windows_are_the_schedules_rows():
         got, want = session_windows(zo, day), by_row(day)
         assert got == want, day
         assert [t.tzinfo for w in got for t in w] == [t.tzinfo for w in want for t in w]
+
+
+def test_the_remembered_bars_frame_follows_every_write(tmp_path: Path):
+    """bars_before serves an unchanged store's second read from memory; a bar or an entry
+    price written since (by this connection or another) must show in the next read."""
+    from hydra.model import store as store_mod
+
+    bars = _bars(80)
+    path = tmp_path / "bars.sqlite"
+    stamp = datetime(2026, 3, 2, tzinfo=UTC)
+    rows = [Bar(d, float(r.open), float(r.high), float(r.low), float(r.close), int(r.volume))
+            for d, r in bars.iterrows()]
+    with BarStore(path) as a, BarStore(path) as b:
+        a.append("ZO", rows[:60], recorded_at=stamp)
+        first = a.bars_before("ZO", AS_OF, limit=50)
+        again = a.bars_before("ZO", AS_OF, limit=50)
+        pd.testing.assert_frame_equal(again, first, check_exact=True)
+        assert store_mod._BARS_MEMO, "the second read was not served from memory"
+        again.iloc[:, :] = 0.0  # a caller scribbling on its copy reaches nobody
+        pd.testing.assert_frame_equal(a.bars_before("ZO", AS_OF, limit=50), first)
+
+        b.append("ZO", rows[60:61], recorded_at=stamp)  # another connection adds a bar
+        got = a.bars_before("ZO", AS_OF, limit=50)
+        assert got.index[-1] == rows[60].date and len(got) == 50
+        b.append_entries("ZO", [(rows[60].date, stamp, 123.0)], recorded_at=stamp)
+        assert a.bars_before("ZO", AS_OF, limit=50)["entry"].iloc[-1] == 123.0
+        a.append("ZO", rows[61:62], recorded_at=stamp)  # this connection adds one
+        assert a.bars_before("ZO", AS_OF, limit=50).index[-1] == rows[61].date
+        assert len(a.bars_before("ZO", AS_OF, limit=60)) == 60  # another limit
+        assert a.bars_before("ZO", rows[10].date).index[-1] == rows[9].date  # another date
+    other = tmp_path / "other.sqlite"  # another file with the same counts: its own rows
+    with BarStore(other) as c:
+        c.append("ZO", [replace(r, close=r.close + 1) for r in rows[:62]], recorded_at=stamp)
+        c.append_entries("ZO", [(rows[60].date, stamp, 123.0)], recorded_at=stamp)
+        assert c.bars_before("ZO", AS_OF, limit=50)["close"].iloc[-1] == rows[61].close + 1
