@@ -6,11 +6,13 @@ keys are refused, because a misspelt limit that silently falls back to a default
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import tomllib
 from dataclasses import dataclass, fields
 from datetime import time
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -171,7 +173,15 @@ _SECTIONS: dict[str, type] = {
 
 
 def _defaults() -> dict[str, dict[str, Any]]:
-    return tomllib.loads(resources.files("hydra").joinpath("conf/defaults.toml").read_text())
+    """The packaged defaults, a fresh copy each call (load_config merges into it)."""
+    text = resources.files("hydra").joinpath("conf/defaults.toml").read_text()
+    return copy.deepcopy(_parsed(text))
+
+
+@lru_cache(maxsize=4)
+def _parsed(text: str) -> dict[str, dict[str, Any]]:
+    """TOML parsed once per distinct text: a replay loads the config every day."""
+    return tomllib.loads(text)
 
 
 def _merge(base: dict[str, dict[str, Any]], over: dict[str, Any], source: str) -> None:

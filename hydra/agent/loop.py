@@ -32,7 +32,7 @@ import pandas as pd
 from scipy.stats import binom
 from scipy.stats import t as student_t
 
-from hydra.agent.drift import DriftReport, drift_report, not_judged
+from hydra.agent.drift import DriftReport, drift_of_arrays, not_judged
 from hydra.agent.journal import AgentJournal, Event, agent_db_path
 from hydra.broker.base import Broker
 from hydra.config import AgentConfig, Config
@@ -148,10 +148,15 @@ def observe_health(model: FittedModel, data: ModelData, band: float,
     return Health(n_live, judged, s.metrics, flags)
 
 
-def drift_frame(model: FittedModel, data: ModelData) -> pd.DataFrame:
+def drift_columns(model: FittedModel) -> list[str]:
     """The watched columns: the model's inputs, vol_20 and the raw daily log return (nearly
     independent day to day, so the test has its full sample size for volatility shifts)."""
-    cols = [f for f in FEATURES if f in model.recipe.features or f in DRIFT_ALWAYS]
+    return [f for f in FEATURES if f in model.recipe.features or f in DRIFT_ALWAYS] + [RAW_RETURN]
+
+
+def drift_frame(model: FittedModel, data: ModelData) -> pd.DataFrame:
+    """The watched columns (drift_columns) on every feature row, the latest one included."""
+    cols = drift_columns(model)[:-1]
     feats = data.all_features[cols].copy()
     logret = np.log(data.close).diff()
     feats[RAW_RETURN] = logret.reindex(feats.index)
@@ -160,15 +165,34 @@ def drift_frame(model: FittedModel, data: ModelData) -> pd.DataFrame:
 
 def observe_drift(model: FittedModel, data: ModelData, cfg: AgentConfig) -> DriftReport:
     """Recent rows strictly after the training window against the training rows (never
-    overlapping); not judged until drift_min_rows fresh rows exist."""
+    overlapping); not judged until drift_min_rows fresh rows exist.
+
+    The rows and values of drift_frame, taken column by column as arrays (the same numbers:
+    tests/agent/test_loop.py compares it with drift_report on drift_frame)."""
     start, end = date.fromisoformat(model.train_start), date.fromisoformat(model.train_end)
-    feats = drift_frame(model, data)
-    ref = feats[[start <= d <= end for d in feats.index]]
-    cur = feats[[d > end for d in feats.index]].tail(cfg.drift_days)
-    if len(cur) < cfg.drift_min_rows or len(ref) < cfg.drift_min_rows:
-        return not_judged(len(ref), len(cur), cfg.drift_min_features, cfg.drift_alpha,
-                          list(feats.columns))
-    return drift_report(ref, cur, alpha=cfg.drift_alpha, min_features=cfg.drift_min_features)
+    cols = drift_columns(model)
+    parts = [data.X, data.latest] if len(data.latest) else [data.X]
+    days = [d for p in parts for d in p.index]
+    in_ref = np.array([start <= d <= end for d in days], dtype=bool)
+    after = np.flatnonzero([d > end for d in days])[-cfg.drift_days:] if cfg.drift_days else []
+    n_ref, n_cur = int(in_ref.sum()), len(after)
+    if n_cur < cfg.drift_min_rows or n_ref < cfg.drift_min_rows:
+        return not_judged(n_ref, n_cur, cfg.drift_min_features, cfg.drift_alpha, cols)
+    columns = {c: np.concatenate([p[c].to_numpy(dtype=float) for p in parts]) for c in cols[:-1]}
+    log_close = np.log(data.bars["close"].to_numpy(dtype=float))  # as np.log(close).diff()
+    logret = np.empty_like(log_close)
+    logret[:1] = np.nan
+    np.subtract(log_close[1:], log_close[:-1], out=logret[1:])
+    where = data.bars.index.get_indexer(days)
+    columns[RAW_RETURN] = np.where(where >= 0, logret[where], np.nan)
+    refs = {c: _finite(v[in_ref]) for c, v in columns.items()}
+    curs = {c: _finite(v[after]) for c, v in columns.items()}
+    return drift_of_arrays(refs, curs, n_ref, n_cur, alpha=cfg.drift_alpha,
+                           min_features=cfg.drift_min_features)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values[~np.isnan(values)]
 
 
 # --------------------------------------------------------------------- rollback watch

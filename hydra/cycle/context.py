@@ -6,8 +6,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -97,6 +101,25 @@ class Cycle:
                 self.lock_fd = None
 
 
+_WRITABLE_CHECKED: ContextVar[Path | None] = ContextVar("hydra_writable_checked", default=None)
+
+
+@contextmanager
+def writable_checked_once(root: Path) -> Iterator[None]:
+    """A replay's cycles in this process, on one data dir: its files are checked writable
+    here, once (DataPaths.require_writable, the check every daily run makes before any
+    order), and not again before each day. What the replay's own cycles create in between is
+    this user's; rescanning a data dir whose runs/locks and models grow by the day was a
+    tenth of a year's replay."""
+    paths = DataPaths(Path(root))
+    paths.require_writable()
+    token = _WRITABLE_CHECKED.set(paths.root.resolve())
+    try:
+        yield
+    finally:
+        _WRITABLE_CHECKED.reset(token)
+
+
 def cycle_start_time(market: Market, day: date, config: Config) -> datetime:
     """When a simulated cycle for `day` acts: the configured exchange-local time."""
     local = datetime.combine(day, config.sim.cycle_local_time, tzinfo=ZoneInfo(market.timezone))
@@ -113,7 +136,8 @@ def open_cycle(**raw: Any) -> Cycle:
     if not verdict.allowed:
         raise ParameterError(f"refused before connecting: {verdict.reason}")
     paths = DataPaths(params.data_dir)
-    paths.require_writable()
+    if _WRITABLE_CHECKED.get() != paths.root.resolve():
+        paths.require_writable()
     lock_fd = _cycle_lock(paths, f"{market.symbol}-{params.as_of:%Y%m%d}", params.run_id)
     spec = BrokerSpec(kind=params.broker, host=params.host, port=params.port,
                       client_id=params.client_id, seed=params.seed,

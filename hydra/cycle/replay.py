@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -123,6 +123,7 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
     (flush_to_disk); into one that holds records, every commit is fsynced as a daily run's
     is. Same results either way."""
     from hydra import cycle
+    from hydra.cycle.context import writable_checked_once
 
     if end < start:
         raise ReplayError(f"--end {end} is before --start {start}")
@@ -138,27 +139,27 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
     relax = not fsync_each_commit and not (paths.journal_db.exists() or paths.sim_db.exists())
     result = ReplayResult(mkt.symbol, days[0], days[-1])
     t0 = time.perf_counter()
-    with AgentJournal(agent_db_path(root)) as journal:
+    summaries: list[dict[str, Any]] = []
+    with AgentJournal(agent_db_path(root)) as journal, writable_checked_once(root), \
+            one_blas_thread():
         first_id = journal.events(limit=1, newest_first=True)
         after = first_id[0].id if first_id else 0
-    summaries: list[dict[str, Any]] = []
-    for i, day in enumerate(days):
-        with without_fsync() if relax else nullcontext():
-            s = cycle.run_in_process(as_of=day, market=mkt.symbol, contracts=contracts,
-                                     data_dir=str(root), seed=-1 if seed is None else seed)
-        summaries.append(s)
-        if i == 0:
-            result.start_equity = float(s["net_liquidation"]) - float(s["daily_pnl"])
-        with AgentJournal(agent_db_path(root)) as journal:
-            decision = journal.decision(s["cycle_id"])
-        rd = ReplayDay(day, s["status"], s["signal"], s["model"], int(s["target_position"]),
-                       int(s["position_after"]), float(s["net_liquidation"]),
-                       decision.outcome if decision else "", decision.detail if decision else "")
-        result.days.append(rd)
-        if on_day is not None:
-            on_day(rd)
-    flush_to_disk(root)
-    with AgentJournal(agent_db_path(root)) as journal:
+        for i, day in enumerate(days):
+            with without_fsync() if relax else nullcontext():
+                s = cycle.run_in_process(as_of=day, market=mkt.symbol, contracts=contracts,
+                                         data_dir=str(root), seed=-1 if seed is None else seed)
+            summaries.append(s)
+            if i == 0:
+                result.start_equity = float(s["net_liquidation"]) - float(s["daily_pnl"])
+            decision = journal.decision(s["cycle_id"])  # the cycle's own, committed
+            rd = ReplayDay(day, s["status"], s["signal"], s["model"],
+                           int(s["target_position"]), int(s["position_after"]),
+                           float(s["net_liquidation"]), decision.outcome if decision else "",
+                           decision.detail if decision else "")
+            result.days.append(rd)
+            if on_day is not None:
+                on_day(rd)
+        flush_to_disk(root)
         events = [e for e in journal.events(market=mkt.symbol, since=days[0], until=days[-1])
                   if e.id > after]
     result.steps = Counter(f"{e.step}:{e.outcome}" for e in events)
@@ -170,6 +171,18 @@ def replay(*, start: date, end: date, market: str = "ZO", contracts: int = 1,
         result.not_reconciled = str(exc)
     result.elapsed_seconds = round(time.perf_counter() - t0, 2)
     return result
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS (OpenBLAS under numpy, scipy and scikit-learn) on one thread for the replay. Its
+    matrices are a few hundred rows by at most nine features, too small to split: the extra
+    threads only spin, and on a busy machine a logistic fit took 7x the CPU of a one-thread
+    fit. The same arithmetic either way (the replay benchmark's fingerprint compares)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def flush_to_disk(root: Path) -> None:

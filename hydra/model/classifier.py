@@ -23,6 +23,19 @@ from hydra.model.features import FEATURES
 MIN_TRAIN_ROWS = 30
 
 
+def feature_matrix(X: pd.DataFrame, names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """X[list(names)].to_numpy(dtype=float): the same values in the same (column-major) memory
+    order, so the same sums to the last bit, without pandas' label lookup on a string column
+    index (milliseconds per call, and the loop scores every day)."""
+    locs = [X.columns.get_loc(n) for n in names]
+    if all(isinstance(i, int) for i in locs):  # else duplicated labels: pandas' own path
+        try:
+            return np.asfortranarray(X.to_numpy(dtype=float)[:, locs])
+        except (TypeError, ValueError):  # a column elsewhere in X that is not numeric
+            pass
+    return X[list(names)].to_numpy(dtype=float)
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How to build a model; the loop's playbook changes these fields."""
@@ -60,7 +73,7 @@ class FittedModel:
 
     def proba_up(self, X: pd.DataFrame) -> np.ndarray:
         """P(up) for each row of X: the next cycle's long pays its cost (hydra.model.returns)."""
-        x = X[list(self.recipe.features)].to_numpy(dtype=float)
+        x = feature_matrix(X, self.recipe.features)
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         logit = z @ np.asarray(self.coef) + self.intercept
         return 1.0 / (1.0 + np.exp(-logit))
@@ -104,7 +117,7 @@ def fit(recipe: Recipe, X: pd.DataFrame, y: pd.Series) -> FittedModel:
         X, y = X.iloc[-recipe.train_days:], y.iloc[-recipe.train_days:]
     if len(X) < MIN_TRAIN_ROWS:
         raise ValueError(f"need at least {MIN_TRAIN_ROWS} labelled rows to train, got {len(X)}")
-    x = X[list(recipe.features)].to_numpy(dtype=float)
+    x = feature_matrix(X, recipe.features)
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     z = (x - scaler.mean_) / scale

@@ -10,6 +10,7 @@ cannot see T's own bar or anything later.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -65,6 +66,8 @@ BEGIN SELECT RAISE(ABORT, 'the bar store is append-only'); END;
 """
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
+# BarStore.bars_before's last read per file: (key with the store's stamp, frame)
+_BARS_MEMO: dict[str, tuple[tuple[object, ...], pd.DataFrame]] = {}
 
 
 def bar_store_path(root: Path) -> Path:
@@ -172,7 +175,37 @@ class BarStore:
         with each date's entry price (column "entry", NaN where none is stored).
 
         `limit` keeps the most recent `limit` of them. Indexed by date (datetime.date).
-        """
+
+        A cycle reads the same bars twice (the loop, then the signal): the second read, on a
+        store unchanged since the first, is a copy of the first. Unchanged means the same
+        file (inode) and the same row count and largest rowid in `bars` and `entries`, read in
+        the same transaction as the rows: both tables are append-only (triggers refuse UPDATE
+        and DELETE), so any write moves those numbers."""
+        own_tx = not self._conn.in_transaction
+        if own_tx:
+            self._conn.execute("BEGIN")  # one snapshot for the stamp and the rows
+        try:
+            key = (str(self.path.resolve()), market, as_of, limit, self._stamp())
+            hit = _BARS_MEMO.get(key[0])
+            if hit is not None and hit[0] == key:
+                return hit[1].copy()
+            frame = self._read_bars_before(market, as_of, limit)
+        finally:
+            if own_tx:
+                self._conn.execute("COMMIT")
+        if len(_BARS_MEMO) >= 8:
+            _BARS_MEMO.clear()
+        _BARS_MEMO[key[0]] = (key, frame.copy())
+        return frame
+
+    def _stamp(self) -> tuple[int, ...]:
+        st = os.stat(self.path)
+        row = self._conn.execute(
+            "SELECT (SELECT COUNT(*) FROM bars), (SELECT MAX(rowid) FROM bars), "
+            "(SELECT COUNT(*) FROM entries), (SELECT MAX(rowid) FROM entries)").fetchone()
+        return (st.st_dev, st.st_ino, *(-1 if v is None else int(v) for v in row))
+
+    def _read_bars_before(self, market: str, as_of: date, limit: int | None) -> pd.DataFrame:
         sql = ("SELECT b.date, b.open, b.high, b.low, b.close, b.volume, e.price FROM bars b "
                "LEFT JOIN entries e ON e.market = b.market AND e.date = b.date "
                "WHERE b.market=? AND b.date<?")
@@ -190,9 +223,10 @@ class BarStore:
         # column by column: the frame pandas would infer from the rows, several times faster
         cols = list(zip(*rows, strict=True))
         index = pd.Index([date.fromisoformat(d) for d in cols[0]], dtype=object, name="date")
-        data = {name: pd.Series(values, index=index).infer_objects()
-                for name, values in zip(COLUMNS, cols[1:6], strict=True)}
-        data["entry"] = pd.Series(np.array(cols[6], dtype=float), index=index)
+        # np.array infers what pd.Series(values).infer_objects() would: float64 for REAL
+        # columns, int64 for volume (tests/cycle/test_replay_speed.py compares the frames)
+        data = {name: np.array(values) for name, values in zip(COLUMNS, cols[1:6], strict=True)}
+        data["entry"] = np.array(cols[6], dtype=float)
         return pd.DataFrame(data, index=index)
 
     def revisions(self, market: str) -> pd.DataFrame:

@@ -7,9 +7,11 @@ only cache its schedule and answer the questions the cycle asks.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from hydra.domain.market import Market
@@ -90,16 +92,42 @@ def add_trading_days(market: Market, day: date, n: int) -> date:
 
 def session_windows(market: Market, day: date) -> list[tuple[datetime, datetime]]:
     """The (start, end) UTC windows in which `day`'s trade date can trade; [] if it does not."""
-    sched = _schedule(market.calendar)
-    if day not in sched.index:
-        return []
-    row = sched.loc[day]
-    start, end = row["market_open"].to_pydatetime(), row["market_close"].to_pydatetime()
-    if "break_start" in sched.columns and not pd.isna(row["break_start"]):
-        b0, b1 = row["break_start"].to_pydatetime(), row["break_end"].to_pydatetime()
+    return list(_windows(market.calendar, day))
+
+
+@cache
+def _windows(calendar: str, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    """session_windows per calendar and day, remembered: the schedule is read once per process
+    and never changes, and the simulator asks for the same days on every call."""
+    rows, cols = _window_table(calendar)
+    i = rows.get(day)
+    if i is None:
+        return ()
+    start, end = _utc(cols["market_open"][i]), _utc(cols["market_close"][i])
+    if "break_start" in cols and cols["break_start"][i] != _NAT and cols["break_end"][i] != _NAT:
+        b0, b1 = _utc(cols["break_start"][i]), _utc(cols["break_end"][i])
         if start < b0 < b1 < end:
-            return [(start, b0), (b1, end)]
-    return [(start, end)]
+            return ((start, b0), (b1, end))
+    return ((start, end),)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAT = np.iinfo(np.int64).min  # NaT as an integer
+
+
+@cache
+def _window_table(calendar: str) -> tuple[dict[date, int], dict[str, np.ndarray]]:
+    """The schedule's rows by trade date and its times as UTC microseconds (one array per
+    column): a row's datetimes are built from them on demand, the same ones
+    Timestamp.to_pydatetime() gives, without a pandas row lookup per day."""
+    sched = _schedule(calendar)
+    cols = {c: sched[c].astype("datetime64[us, UTC]").array.asi8 for c in sched.columns
+            if c in ("market_open", "market_close", "break_start", "break_end")}
+    return {d: i for i, d in enumerate(sched.index)}, cols
+
+
+def _utc(micros: np.int64) -> datetime:
+    return _EPOCH + timedelta(microseconds=int(micros))
 
 
 def in_session(market: Market, when: datetime) -> bool:
@@ -108,7 +136,9 @@ def in_session(market: Market, when: datetime) -> bool:
 
 def current_trade_date(market: Market, when: datetime) -> date | None:
     """The trade date whose session is open at `when`, or None between sessions."""
-    local = pd.Timestamp(when).tz_convert(market.timezone).date()
+    if when.tzinfo is None:
+        raise TypeError(f"current_trade_date needs a timezone-aware time, got {when}")
+    local = when.astimezone(ZoneInfo(market.timezone)).date()
     for day in (local, local + timedelta(days=1)):
         for start, end in session_windows(market, day):
             if start <= when < end:

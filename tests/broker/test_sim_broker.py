@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hydra.broker.sim.broker import EXPIRY_REF, SimBroker
+from hydra.broker.sim.broker import EXPIRY_REF, Fill, SimBroker
 from hydra.broker.sim.market import sim_market
 from hydra.domain.broker import BrokerError, ContractDetails, OrderRequest
 from hydra.reference.clock import SimClock
@@ -348,3 +348,37 @@ def test_unknown_market_lists_known_ones(broker: SimBroker) -> None:
     with pytest.raises(BrokerError, match="HE, ZC, ZO"):
         broker.contract_by_local_symbol("QQZ6")
     assert SimBroker.last_processed(Path("/nonexistent/never.db")) is None
+
+
+# ------------------------------------------------- remembered executions (replay speed)
+
+
+def test_positions_follow_a_fill_committed_by_another_connection(db: Path, clock: SimClock) -> None:
+    """The broker remembers the executions it read; a fill another process commits to the
+    same account must still show in its positions and cash on the next call."""
+    with SimBroker(db, clock, seed=SEED) as a, SimBroker(db, clock, seed=SEED) as b:
+        c = _zo(a)
+        assert a.positions() == [] and a.account_state().realized_pnl == 0.0  # read, remembered
+        q = b.quote(c)
+        assert b.place_order(_order(c, "BUY", 2, q.ask, "T-other")).status == "Filled"
+        assert [(p.con_id, p.quantity) for p in a.positions()] == [(c.con_id, 2)]
+        assert a.account_state().cash == pytest.approx(a.starting_cash - 2 * COMMISSION)
+        assert [e.order_ref for e in a.executions()] == ["T-other"]
+
+
+def test_positions_follow_its_own_fill_and_forget_a_rolled_back_one(
+        broker: SimBroker, clock: SimClock) -> None:
+    c = _zo(broker)
+    assert broker.positions() == []  # the empty history, remembered
+    q = broker.quote(c)
+    broker.place_order(_order(c, "BUY", 2, q.ask, "T-own"))
+    assert [p.quantity for p in broker.positions()] == [2]
+    before = broker.account_state()
+    # a fill written inside a session that then fails is rolled back: it must not be counted
+    with pytest.raises(RuntimeError), broker._session() as (conn, now):
+        o = broker._order_obj(conn, conn.execute("SELECT * FROM orders").fetchone())
+        broker._record_fill(conn, o, Fill(2, q.ask), now)
+        assert [b.quantity for b in broker._books(conn).values()] == [4]  # seen inside
+        raise RuntimeError("fail after the fill")
+    assert [p.quantity for p in broker.positions()] == [2]
+    assert broker.account_state().cash == before.cash

@@ -21,7 +21,7 @@ import numbers
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -284,6 +284,16 @@ def replay(rows: Iterable[sqlite3.Row]) -> dict[int, _Book]:
     return books
 
 
+@dataclass
+class _History:
+    """One connection's read of the executions (SimBroker._rows) and what was derived from it."""
+
+    version: int  # PRAGMA data_version when read
+    rows: list[sqlite3.Row]
+    books: dict[int, _Book] | None = None  # replay(rows)
+    reference: dict[tuple[str, str], float] = field(default_factory=dict)  # _reference_equity
+
+
 # ---------------------------------------------------------------------------------- orders
 
 
@@ -425,6 +435,7 @@ class SimBroker(Broker):
         self.account_id = account_id
         self.null_market = bool(null_market)  # calibration: prices a pure random walk
         self._conn: sqlite3.Connection | None = None
+        self._history: _History | None = None  # the executions as last read (see _rows)
 
     # ------------------------------------------------------------------------ connection
 
@@ -446,6 +457,7 @@ class SimBroker(Broker):
         self._conn = conn
 
     def close(self) -> None:
+        self._history = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -547,6 +559,7 @@ class SimBroker(Broker):
             self._catch_up(conn, now)
             yield conn, now
         except BaseException:
+            self._history = None  # it may hold executions the rollback undoes
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
@@ -688,6 +701,7 @@ class SimBroker(Broker):
         return (o.queue_ahead, o.queue_at) != old
 
     def _record_fill(self, conn: sqlite3.Connection, o: _Order, fill: Fill, when: datetime) -> None:
+        self._history = None  # this connection's own write: data_version does not move
         o.fills += 1
         notional = (o.avg_fill_price or 0.0) * o.filled + fill.price * fill.quantity
         o.filled += fill.quantity
@@ -775,15 +789,32 @@ class SimBroker(Broker):
         return _Order.from_row(row, n)
 
     def _books(self, conn: sqlite3.Connection, con_id: int | None = None) -> dict[int, _Book]:
-        return replay(self._execution_rows(conn, con_id))
+        """Positions per con_id replayed from the executions (copies: callers may not change
+        the remembered ones). A book depends on its own contract's rows only, so one
+        contract's is its entry in the replay of all."""
+        h = self._rows(conn)
+        if h.books is None:
+            h.books = replay(h.rows)
+        return {cid: replace(b) for cid, b in h.books.items() if con_id in (None, cid)}
 
     def _execution_rows(self, conn: sqlite3.Connection, con_id: int | None = None) -> list:
-        sql = (
-            "SELECT e.*, o.contract_month FROM executions e JOIN orders o USING (order_id)"
-            + (" WHERE e.con_id = ?" if con_id is not None else "")
-            + " ORDER BY e.time, e.exec_id"
-        )
-        return conn.execute(sql, () if con_id is None else (con_id,)).fetchall()
+        rows = self._rows(conn).rows
+        return rows if con_id is None else [r for r in rows if r["con_id"] == con_id]
+
+    def _rows(self, conn: sqlite3.Connection) -> _History:
+        """Every execution in time order, read again only when the file changed: another
+        connection committed (PRAGMA data_version moves) or this one wrote a fill or rolled
+        back (both drop the remembered rows). Executions are never updated or deleted, and
+        positions and cash are replayed from them on every call: the order manager's polls
+        replayed the whole history each time."""
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        h = self._history
+        if h is None or h.version != version:
+            rows = conn.execute(
+                "SELECT e.*, o.contract_month FROM executions e JOIN orders o USING (order_id)"
+                " ORDER BY e.time, e.exec_id").fetchall()
+            h = self._history = _History(version, rows)
+        return h
 
     def _mark(self, sm: SimMarket, now: datetime) -> float:
         """Mid in session, else the last completed close: the price positions are valued at."""
@@ -827,7 +858,7 @@ class SimBroker(Broker):
         """
         with self._session() as (conn, now):
             rows = self._execution_rows(conn)
-        books = replay(rows)
+            books = self._books(conn)
         marks = {s: self._mark(self._market(s), now) for s in {b.symbol for b in books.values()}}
         realized = sum(b.realized for b in books.values())
         commissions = sum(b.commission for b in books.values())
@@ -854,9 +885,16 @@ class SimBroker(Broker):
         if ref_day is None:
             return 0.0
         cutoff = _ts(sm.session_close(ref_day))
+        h = self._history
+        key = (symbol, cutoff)
+        if h is not None and h.rows is rows and key in h.reference:
+            return h.reference[key]
         books = replay(r for r in rows if r["symbol"] == symbol and r["time"] <= cutoff)
         mark = sm.close(ref_day)
-        return sum(b.equity(mark) for b in books.values())
+        value = sum(b.equity(mark) for b in books.values())
+        if h is not None and h.rows is rows:
+            h.reference[key] = value
+        return value
 
     # ------------------------------------------------------------------ contracts and data
 
