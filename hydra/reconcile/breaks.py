@@ -482,9 +482,9 @@ def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Executio
     report's order): the same outcome."""
     items = executions if isinstance(executions, list) else list(executions)
     if symbol is not None and items:
-        symbols = np.array(list(map(attrgetter("symbol"), items)), dtype=object)
-        if not (symbols == symbol).all():
-            items = _pick(items, np.flatnonzero(symbols == symbol))
+        symbols = list(map(attrgetter("symbol"), items))
+        if symbols.count(symbol) != len(symbols):  # some of another market
+            items = [e for e, s in zip(items, symbols, strict=True) if s == symbol]
     if symbol is not None:
         positions = [p for p in positions if p.symbol == symbol]
     ex = _Executions.of(items)
@@ -515,7 +515,10 @@ def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Executio
         times = pd.to_datetime(pd.Series([items[i].time for i in hydra], dtype=object),
                                utc=True)
         hydra = hydra[(times >= history_start).to_numpy()]
-    fill_breaks, matched = _compare_fill_columns(cols, np.sort(journal), ex, hydra, cfg)
+    in_key_order = np.zeros(len(cols), dtype=bool)
+    in_key_order[journal] = True  # the same rows in key order, without sorting them
+    fill_breaks, matched = _compare_fill_columns(cols, np.flatnonzero(in_key_order), ex, hydra,
+                                                 cfg)
 
     explained = [_break("expiry_close", e.local_symbol, e.exec_id, e.order_ref, "-",
                         _fmt(e.side, e.quantity, e.price, e.commission), explained=True)
@@ -613,7 +616,8 @@ def _compare_fill_columns(cols: Any, journal: np.ndarray, ex: _Executions, hydra
                           cfg: ReconcileConfig) -> tuple[list[Break], int]:
     """compare_fills: journal rows (in key order) vs the broker's Hydra executions `hydra`
     (positions in `ex`), matched by execId stem; breaks in compare_fills' order (by stem)."""
-    ids = ex.exec_id.take(pa.array(hydra, pa.int64()))
+    ids = ex.exec_id if len(hydra) == len(ex.items) else ex.exec_id.take(
+        pa.array(hydra, pa.int64()))  # `hydra` ascends: as long as the whole, it is the whole
     all_ids = cols.exec_ids()
     exec_ids = all_ids if len(journal) == len(cols) and (
         journal == np.arange(len(cols))).all() else all_ids.take(pa.array(journal, pa.int64()))
