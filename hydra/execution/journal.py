@@ -275,7 +275,9 @@ def _read_fills(path: Path, symbol: str | None, full: bool, order_ref: bool = Tr
             if len(mine) < len(contexts):  # else every fill is of this symbol: no filter
                 where = "WHERE context IN (SELECT id FROM fill_contexts WHERE symbol = ?)"
                 args = [symbol.upper()]
-        rows = arrow(fill_codec.read_sql(where, full, order_ref), args)
+        rows = fill_codec.decode_raw_money(
+            arrow(fill_codec.read_sql(where, full, order_ref), args),
+            lambda name: arrow(fill_codec.money_column_sql(name, where), args)[name])
         kept = read(fill_codec.kept_sql(where), args)
         texts = {"fill_time": dict(read(fill_codec.TEXT_TIME_SQL).iloc[:, :2].itertuples(
             index=False))}
