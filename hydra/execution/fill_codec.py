@@ -288,14 +288,15 @@ REPORT_COLUMNS = ("exec_id", "exec_stem", "order_ref", "cycle_id", "as_of", "sym
 EXTRA = ("parent_ref", "slice", "decision_mid", "latency_ms", "journaled_at")
 
 
-def read_sql(where: str = "", full: bool = True) -> str:
+def read_sql(where: str = "", full: bool = True, order_ref: bool = True) -> str:
     """The raw read decode_frame takes: one Arrow type per column (mixed stored forms are
     split or decoded in SQL: SQLite's k / 10000.0 is numpy's), as few columns as the report
     needs (each costs ~0.1 s a million). Derived columns that are not their formula's value,
-    and time text, are read apart (see KEPT_SQL), through partial indexes."""
-    cols = ["exec_stem", "exec_tail", "order_ref", "context", "quantity", "predicted_price",
-            "derived", f"{_money_sql('price')} AS price",
-            f"{_money_sql('arrival_mid')} AS arrival_mid",
+    and time text, are read apart (see KEPT_SQL), through partial indexes. `order_ref=False`:
+    without the order refs (FillColumns looks up the few a break lists, 0.25 s a million)."""
+    cols = ["exec_stem", "exec_tail", *(["order_ref"] if order_ref else []), "context",
+            "quantity", "predicted_price",
+            "derived", *RAW_MONEY,  # as stored: see decode_raw_money
             f"{_money_sql('commission')} AS commission",
             "CASE typeof(fill_time) WHEN 'integer' THEN fill_time ELSE -1 END AS fill_time_us"]
     if full:
@@ -305,6 +306,33 @@ def read_sql(where: str = "", full: bool = True) -> str:
                  "CASE typeof(journaled_at) WHEN 'integer' THEN journaled_at ELSE -1 END "
                  "AS journaled_at_us"]
     return f"SELECT {', '.join(cols)} FROM fill_rows {where} ORDER BY exec_stem"
+
+
+# Prices and mids on a tick grid are all stored as 1/10,000ths: read as stored (the CASE
+# costs ~0.1 s a million a column) and divided here; a column that is not all integers
+# (an off-grid price kept as REAL arrives as double) is read again with the CASE.
+RAW_MONEY = ("price", "arrival_mid")
+
+
+def money_column_sql(name: str, where: str = "") -> str:
+    """One money column decoded in SQL, in the main read's order (read_sql's fallback)."""
+    return f"SELECT {_money_sql(name)} AS {name} FROM fill_rows {where} ORDER BY exec_stem"
+
+
+def decode_raw_money(rows: pa.Table, reread: Callable[[str], pa.Array]) -> pa.Table:
+    """read_sql's RAW_MONEY columns as the values `_money_sql` gives: an integer column is
+    k / 10000.0 (numpy's division is SQLite's: the same doubles); any other is re-read."""
+    for name in RAW_MONEY:
+        col = rows[name]
+        if pa.types.is_integer(col.type):
+            values = np.asarray(col.to_numpy(), dtype=float) / float(SCALE)  # nulls: nan
+            decoded = pa.array(values, pa.float64(), from_pandas=True)  # nan back to null
+        elif pa.types.is_null(col.type):
+            decoded = col.cast(pa.float64())
+        else:
+            decoded = reread(name)
+        rows = rows.set_column(rows.schema.get_field_index(name), name, decoded)
+    return rows
 
 
 def kept_sql(where: str = "") -> str:
@@ -428,7 +456,7 @@ class FillColumns:
     ctx: np.ndarray  # each fill's row in `contexts`
     exec_stem: pa.Array
     exec_tail: pa.Array
-    order_ref: pa.Array
+    order_ref_of: Callable[[list[str]], dict[str, str]]  # stems -> their order refs (a lookup)
     quantity: np.ndarray
     price: np.ndarray
     arrival_mid: np.ndarray
@@ -459,14 +487,28 @@ class FillColumns:
         """A boolean per fill from a test on a context column (one test per context)."""
         return np.asarray(test(self.contexts[name]), dtype=bool)[self.ctx]
 
+    def order_refs(self, rows: np.ndarray) -> dict[int, str]:
+        """The order refs of some rows (the breaks' few: the bulk read leaves them out)."""
+        if not len(rows):
+            return {}
+        stems = self.exec_stem.take(pa.array(rows, pa.int64())).to_pylist()
+        found = self.order_ref_of(stems)
+        missing = [s for s in stems if s not in found]
+        if missing:
+            raise ValueError(f"fills {missing[:5]} left the journal while the report read it; "
+                             "run the report again")
+        return {int(k): found[s] for k, s in zip(rows, stems, strict=True)}
+
     def exec_ids(self) -> pa.Array:
         joined = pc.binary_join_element_wise(self.exec_stem, self.exec_tail, ".")
         return pc.if_else(pc.is_null(self.exec_tail), self.exec_stem, joined)
 
 
 def fill_columns(rows: pa.Table, contexts: pd.DataFrame, kept: pd.DataFrame,
-                 text_times: dict[str, str]) -> FillColumns:
-    """read_sql(full=False)'s Arrow read as FillColumns (decode_frame's values, as arrays)."""
+                 text_times: dict[str, str],
+                 order_ref_of: Callable[[list[str]], dict[str, str]]) -> FillColumns:
+    """read_sql(full=False, order_ref=False)'s Arrow read as FillColumns (decode_frame's
+    values, as arrays); `order_ref_of` looks up order refs by stem."""
     ctx = contexts.set_index("id").index.get_indexer(
         rows["context"].to_numpy(zero_copy_only=False))
     if (ctx < 0).any():
@@ -493,7 +535,7 @@ def fill_columns(rows: pa.Table, contexts: pd.DataFrame, kept: pd.DataFrame,
         arrival=arrival, predicted=num("predicted_price"), quantity=quantity)
     us = num("fill_time_us", "int64")
     tails = text("exec_tail")
-    out = FillColumns(contexts.reset_index(drop=True), ctx, stems, tails, text("order_ref"),
+    out = FillColumns(contexts.reset_index(drop=True), ctx, stems, tails, order_ref_of,
                       quantity, price, arrival, num("commission"), us, text_times, slip,
                       np.arange(len(quantity)))
     out.order = report_order(us, stems, out.exec_ids, text_times)

@@ -230,11 +230,26 @@ def read_fill_frame(path: Path, symbol: str | None = None, full: bool = True) ->
 
 def read_fill_columns(path: Path, symbol: str | None = None) -> fill_codec.FillColumns:
     """Journal.fill_columns without a Journal (read only: the file is opened mode=ro)."""
-    rows, contexts, kept, texts = _read_fills(path, symbol, False)
-    return fill_codec.fill_columns(rows, contexts, kept, texts["fill_time"])
+    rows, contexts, kept, texts = _read_fills(path, symbol, False, order_ref=False)
+    return fill_codec.fill_columns(rows, contexts, kept, texts["fill_time"],
+                                   lambda stems: fill_order_refs(path, stems))
 
 
-def _read_fills(path: Path, symbol: str | None, full: bool
+def fill_order_refs(path: Path, stems: list[str]) -> dict[str, str]:
+    """The order refs of some fills, by execId stem (read only)."""
+    out: dict[str, str] = {}
+    db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+    try:
+        for k in range(0, len(stems), 500):
+            part = stems[k:k + 500]
+            out.update(db.execute(f"SELECT exec_stem, order_ref FROM fill_rows WHERE exec_stem "
+                                  f"IN ({', '.join('?' * len(part))})", part).fetchall())
+    finally:
+        db.close()
+    return out
+
+
+def _read_fills(path: Path, symbol: str | None, full: bool, order_ref: bool = True
                 ) -> tuple[Any, pd.DataFrame, pd.DataFrame, dict[str, dict[str, str]]]:
     """The raw read both fast reads decode: fill rows (Arrow), contexts, kept values, time
     text; one read transaction, so every part is the same snapshot."""
@@ -260,7 +275,9 @@ def _read_fills(path: Path, symbol: str | None, full: bool
             if len(mine) < len(contexts):  # else every fill is of this symbol: no filter
                 where = "WHERE context IN (SELECT id FROM fill_contexts WHERE symbol = ?)"
                 args = [symbol.upper()]
-        rows = arrow(fill_codec.read_sql(where, full), args)
+        rows = fill_codec.decode_raw_money(
+            arrow(fill_codec.read_sql(where, full, order_ref), args),
+            lambda name: arrow(fill_codec.money_column_sql(name, where), args)[name])
         kept = read(fill_codec.kept_sql(where), args)
         texts = {"fill_time": dict(read(fill_codec.TEXT_TIME_SQL).iloc[:, :2].itertuples(
             index=False))}

@@ -15,9 +15,10 @@ anything else ("foreign") changes the position behind the journal's back and is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -307,7 +308,13 @@ class BrokerReconciliation:
     explained: list[Break] = field(default_factory=list)
     positions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=POSITION_COLUMNS))
-    history: pd.DataFrame | None = None  # position_over_time
+    # position_over_time, built when first asked for (the chart's input, not a metric: a
+    # million fills sorted by time cost a second the report's numbers do not need)
+    history_of: Callable[[], pd.DataFrame] | None = field(default=None, repr=False)
+
+    @cached_property
+    def history(self) -> pd.DataFrame | None:
+        return self.history_of() if self.history_of is not None else None
 
     @property
     def break_count(self) -> int:
@@ -408,7 +415,7 @@ def reconcile(journal_all: pd.DataFrame, executions: Iterable[Execution],
         journal_commission=float(journal["commission"].fillna(0).sum()) if len(journal) else 0.0,
         broker_commission=float(hydra["commission"].fillna(0).sum()) if len(hydra) else 0.0,
         breaks=[*fill_breaks, *foreign, *position_breaks], explained=explained,
-        positions=table, history=position_over_time(journal_all, expiry_all),
+        positions=table, history_of=lambda: position_over_time(journal_all, expiry_all),
     )
 
 
@@ -449,19 +456,20 @@ class _Executions:
 
     @classmethod
     def of(cls, items: list[Execution]) -> _Executions:
+        """One pass per attribute, straight into numpy or Arrow (no intermediate Arrow array
+        for numbers: a million executions, a few tenths of a second)."""
         def get(name: str) -> list[Any]:
             return list(map(attrgetter(name), items))
 
         def text(name: str) -> pa.Array:
             return pa.array(get(name), pa.string())
 
-        def number(name: str) -> np.ndarray:
-            return pa.array(get(name), pa.float64()).to_numpy(zero_copy_only=False)
+        def number(name: str) -> np.ndarray:  # None (commission not reported yet): nan
+            return np.array(get(name), dtype=float) if items else np.zeros(0)
 
         return cls(items, text("exec_id"), text("order_ref"), text("side"),
-                   pa.array(get("quantity")).to_numpy(zero_copy_only=False).astype("int64"),
-                   number("price"),
-                   number("commission"))
+                   np.array(get("quantity"), dtype="int64") if items else np.zeros(0, "int64"),
+                   number("price"), number("commission"))
 
 
 def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Execution],
@@ -474,9 +482,9 @@ def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Executio
     report's order): the same outcome."""
     items = executions if isinstance(executions, list) else list(executions)
     if symbol is not None and items:
-        symbols = np.array(list(map(attrgetter("symbol"), items)), dtype=object)
-        if not (symbols == symbol).all():
-            items = _pick(items, np.flatnonzero(symbols == symbol))
+        symbols = list(map(attrgetter("symbol"), items))
+        if symbols.count(symbol) != len(symbols):  # some of another market
+            items = [e for e, s in zip(items, symbols, strict=True) if s == symbol]
     if symbol is not None:
         positions = [p for p in positions if p.symbol == symbol]
     ex = _Executions.of(items)
@@ -507,7 +515,10 @@ def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Executio
         times = pd.to_datetime(pd.Series([items[i].time for i in hydra], dtype=object),
                                utc=True)
         hydra = hydra[(times >= history_start).to_numpy()]
-    fill_breaks, matched = _compare_fill_columns(cols, np.sort(journal), ex, hydra, cfg)
+    in_key_order = np.zeros(len(cols), dtype=bool)
+    in_key_order[journal] = True  # the same rows in key order, without sorting them
+    fill_breaks, matched = _compare_fill_columns(cols, np.flatnonzero(in_key_order), ex, hydra,
+                                                 cfg)
 
     explained = [_break("expiry_close", e.local_symbol, e.exec_id, e.order_ref, "-",
                         _fmt(e.side, e.quantity, e.price, e.commission), explained=True)
@@ -529,7 +540,8 @@ def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Executio
         broker_commission=float(np.where(np.isnan(broker_commission), 0.0,
                                          broker_commission).sum()) if len(hydra) else 0.0,
         breaks=[*fill_breaks, *foreign, *position_breaks], explained=explained,
-        positions=table, history=position_over_time(history_frame(cols, mine), expiry_frame),
+        positions=table,
+        history_of=lambda: position_over_time(history_frame(cols, mine), expiry_frame),
     )
 
 
@@ -566,23 +578,63 @@ def _net_of_columns(cols: Any, rows: np.ndarray) -> dict[str, int]:
     return {str(names[i]): int(v) for i, v in enumerate(net) if v != 0}
 
 
+def _same_ids(j_ids: pa.Array, b_ids: pa.Array) -> np.ndarray | None:
+    """The usual case, found without splitting or sorting a million strings: every journal
+    fill's execId is exactly one broker execution's (no correction, nothing missing). Returns
+    each journal row's broker position (journal order), or None (then match by stem)."""
+    if len(j_ids) != len(b_ids):
+        return None
+    if not len(j_ids) or pc.all(pc.equal(j_ids, b_ids)).as_py():
+        return np.arange(len(j_ids))  # the same order, too (the broker's is the key's)
+    at = pc.index_in(b_ids, value_set=j_ids)  # a hash join on the whole execId
+    if at.null_count:
+        return None
+    where = np.asarray(at.to_numpy(zero_copy_only=False), dtype="int64")
+    if (np.bincount(where, minlength=len(j_ids)) != 1).any():
+        return None  # an execId twice at the broker: the stem rules decide
+    out = np.empty(len(where), dtype="int64")
+    out[where] = np.arange(len(where))
+    return out
+
+
+def _side_differs(cols: Any, rows: np.ndarray, ex: _Executions, b: np.ndarray) -> np.ndarray:
+    """side_j != side_b per pair, over a table of (context side, broker side) pairs: no
+    string per fill is compared or built."""
+    coded = pc.dictionary_encode(ex.side.take(pa.array(b, pa.int64())))
+    broker_sides = coded.dictionary.to_pylist()
+    journal_sides = cols.contexts["side"].astype(str).tolist()
+    table = np.array([[j != x for x in broker_sides] for j in journal_sides], dtype=bool
+                     ).reshape(len(journal_sides), len(broker_sides))
+    idx = coded.indices
+    if idx.null_count:  # a broker side of None: differs from every journal side
+        table = np.column_stack([table, np.ones(len(journal_sides), dtype=bool)])
+        idx = pc.fill_null(idx, len(broker_sides))
+    return table[cols.ctx[rows], np.asarray(idx.to_numpy(zero_copy_only=False), "int64")]
+
+
 def _compare_fill_columns(cols: Any, journal: np.ndarray, ex: _Executions, hydra: np.ndarray,
                           cfg: ReconcileConfig) -> tuple[list[Break], int]:
     """compare_fills: journal rows (in key order) vs the broker's Hydra executions `hydra`
     (positions in `ex`), matched by execId stem; breaks in compare_fills' order (by stem)."""
-    ids = ex.exec_id.take(pa.array(hydra, pa.int64()))
-    stems = pc.list_element(pc.split_pattern(ids, ".", max_splits=1, reverse=True), 0)
-    order = np.asarray(pc.sort_indices(stems).to_numpy(), dtype="int64")
-    sorted_stems = stems.take(pa.array(order, pa.int64()))
-    if len(sorted_stems) > 1 and pc.any(pc.equal(sorted_stems[1:], sorted_stems[:-1])).as_py():
-        # corrections at the broker: the latest per stem only, as latest_per_stem keeps
-        kept = latest_per_stem(pd.DataFrame({"exec_id": ids.to_pylist(), "at": hydra}))
-        return _compare_fill_columns(cols, journal, ex, np.sort(kept["at"].to_numpy()), cfg)
-    js = cols.exec_stem.take(pa.array(journal, pa.int64()))
-    if len(js) == len(stems) and (not len(js) or pc.all(pc.equal(js, sorted_stems)).as_py()):
-        pairs_j, pairs_b = np.arange(len(js)), order  # the usual case: every fill matches
+    ids = ex.exec_id if len(hydra) == len(ex.items) else ex.exec_id.take(
+        pa.array(hydra, pa.int64()))  # `hydra` ascends: as long as the whole, it is the whole
+    all_ids = cols.exec_ids()
+    exec_ids = all_ids if len(journal) == len(cols) and (
+        journal == np.arange(len(cols))).all() else all_ids.take(pa.array(journal, pa.int64()))
+    same = _same_ids(exec_ids, ids)
+    if same is not None:
+        pairs_j, pairs_b = np.arange(len(journal)), same
         left, right = np.arange(0), np.arange(0)
     else:
+        stems = pc.list_element(pc.split_pattern(ids, ".", max_splits=1, reverse=True), 0)
+        order = np.asarray(pc.sort_indices(stems).to_numpy(), dtype="int64")
+        sorted_stems = stems.take(pa.array(order, pa.int64()))
+        if len(sorted_stems) > 1 and pc.any(pc.equal(sorted_stems[1:], sorted_stems[:-1])
+                                            ).as_py():
+            # corrections at the broker: the latest per stem only, as latest_per_stem keeps
+            kept = latest_per_stem(pd.DataFrame({"exec_id": ids.to_pylist(), "at": hydra}))
+            return _compare_fill_columns(cols, journal, ex, np.sort(kept["at"].to_numpy()), cfg)
+        js = cols.exec_stem.take(pa.array(journal, pa.int64()))
         at = pc.index_in(js, value_set=stems)
         found = _flags(pc.is_valid(at))
         pairs_j = np.flatnonzero(found)
@@ -591,36 +643,35 @@ def _compare_fill_columns(cols: Any, journal: np.ndarray, ex: _Executions, hydra
         hit = np.zeros(len(hydra), dtype=bool)
         hit[pairs_b] = True
         right = order[~hit[order]]  # in key order
-    sides = pa.array(cols.contexts["side"].astype(str), pa.string())
+    sides = cols.contexts["side"].astype(str).tolist()
     locals_ = cols.contexts["local_symbol"].astype(str).to_numpy()
-    exec_ids = cols.exec_ids()
 
     def fmt_j(k: int) -> str:
-        side = sides[int(cols.ctx[k])].as_py()
-        return _fmt(side, cols.quantity[k], cols.price[k], cols.commission[k])
+        return _fmt(sides[int(cols.ctx[k])], cols.quantity[k], cols.price[k], cols.commission[k])
 
     def fmt_b(e: Execution) -> str:
         return _fmt(e.side, e.quantity, e.price, e.commission)
 
     breaks: list[Break] = []
+    refs = cols.order_refs(journal[left])  # read for these rows only
     for k in journal[left]:
-        breaks.append(_break("missing_at_broker", locals_[cols.ctx[k]], exec_ids[k].as_py(),
-                             cols.order_ref[k].as_py(), fmt_j(k), "-"))
+        breaks.append(_break("missing_at_broker", locals_[cols.ctx[k]], all_ids[k].as_py(),
+                             refs[k], fmt_j(k), "-"))
     for i in right:
         e = ex.items[hydra[i]]
         breaks.append(_break("missing_in_journal", e.local_symbol, e.exec_id, e.order_ref, "-",
                              fmt_b(e)))
     if len(pairs_j):
         rows, b = journal[pairs_j], hydra[pairs_b]
-        rows_a, b_a = pa.array(rows, pa.int64()), pa.array(b, pa.int64())
         tick = cols.per_fill("tick")[rows]
         tol = np.maximum(cfg.price_tolerance_ticks * np.where(np.isnan(tick), 0.0, tick), 1e-9)
         jc, bc = cols.commission[rows], ex.commission[b]
+        corrected = np.zeros(len(rows), dtype=bool) if same is not None else _flags(
+            pc.not_equal(exec_ids.take(pa.array(pairs_j, pa.int64())),
+                         ex.exec_id.take(pa.array(b, pa.int64()))))
         checks = {
-            "correction_not_applied": _flags(pc.not_equal(exec_ids.take(rows_a),
-                                                          ex.exec_id.take(b_a))),
-            "side_mismatch": _flags(pc.not_equal(sides.take(pa.array(cols.ctx[rows])),
-                                                 ex.side.take(b_a))),
+            "correction_not_applied": corrected,  # the usual case: every execId the same
+            "side_mismatch": _side_differs(cols, rows, ex, b),
             "quantity_mismatch": cols.quantity[rows] != ex.quantity[b],
             "price_mismatch": np.abs(cols.price[rows] - ex.price[b]) > tol,
             "commission_mismatch": ~np.isnan(bc) & (np.isnan(jc) | (
@@ -630,6 +681,6 @@ def _compare_fill_columns(cols: Any, journal: np.ndarray, ex: _Executions, hydra
             for p in np.flatnonzero(bad):
                 k, e = rows[p], ex.items[b[p]]
                 breaks.append(_break(kind, e.local_symbol, e.exec_id, e.order_ref,
-                                     f"{exec_ids[k].as_py()}: " + fmt_j(k),
+                                     f"{all_ids[k].as_py()}: " + fmt_j(k),
                                      f"{e.exec_id}: " + fmt_b(e)))
     return breaks, len(pairs_j)

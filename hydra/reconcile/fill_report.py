@@ -340,10 +340,13 @@ def broker_check(rep: Report, snap: BrokerSnapshot | None = None
     p = rep.params
     cols = None if rep.reference else rep.journal_columns()
     if snap.status == "skipped":
-        history = (reconcile.position_over_time(reconcile.history_frame(cols, cols.order))
-                   if cols is not None else reconcile.position_over_time(rep.journal_fills()))
+        def history() -> pd.DataFrame:
+            if cols is not None:
+                return reconcile.position_over_time(reconcile.history_frame(cols, cols.order))
+            return reconcile.position_over_time(rep.journal_fills())
+
         return reconcile.BrokerReconciliation("none", "", None, "skipped", snap.message,
-                                              history=history)
+                                              history_of=history)
     if cols is not None:
         mine = cols.where("broker", lambda b: b == snap.kind) & cols.where(
             "account_id", lambda a: a == snap.account_id)

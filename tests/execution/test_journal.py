@@ -157,3 +157,29 @@ def test_a_fill_that_cannot_be_journaled_is_an_error_not_a_duplicate(tmp_path, b
             j.record_fill(replace(FILL, **bad))
         assert len(j.fills()) == 0
         assert j.record_fill(FILL) is True, "the journal is still usable"
+
+
+def test_prices_stored_as_ten_thousandths_read_back_bit_for_bit(tmp_path):
+    """The bulk reads divide integer-stored prices in numpy: the same doubles as the SQL
+    view's k / 10000.0 (and as written) for a few thousand prices that are not short
+    decimals, arrival mids with a NULL among them."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    ks = rng.integers(1, 10**9, 3000)
+    fills = [replace(FILL, exec_id=f"p{i}.1", price=float(k) / 10_000,
+                     arrival_mid=None if i == 7 else float(k + 3) / 10_000)
+             for i, k in enumerate(ks)]
+    with Journal(tmp_path / "j.sqlite") as j:
+        j.record_fills(fills)
+        assert j._db.execute("SELECT count(*) FROM fill_rows WHERE typeof(price) != 'integer'"
+                             ).fetchone()[0] == 0  # every price on the 1/10,000 grid
+        rows = j.fills()
+        frame, cols = j.fill_frame(), j.fill_columns()
+    written = np.array([f.price for f in sorted(fills, key=lambda f: f.exec_id)])
+    key_order = np.argsort(rows["exec_id"].to_numpy().astype(str), kind="stable")
+    assert (rows["price"].to_numpy()[key_order] == written).all()
+    assert (frame["price"].to_numpy() == rows["price"].to_numpy()).all()
+    assert (cols.price[cols.order] == rows["price"].to_numpy()).all()
+    np.testing.assert_array_equal(cols.arrival_mid[cols.order], rows["arrival_mid"].to_numpy(
+        dtype=float, na_value=np.nan))

@@ -205,3 +205,119 @@ def test_a_report_without_a_journal_is_empty_on_both_paths(tmp_path):
     assert fast.summary["fills"]["fills"] == 0
     assert {b["kind"] for b in fast.summary["broker_check"]["break_list"]} == {
         "position_mismatch"}  # the broker holds positions the (missing) journal cannot explain
+
+
+# ------------------------------------------- one alteration on an otherwise matching broker
+def matching(fills: list[FillRecord]) -> list[Execution]:
+    """The broker's executions of exactly the journal's fills of DUSIM0001 (no break)."""
+    return [Execution(f.exec_id, str(i), f.order_ref, f.account_id, f.symbol, f.local_symbol, 1,
+                      f.side, f.quantity, f.price, datetime.fromisoformat(
+                          f.fill_time.replace("Z", "+00:00")), f.commission)
+            for i, f in enumerate(fills) if f.account_id == "DUSIM0001"]
+
+
+def _at(execs: list[Execution], exec_id: str) -> int:
+    return next(k for k, e in enumerate(execs) if e.exec_id == exec_id)
+
+
+def _alter(execs: list[Execution], which: str, **change: Any) -> list[Execution]:
+    out = list(execs)
+    out[_at(out, which)] = replace(out[_at(out, which)], **change)
+    return out
+
+
+def _swap_id(execs: list[Execution]) -> list[Execution]:
+    """Same length: one execId twice at the broker, another journal fill not there."""
+    return _alter(execs, "SIM.000021.01", exec_id="SIM.000020.01")
+
+
+def _missing_and_extra(execs: list[Execution]) -> list[Execution]:
+    out = [e for e in execs if e.exec_id != "SIM.000022.01"]
+    return [*out, replace(out[0], exec_id="SIM.800000.01")]
+
+
+ALTERATIONS: dict[str, tuple[Any, set[str]]] = {
+    "none": (lambda x: x, set()),
+    "broker order reversed": (lambda x: x[::-1], set()),
+    "price": (lambda x: _alter(x, "SIM.000010.01", price=999.0), {"price_mismatch"}),
+    "price within tolerance": (lambda x: _alter(x, "SIM.000010.01", price=x[
+        _at(x, "SIM.000010.01")].price + 1e-12), set()),
+    "quantity": (lambda x: _alter(x, "SIM.000012.01", quantity=7), {"quantity_mismatch"}),
+    "side": (lambda x: _alter(x, "SIM.000013.01", side="SELL" if x[
+        _at(x, "SIM.000013.01")].side == "BUY" else "BUY"), {"side_mismatch"}),
+    "side spelled otherwise": (lambda x: _alter(x, "SIM.000013.01", side="SLD"),
+                               {"side_mismatch"}),
+    "commission": (lambda x: _alter(x, "SIM.000011.01", commission=9.99),
+                   {"commission_mismatch"}),
+    "commission not reported at the broker": (
+        lambda x: _alter(x, "SIM.000011.01", commission=None), set()),
+    "commission reported, journal has none": (
+        lambda x: _alter(x, "SIM.000104.01", commission=2.35), {"commission_mismatch"}),
+    "correction not applied": (lambda x: _alter(x, "SIM.000014.01", exec_id="SIM.000014.02"),
+                               {"correction_not_applied"}),
+    "an execId twice, one fill not at the broker": (  # fill 21's values under 20's id
+        _swap_id, {"missing_at_broker", "side_mismatch", "quantity_mismatch", "price_mismatch"}),
+    "missing at broker and extra at broker": (
+        _missing_and_extra, {"missing_at_broker", "missing_in_journal"}),
+}
+FILL_KINDS = {"price_mismatch", "quantity_mismatch", "side_mismatch", "commission_mismatch",
+              "correction_not_applied", "missing_at_broker", "missing_in_journal"}
+
+
+@pytest.fixture(scope="module")
+def journal_fills(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[FillRecord]]:
+    root = tmp_path_factory.mktemp("matching")
+    return root, journaled(root)
+
+
+@pytest.mark.parametrize("name", ALTERATIONS)
+def test_one_alteration_at_the_broker_is_found_alike_on_both_paths(journal_fills, name):
+    """The fast path's whole-execId match (in order, permuted, or falling back to the stem
+    rules) gives the reference's breaks, one field at a time."""
+    root, fills = journal_fills
+    alter, kinds = ALTERATIONS[name]
+    execs = alter(matching(fills))
+    for params in (dict(as_of="2026-11-25", market="ALL"), dict(as_of="2026-11-25",
+                                                               market="ZO")):
+        ref, fast = both_paths(root, execs, **params)
+        assert fast.summary == ref.summary
+    found = {b["kind"] for b in fast.summary["broker_check"]["break_list"]} & FILL_KINDS
+    assert found == kinds
+    if "missing_at_broker" in kinds:  # its order ref: looked up, the journal's own
+        [b] = [b for b in fast.summary["broker_check"]["break_list"]
+               if b["kind"] == "missing_at_broker"]
+        assert b["order_ref"].startswith("HYD-ZO-") and b["order_ref"] == next(
+            f.order_ref for f in fills if f.exec_id == b["exec_id"])
+
+
+@pytest.mark.parametrize("broker_has", ["it", "nothing", "another"])
+def test_a_journal_of_one_fill_on_both_paths(tmp_path, broker_has):
+    f = fill(1)
+    with Journal(DataPaths(tmp_path).journal_db) as j:
+        j.record_fills([f])
+    execs = {"it": matching([f]), "nothing": [],
+             "another": [replace(matching([f])[0], exec_id="SIM.000002.01")]}[broker_has]
+    ref, fast = both_paths(tmp_path, execs, as_of="2026-11-25", market="ZO")
+    assert fast.summary == ref.summary
+    assert fast.summary["fills"]["fills"] == 1 and fast.summary["broker_check"]["matched"] == (
+        1 if broker_has == "it" else 0)
+
+
+def test_a_fill_gone_from_the_journal_mid_report_is_an_error_not_a_blank(tmp_path):
+    """The bulk read leaves order refs out; a break's is looked up, and a fill deleted in
+    between says so instead of listing a break without its order."""
+    import sqlite3
+
+    fills = [fill(1), fill(2)]
+    with Journal(DataPaths(tmp_path).journal_db) as j:
+        j.record_fills(fills)
+    rep = fill_report.open_report(data_dir=str(tmp_path), as_of="2026-11-25", market="ZO")
+    rep.journal_columns()
+    db = sqlite3.connect(DataPaths(tmp_path).journal_db)
+    with db:
+        db.execute("DELETE FROM fills WHERE exec_id = ?", (fills[1].exec_id,))
+    db.close()
+    snap = fill_report.BrokerSnapshot("sim", "DUSIM0001", None, matching(fills[:1]), [],
+                                      "compared", "sim")
+    with pytest.raises(ValueError, match="left the journal while the report read it"):
+        fill_report.broker_check(rep, snap)
