@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from jupyter_core.utils import run_sync
 
 from hydra.ops.notebook_runs.execution import EarlyKernel, notebook_imports
@@ -55,3 +56,44 @@ def test_preloaded_modules_are_loaded_and_the_namespace_and_count_untouched() ->
     assert count == fresh_count == 1  # the preload used no execution count
     names = fresh.removesuffix(" False False")
     assert text == f"{names} True True"  # loaded (past a failing one); the same names bound
+
+
+# ------------------------------------------- `hydra run` starts its kernel before the checks
+def _kernel_children() -> list[str]:
+    import psutil
+
+    return [" ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)
+            if p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.parametrize(("args", "toml", "code", "said"), [
+    (["-p", "contracts=-1"], "", 2, "contracts must be >= 0"),
+    ([], "[risk]\nmax_gross_notional_fraction = -1\n", 2, "max_gross_notional_fraction"),
+    (["--as-of", "2026-11-28"], "", 0, "SKIPPED"),  # a Saturday: recorded, nothing executed
+])
+def test_a_run_that_does_not_go_ahead_leaves_no_kernel_behind(data_dir: Path, args: list[str],
+                                                              toml: str, code: int,
+                                                              said: str) -> None:
+    """The kernel boots while the run is checked; a refused or skipped run kills it."""
+    from typer.testing import CliRunner
+
+    from hydra.cli import app
+
+    if toml:
+        (data_dir / "hydra.toml").write_text(toml)
+    before = _kernel_children()
+    done = CliRunner().invoke(app, ["run", "daily-cycle", *args, "--data-dir", str(data_dir)])
+    assert done.exit_code == code, done.output
+    assert said in done.output
+    assert _kernel_children() == before, "a kernel outlived the run it was started for"
+    assert not list(data_dir.rglob("*.ipynb")), "no notebook executed"
+
+
+def test_a_cron_firing_at_no_scheduled_time_starts_no_kernel() -> None:
+    from datetime import UTC, datetime
+
+    from hydra.ops import notebook_runs as runs
+
+    job = runs.get_job("daily-cycle")
+    assert runs.early_kernel(job, scheduled=True,
+                             now=datetime(2026, 11, 24, 3, 17, tzinfo=UTC)) is None

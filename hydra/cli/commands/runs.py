@@ -72,13 +72,21 @@ def run(
         jobdef = runs.get_job(job)
         if as_of is not None:
             parse_date(as_of, "--as-of")
-        params = (runs.coerce_parameters(jobdef.source, pairs)
-                  if pairs and jobdef.source.is_file() else {})
-        if jobdef.source.is_file():
-            _refuse_bad_values(runs, jobdef, params)
-        _refuse_bad_config(runs, root)
-        outcome = runs.run_job(job, root, as_of=as_of, parameters=params, timeout=timeout,
-                               scheduled=scheduled, even_if_closed=even_if_closed)
+        now = datetime.now(UTC)
+        # boots beside the checks below; killed unless the run goes ahead
+        kernel = runs.early_kernel(jobdef, scheduled=scheduled, now=now)
+        try:
+            params = (runs.coerce_parameters(jobdef.source, pairs)
+                      if pairs and jobdef.source.is_file() else {})
+            if jobdef.source.is_file():
+                _refuse_bad_values(runs, jobdef, params)
+            _refuse_bad_config(runs, root)
+            outcome = runs.run_job(job, root, as_of=as_of, parameters=params, timeout=timeout,
+                                   scheduled=scheduled, now=now, even_if_closed=even_if_closed,
+                                   kernel=kernel)
+        finally:
+            if kernel is not None:
+                kernel.close(now=True)  # a no-op once it ran the notebook
     except runs.JobBusyError as exc:
         if scheduled and jobdef is not None:
             _on_failure(jobdef, resolve_data_dir(data_dir), "refused", str(exc), None)

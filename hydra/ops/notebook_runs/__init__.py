@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     )
     from hydra.ops.notebook_runs.job import (
         JobOutcome,
+        early_kernel,
         run_job,
     )
     from hydra.ops.notebook_runs.jobs import (
@@ -106,6 +107,7 @@ _EXPORTS = {
     "RunRecord": "hydra.ops.notebook_runs.index",
     "SCHEMA_VERSION": "hydra.ops.notebook_runs.index",
     "JobOutcome": "hydra.ops.notebook_runs.job",
+    "early_kernel": "hydra.ops.notebook_runs.job",
     "run_job": "hydra.ops.notebook_runs.job",
     "JobBusyError": "hydra.ops.notebook_runs.jobs",
     "RunError": "hydra.ops.notebook_runs.jobs",
@@ -159,6 +161,7 @@ __all__ = [
     "VerifyReport",
     "coerce_parameters",
     "cycle_orders",
+    "early_kernel",
     "execute",
     "get_job",
     "git_commit",

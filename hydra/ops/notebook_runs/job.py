@@ -43,12 +43,15 @@ class JobOutcome:
 def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
             parameters: dict[str, Any] | None = None, timeout: int | None = None,
             scheduled: bool = False, now: datetime | None = None,
-            even_if_closed: bool = False) -> JobOutcome:
+            even_if_closed: bool = False, kernel: EarlyKernel | None = None) -> JobOutcome:
     """What `hydra run` (and cron) does: decide, lock, run or skip, record.
 
     scheduled: a cron firing; it runs only if `now` is a scheduled local time of the job (the
     other DST offset's firing returns "not-due" and records nothing) and at most once per slot.
     On a closed exchange day a trading-days job records a SKIPPED run and executes nothing.
+    kernel: one `early_kernel` started for this run; the caller closes it when the run did
+    not go ahead (it is closed here once it ran the notebook). Without one, the kernel starts
+    once the lock is held and the exchange is open.
     Raises RunError (nothing ran) or JobBusyError (the job is running already).
     """
     job = get_job(job_name)
@@ -99,7 +102,8 @@ def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
                 "recorded)"), RunResult(rec, None))
         # boots, and loads what the notebook imports, on another core while the run is
         # checked and indexed
-        kernel = EarlyKernel(preload=notebook_imports(job.source))
+        if kernel is None:
+            kernel = EarlyKernel(preload=notebook_imports(job.source))
         try:
             declared = notebook_parameters(job.source)
             unknown = [k for k in params if k not in declared]
@@ -114,6 +118,20 @@ def run_job(job_name: str, data_dir: Path, *, as_of: str | None = None,
         rec = result.record
         message = f"run {rec.run_id} {rec.status}" + (f": {rec.reason}" if rec.reason else "")
         return JobOutcome("ran", job, message, result)
+
+
+def early_kernel(job: Job, *, scheduled: bool = False,
+                 now: datetime | None = None) -> EarlyKernel | None:
+    """The kernel for a run of `job` that may go ahead, started before the run is checked, so
+    that its start and the notebook's imports (seconds, on another core) overlap the parameter,
+    config and calendar checks and the lock. None when the run certainly will not execute (no
+    notebook; a cron firing at no scheduled time). A kernel started for a run that is then
+    refused or skipped ran nothing: the caller kills it (`close(now=True)`)."""
+    if not job.source.is_file():
+        return None
+    if scheduled and due_slot(job, now or datetime.now(UTC)) is None:
+        return None
+    return EarlyKernel(preload=notebook_imports(job.source))
 
 
 def _record_skipped(paths: DataPaths, job: Job, day: str, params: dict[str, Any], why: str,
