@@ -5,15 +5,18 @@
 One table: figure, measured, goal (and whether it is met), the reference path's figure and
 the ratio. `--quick` runs reduced sizes (a few seconds to a minute: a smoke check that the
 benchmarks run and the fast paths still equal the reference ones; the goals are for the full
-sizes). Add a figure by appending a function to BENCHMARKS: it takes `quick` and returns
-Figures (replay, papermill vs in-process, suite time, cold setup are meant to join here).
+sizes). `--only suite` runs the README's test command in a fresh clone (minutes); `cold-setup`
+times ./scripts/setup in one. Add a figure by appending a function to BENCHMARKS: it takes
+`quick` and returns Figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -231,11 +234,67 @@ def papermill_cycle(quick: bool) -> list[Figure]:
     ]
 
 
+# ------------------------------------------------------------------- set-up and the suite
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _clone(into: Path) -> Path:
+    """A fresh clone of this checkout's HEAD (what CI and a new machine get: committed work)."""
+    subprocess.run(["git", "clone", "-q", str(REPO), str(into)], check=True, timeout=300)
+    return into
+
+
+def _timed(cmd: list[str], cwd: Path, timeout: float) -> tuple[float, str]:
+    t = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    took = time.perf_counter() - t
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}:\n"
+                           f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return took, done.stdout + done.stderr
+
+
+def cold_setup(quick: bool) -> list[Figure]:
+    """`./scripts/setup` in a fresh clone, as the README's commands start. uv's cache is
+    this machine's (warm once any set-up ran here; the very first one downloads the locked
+    wheels); then the same command again, when nothing changed."""
+    with tempfile.TemporaryDirectory(prefix="hydra-bench-setup-") as tmp:
+        clone = _clone(Path(tmp) / "clone")
+        took, _ = _timed(["./scripts/setup"], clone, 900)
+        again, _ = _timed(["./scripts/setup"], clone, 900)
+    return [Figure("cold set-up: fresh clone, ./scripts/setup (uv cache warm)", took, "s",
+                   "<= 15 s", took <= 15),
+            Figure("./scripts/setup again, nothing to do", again, "s", "", None)]
+
+
+_SUMMARY = re.compile(r"(\d+) passed.* in ([\d.]+)s")
+
+
+def test_suite(quick: bool) -> list[Figure]:
+    """The README's test command in a fresh clone (after its set-up); the ten slowest tests
+    printed (pytest's --durations=10). --quick: one folder of it, a smoke check."""
+    with tempfile.TemporaryDirectory(prefix="hydra-bench-suite-") as tmp:
+        clone = _clone(Path(tmp) / "clone")
+        _timed(["./scripts/setup"], clone, 900)
+        cmd = [".venv/bin/pytest", *(["tests/domain"] if quick else [])]
+        took, out = _timed(cmd, clone, 3600)
+    slowest = out[out.find("slowest 10 durations"):].splitlines()[1:12]
+    print("the ten slowest tests:\n" + "\n".join(f"  {line}" for line in slowest
+                                                if line.strip() and "=" not in line),
+          file=sys.stderr)
+    found = _SUMMARY.search(out)
+    passed = int(found.group(1)) if found else 0
+    return [Figure(f"test suite, {passed} tests (README's command, fresh clone)", took, "s",
+                   "" if quick else "<= 200 s", None if quick else took <= 200)]
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "reconciliation": reconciliation,
     "runs-list": runs_listing,
     "replay": replay_year,
     "papermill-cycle": papermill_cycle,
+    "cold-setup": cold_setup,
+    "suite": test_suite,
 }
 
 
