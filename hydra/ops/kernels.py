@@ -29,6 +29,14 @@ class IPCKernelManager(AsyncKernelManager):
         self._socket_dir = Path(tempfile.mkdtemp(prefix="hydra-kernel-"))
         return str(self._socket_dir / "kernel-ipc")
 
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """ipykernel's launcher replaced by hydra.ops.kernel_main (the same kernel, without
+        Python's teardown after its exit handlers); any other kernel's command as it is."""
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if cmd[1:3] == ["-m", "ipykernel_launcher"]:
+            cmd[2] = "hydra.ops.kernel_main"
+        return cmd
+
     async def _async_cleanup_resources(self, restart: bool = False) -> Any:
         result = await super()._async_cleanup_resources(restart=restart)
         folder = getattr(self, "_socket_dir", None)

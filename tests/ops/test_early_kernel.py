@@ -97,3 +97,30 @@ def test_a_cron_firing_at_no_scheduled_time_starts_no_kernel() -> None:
     job = runs.get_job("daily-cycle")
     assert runs.early_kernel(job, scheduled=True,
                              now=datetime(2026, 11, 24, 3, 17, tzinfo=UTC)) is None
+
+
+# ------------------------------------------------ the kernel's exit (hydra.ops.kernel_main)
+def test_the_kernel_ends_after_every_exit_handler_and_flushes_what_a_cell_left_open(
+        tmp_path: Path) -> None:
+    """`hydra run`'s kernel skips Python's teardown after its exit handlers; what a teardown
+    would have saved is still saved: a cell's own exit handler runs, a file left open where
+    IPython's reset of the namespace does not free it keeps what was written to it, and the
+    process ends with status 0."""
+    left_open, at_exit = tmp_path / "left-open.txt", tmp_path / "at-exit.txt"
+    kernel = EarlyKernel()
+    assert kernel.km.provisioner.process.args[1:3] == ["-m", "hydra.ops.kernel_main"]
+    try:
+        count, _ = _first_cell_in(kernel, (  # held by a module, as a library holds a file
+            "import atexit, sys, types\n"
+            "holder = sys.modules['holder'] = types.ModuleType('holder')\n"
+            f"holder.f = open({str(left_open)!r}, 'w')\n"
+            "holder.f.write('buffered, never flushed by the cell')\n"
+            "del holder\n"
+            f"atexit.register(lambda: open({str(at_exit)!r}, 'w').write('ran'))"))
+        assert count == 1
+        process = kernel.km.provisioner.process
+    finally:
+        kernel.close()  # graceful: shutdown_request, as at the end of a run
+    assert process.wait(timeout=30) == 0
+    assert left_open.read_text() == "buffered, never flushed by the cell"
+    assert at_exit.read_text() == "ran"
