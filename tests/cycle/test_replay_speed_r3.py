@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from hydra.execution.journal import FillRecord, Journal
+from hydra.model import features, returns
+from hydra.model.features import labelled, make_features
+from hydra.model.returns import CostModel
+
+COST = CostModel(tick=0.25, point_value=50.0, half_spread=0.125, k=0.1, commission=2.35)
 
 FILL = FillRecord(
     exec_id="0000e0d5.6564c2a1.01.01", order_ref="HYD-ZO-20261124-1-s1-a1",
@@ -39,3 +46,87 @@ def test_cycle_fills_is_the_fills_frame_with_and_without_fills(tmp_path: Path):
         pd.testing.assert_frame_equal(j.cycle_fills("ZO-20261126"),
                                       j.fills(cycle_id="ZO-20261126"))
         assert len(j.cycle_fills("ZO-20261125")) == 1
+
+
+def _bars(n: int, seed: int) -> pd.DataFrame:
+    from tests.cycle.test_replay_speed import _bars as bars
+    return bars(n, seed)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 5, 19, 20, 21, 300])
+@pytest.mark.parametrize("how", ["std", "mean"])
+def test_rolling_is_pandas_rolling_to_the_bit(n: int, how: str):
+    rng = np.random.default_rng(n)
+    values = rng.normal(0, 0.02, n) * 10 ** rng.uniform(-3, 3, n)
+    if n > 4:
+        values[2] = np.nan
+        values[n // 2] = np.inf  # pandas reads it as NaN
+        values[-1] = -np.inf
+    for window in (1, 2, 5, 20):
+        want = getattr(pd.Series(values).rolling(window), how)().to_numpy()
+        got = features.rolling(values, window, how)
+        assert got.dtype == np.float64 and got.tobytes() == want.tobytes()
+    ints = rng.integers(0, 3000, n)  # volume is int64 before its clip
+    assert (features.rolling(ints, 5, how).tobytes()
+            == getattr(pd.Series(ints).rolling(5), how)().to_numpy().tobytes())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("quantity", [1, 3])
+def test_side_costs_are_the_cost_models_formula_to_the_bit(seed: int, quantity: int):
+    bars = _bars(120, seed)
+    got = returns.side_costs(bars, COST, quantity)
+    close = bars["close"].to_numpy(dtype=float)
+    sigma = returns._rolling(np.diff(close, prepend=np.nan), COST.vol_days, "std")
+    adv = returns._rolling(np.maximum(bars["volume"].to_numpy(dtype=float), 1.0),
+                           COST.vol_days, "mean")
+    for i, (s, a) in enumerate(zip(sigma.tolist(), adv.tolist(), strict=True)):
+        if np.isnan(s) or np.isnan(a):
+            assert np.isnan(got.iloc[i])
+        else:  # the scalar definition, one bar at a time
+            assert got.iloc[i] == COST.side_cost(s, a, quantity)
+    assert got.index.equals(bars.index)
+    with pytest.raises(ValueError, match="quantity"):
+        returns.side_costs(bars, COST, 0)
+
+
+def _labelled_by_dates(bars: pd.DataFrame, cost: CostModel):
+    """labelled as first written: the Series of cycle_returns reindexed on the feature rows."""
+    close = bars["close"].astype(float)
+    entry = bars["entry"].astype(float).fillna(close) if "entry" in bars else close
+    start = np.append(entry.to_numpy()[1:], np.nan)
+    period = pd.Series(entry.to_numpy()[1:])
+    ret = pd.Series(np.append((period.shift(-1) / period - 1.0).to_numpy(), np.nan),
+                    index=bars.index)
+    frac = returns.side_costs(bars, cost) / start
+    label = pd.Series(np.where(ret > frac, 1.0, np.where(ret < -frac, 0.0, np.nan)),
+                      index=bars.index)
+    feats = make_features(bars)
+    fwd, fr = ret.reindex(feats.index), frac.reindex(feats.index)
+    known = fwd.notna() & fr.notna()
+    feats = feats[known]
+    return feats, label.reindex(feats.index), fwd[known], fr[known]
+
+
+@pytest.mark.parametrize("n", [30, 41, 300])
+@pytest.mark.parametrize("with_entry", [True, False])
+def test_labelled_is_the_reindexed_frames_to_the_bit(n: int, with_entry: bool):
+    bars = _bars(n, n)
+    if not with_entry:
+        bars = bars.drop(columns="entry")
+    got, want = labelled(bars, COST), _labelled_by_dates(bars, COST)
+    pd.testing.assert_frame_equal(got[0], want[0], check_exact=True)
+    assert got[0].to_numpy().tobytes() == want[0].to_numpy().tobytes()
+    assert got[0]._mgr.blocks[0].values.flags.c_contiguous == \
+        want[0]._mgr.blocks[0].values.flags.c_contiguous
+    for g, w in zip(got[1:], want[1:], strict=True):
+        pd.testing.assert_series_equal(g, w, check_exact=True)
+        assert g.to_numpy().tobytes() == w.to_numpy().tobytes()
+    cr = returns.cycle_returns(bars, COST)
+    pd.testing.assert_series_equal(cr.ret, _labelled_by_dates_ret(bars), check_exact=True)
+
+
+def _labelled_by_dates_ret(bars: pd.DataFrame) -> pd.Series:
+    entry = returns.entry_prices(bars).to_numpy()
+    return pd.Series(np.append(returns.period_returns(pd.Series(entry[1:])).to_numpy(), np.nan),
+                     index=bars.index)
