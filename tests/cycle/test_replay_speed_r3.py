@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from hydra.domain.broker import Bar
 from hydra.execution.journal import FillRecord, Journal
 from hydra.model import features, returns
+from hydra.model import store as store_mod
 from hydra.model.features import labelled, make_features
 from hydra.model.returns import CostModel
+from hydra.model.store import BarStore
 
 COST = CostModel(tick=0.25, point_value=50.0, half_spread=0.125, k=0.1, commission=2.35)
 
@@ -130,3 +134,60 @@ def _labelled_by_dates_ret(bars: pd.DataFrame) -> pd.Series:
     entry = returns.entry_prices(bars).to_numpy()
     return pd.Series(np.append(returns.period_returns(pd.Series(entry[1:])).to_numpy(), np.nan),
                      index=bars.index)
+
+
+def _store_rows(bars: pd.DataFrame) -> list[Bar]:
+    return [Bar(d, float(r.open), float(r.high), float(r.low), float(r.close), int(r.volume))
+            for d, r in bars.iterrows()]
+
+
+def _fresh_read(store: BarStore, as_of: date, limit: int | None) -> pd.DataFrame:
+    store_mod._BARS_MEMO.clear()
+    return store.bars_before("ZO", as_of, limit=limit)
+
+
+@pytest.mark.parametrize("limit", [None, 40])
+def test_the_next_days_bars_read_equals_a_full_read(tmp_path: Path, limit: int | None,
+                                                    monkeypatch: pytest.MonkeyPatch):
+    """Day by day as a replay reads (a bar and an entry price appended, as_of one day on), the
+    read that reuses yesterday's rows is the full read's frame; a row written since with an
+    older date (a backfilled bar, a late entry price) makes the next read a full one."""
+    bars = _bars(90, 5)
+    rows = _store_rows(bars)
+    stamp = datetime(2026, 3, 2, tzinfo=UTC)
+    days = list(bars.index)
+    full_reads: list[date] = []
+    read_rows = BarStore._read_rows
+
+    def counted(self: BarStore, market: str, as_of: date, lim: int | None) -> list:
+        full_reads.append(as_of)
+        return read_rows(self, market, as_of, lim)
+
+    monkeypatch.setattr(BarStore, "_read_rows", counted)
+    with BarStore(tmp_path / "bars.sqlite") as a, BarStore(tmp_path / "bars.sqlite") as b:
+        a.append("ZO", rows[:50:2] + rows[1:50:2][:-3], recorded_at=stamp)  # gaps at 45, 47, 49
+        for i in range(50, 70):
+            a.append("ZO", rows[i:i + 1], recorded_at=stamp)
+            a.append_entries("ZO", [(days[i + 1], stamp, 300.0 + i)], recorded_at=stamp)
+            del full_reads[:]
+            got = a.bars_before("ZO", days[i + 1], limit=limit)
+            reads = list(full_reads)
+            want = _fresh_read(a, days[i + 1], limit)
+            pd.testing.assert_frame_equal(got, want, check_exact=True)
+            # the first read, and the one after a write dated before the last read's as_of,
+            # read everything; the others only the new rows
+            assert reads == ([days[i + 1]] if i in (50, 56, 61) else []), i
+            a.bars_before("ZO", days[i + 1], limit=limit)  # remembered again for the next day
+            if i == 55:  # another connection backfills a gap: dated before the last read
+                b.append("ZO", rows[45:46], recorded_at=stamp)
+            if i == 60:  # a late entry price for an old date
+                b.append_entries("ZO", [(days[47 - 1], stamp, 1.5)], recorded_at=stamp)
+            if i == 65:  # the other market's rows never show
+                b.append("ZX", rows[:3], recorded_at=stamp)
+        final = a.bars_before("ZO", days[70], limit=limit)
+        assert days[45] in final.index
+        assert final.loc[days[46], "entry"] == 1.5
+        pd.testing.assert_frame_equal(final, _fresh_read(a, days[70], limit), check_exact=True)
+        a.bars_before("ZO", days[70], limit=limit)
+        earlier = a.bars_before("ZO", days[60], limit=limit)  # an earlier date: its own rows
+        pd.testing.assert_frame_equal(earlier, _fresh_read(a, days[60], limit), check_exact=True)
