@@ -11,5 +11,5 @@ from hydra.cycle.context import Cycle, sync_fills
 def journal_fills(cyc: Cycle) -> pd.DataFrame:
     """A last sweep, then this cycle's fills as the journal holds them."""
     sync_fills(cyc)
-    return cyc.journal.fills(cycle_id=cyc.cycle_id)
+    return cyc.journal.cycle_fills(cyc.cycle_id)
 

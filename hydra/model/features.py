@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pandas.core.window.rolling import Rolling
+from pandas._libs.window import aggregations as _window
 
-from hydra.model.returns import CostModel, cycle_returns
+from hydra.model.returns import CostModel, cycle_return_arrays
 
 VOL_DAYS = 20
 FEATURES: tuple[str, ...] = (
@@ -32,31 +32,54 @@ def make_features(bars: pd.DataFrame) -> pd.DataFrame:
 
     The arithmetic is numpy on the columns' arrays: the same element-wise operations pandas
     would run, so the same values to the bit (tests/cycle/test_replay_speed.py holds it to a
-    plain-pandas version); the rolling windows stay pandas' (their running sums decide the last
-    bits). The frame is one block, read back column-major as before: column reductions over it
-    see the same memory order, hence the same sums."""
+    plain-pandas version); the rolling windows are pandas' own kernels (their running sums
+    decide the last bits). The frame is one block, read back column-major as before: column
+    reductions over it see the same memory order, hence the same sums."""
+    cols, keep = _feature_columns(bars)
+    return pd.DataFrame({f: cols[f][keep] for f in FEATURES}, index=bars.index[keep])
+
+
+def _feature_columns(bars: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every feature on every bar (NaN/inf where not complete), and the mask of complete rows."""
     close = bars["close"].to_numpy(dtype=float)
     log_close = np.log(close)
     logret = np.empty_like(log_close)
     logret[:1] = np.nan
     np.subtract(log_close[1:], log_close[:-1], out=logret[1:])
-    vol = _rolling(logret, VOL_DAYS).std().to_numpy()
+    vol = rolling(logret, VOL_DAYS, "std")
     cols: dict[str, np.ndarray] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         for h in (1, 2, 5, 10, 20):
             cols[f"ret_{h}"] = np.log(close / _shift(close, h)) / (vol * np.sqrt(h))
         cols["vol_20"] = np.log(vol)
-        cols["vol_ratio"] = _rolling(logret, 5).std().to_numpy() / vol
+        cols["vol_ratio"] = rolling(logret, 5, "std") / vol
         span = (bars["high"].to_numpy() - bars["low"].to_numpy()) / close
-        cols["range_5"] = _rolling(span, 5).mean().to_numpy() / vol
+        cols["range_5"] = rolling(span, 5, "mean") / vol
         volume = bars["volume"].to_numpy(dtype=float).clip(min=1.0)
-        cols["volume_z"] = np.log(volume / _rolling(volume, VOL_DAYS).mean().to_numpy())
+        cols["volume_z"] = np.log(volume / rolling(volume, VOL_DAYS, "mean"))
     keep = np.logical_and.reduce([np.isfinite(cols[f]) for f in FEATURES])
-    return pd.DataFrame({f: cols[f][keep] for f in FEATURES}, index=bars.index[keep])
+    return cols, keep
 
 
-def _rolling(values: np.ndarray, n: int) -> Rolling:
-    return pd.Series(values).rolling(n)
+def rolling(values: np.ndarray, n: int, how: str) -> np.ndarray:
+    """`pd.Series(values).rolling(n).std()` (how="std") or `.mean()`, as an array: the kernels
+    pandas' Rolling calls, with its inputs (float64, inf as NaN) and window bounds (fixed,
+    min_periods n), so the same values to the bit without a Series and a Rolling per call
+    (a replay asks for 10 a day; tests/cycle/test_replay_speed_r3.py compares them)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        return x.copy()
+    inf = np.isinf(x)
+    if inf.any():
+        x = np.where(inf, np.nan, x)
+    end = np.arange(1, len(x) + 1, dtype=np.int64)
+    start = np.clip(end - n, 0, len(x))
+    with np.errstate(all="ignore"):
+        if how == "std":
+            out = np.sqrt(_window.roll_var(x, start, end, n, ddof=1))
+            out[out < 0] = 0  # pandas' zsqrt (never true after a sqrt; kept as pandas has it)
+            return out
+        return _window.roll_mean(x, start, end, n)
 
 
 def _shift(values: np.ndarray, h: int) -> np.ndarray:
@@ -70,10 +93,17 @@ def labelled(bars: pd.DataFrame,
              cost: CostModel) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
     """(features, label, return, cost) for the rows whose period has ended within `bars`:
     label 1.0 up / 0.0 down / NaN neither, return and one side's cost as fractions
-    (hydra.model.returns.cycle_returns, the one return definition)."""
-    feats = make_features(bars)
-    cr = cycle_returns(bars, cost)
-    fwd, frac = cr.ret.reindex(feats.index), cr.cost.reindex(feats.index)
-    known = fwd.notna() & frac.notna()
+    (hydra.model.returns.cycle_returns, the one return definition).
+
+    The feature rows are a subset of the bars' rows, so the returns are taken by position
+    rather than reindexed by date (the same values: tests/cycle/test_replay_speed_r3.py)."""
+    cols, keep = _feature_columns(bars)
+    rows = np.flatnonzero(keep)
+    feats = pd.DataFrame({f: cols[f][rows] for f in FEATURES}, index=bars.index[rows])
+    ret, frac, label = cycle_return_arrays(bars, cost)
+    ret, frac, label = ret[rows], frac[rows], label[rows]
+    known = ~np.isnan(ret) & ~np.isnan(frac)
     feats = feats[known]
-    return feats, cr.label.reindex(feats.index), fwd[known], frac[known]
+    idx = feats.index
+    return (feats, pd.Series(label[known], index=idx), pd.Series(ret[known], index=idx),
+            pd.Series(frac[known], index=idx))

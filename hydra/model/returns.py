@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -98,32 +97,51 @@ def _rolling(values: np.ndarray, n: int, how: str) -> np.ndarray:
 def side_costs(bars: pd.DataFrame, cost: CostModel, quantity: int = 1) -> pd.Series:
     """Per bar date d: one side's cost per contract (price units) for the cycle after d, from
     sigma and ADV over the `vol_days` bars up to d (NaN until that many exist)."""
+    return pd.Series(_side_cost_array(bars, cost, quantity), index=bars.index, dtype=float)
+
+
+def _side_cost_array(bars: pd.DataFrame, cost: CostModel, quantity: int) -> np.ndarray:
+    """side_costs' values: CostModel.side_cost's formula on the arrays, the same operations
+    in the same order (so the same values to the bit: tests/cycle/test_replay_speed_r3.py),
+    without a Python call per bar."""
     close = bars["close"].to_numpy(dtype=float)
     sigma = _rolling(np.diff(close, prepend=np.nan), cost.vol_days, "std")
     adv = _rolling(np.maximum(bars["volume"].to_numpy(dtype=float), 1.0), cost.vol_days, "mean")
-    side = [_side_cost(cost, s, a, quantity) if s == s and a == a else np.nan  # NaN != NaN
-            for s, a in zip(sigma.tolist(), adv.tolist(), strict=True)]
-    return pd.Series(side, index=bars.index, dtype=float)
-
-
-@lru_cache(maxsize=4096)
-def _side_cost(cost: CostModel, sigma: float, adv: float, quantity: int) -> float:
-    """CostModel.side_cost, remembered: a replay asks for the same dates' costs every day
-    (a pure function of its arguments, so a remembered value is the value)."""
-    return cost.side_cost(sigma, adv, quantity)
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    ok = ~np.isnan(sigma) & ~np.isnan(adv)
+    out = np.full(len(close), np.nan)
+    s, a = sigma[ok], adv[ok]  # adv >= 1: the volumes are clipped to 1
+    out[ok] = ((cost.half_spread + cost.k * s * np.sqrt(quantity / a))
+               + cost.commission / cost.point_value)
+    return out
 
 
 def cycle_returns(bars: pd.DataFrame, cost: CostModel, quantity: int = 1) -> CycleReturns:
     """The return definition (module docstring) on a frame of consecutive trading-day bars:
     row d holds the period of the trade date after d."""
-    entry = entry_prices(bars).to_numpy()
-    start = np.append(entry[1:], np.nan)  # entry(T), T the trading day after d
-    ret = np.append(period_returns(pd.Series(entry[1:])).to_numpy(), np.nan)
-    frac = side_costs(bars, cost, quantity).to_numpy() / start
-    label = np.where(ret > frac, 1.0, np.where(ret < -frac, 0.0, np.nan))
+    ret, frac, label = cycle_return_arrays(bars, cost, quantity)
     idx = bars.index
     return CycleReturns(pd.Series(ret, index=idx), pd.Series(frac, index=idx),
                         pd.Series(label, index=idx))
+
+
+def cycle_return_arrays(bars: pd.DataFrame, cost: CostModel,
+                        quantity: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """cycle_returns' (ret, cost, label) as arrays, row by row with the bars."""
+    close = bars["close"].to_numpy(dtype=float)
+    if ENTRY in bars:
+        entry = bars[ENTRY].to_numpy(dtype=float)
+        entry = np.where(np.isnan(entry), close, entry)  # entry_prices: the close stands in
+    else:
+        entry = close
+    start = np.append(entry[1:], np.nan)  # entry(T), T the trading day after d
+    ret = np.full(len(entry), np.nan)  # period_returns: entry(T+1) / entry(T) - 1
+    if len(entry) > 1:
+        ret[:-2] = entry[2:] / entry[1:-1] - 1.0
+    frac = _side_cost_array(bars, cost, quantity) / start
+    label = np.where(ret > frac, 1.0, np.where(ret < -frac, 0.0, np.nan))
+    return ret, frac, label
 
 
 def position_returns(pos: np.ndarray, ret: np.ndarray, cost: np.ndarray,

@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,7 @@ BEGIN SELECT RAISE(ABORT, 'the bar store is append-only'); END;
 
 COLUMNS = ["open", "high", "low", "close", "volume"]
 # BarStore.bars_before's last read per file: (key with the store's stamp, frame)
-_BARS_MEMO: dict[str, tuple[tuple[object, ...], pd.DataFrame]] = {}
+_BARS_MEMO: dict[str, tuple[tuple[Any, ...], pd.DataFrame, list[Any]]] = {}
 
 
 def bar_store_path(root: Path) -> Path:
@@ -180,7 +181,10 @@ class BarStore:
         store unchanged since the first, is a copy of the first. Unchanged means the same
         file (inode) and the same row count and largest rowid in `bars` and `entries`, read in
         the same transaction as the rows: both tables are append-only (triggers refuse UPDATE
-        and DELETE), so any write moves those numbers."""
+        and DELETE), so any write moves those numbers. The next day's read (a later `as_of`)
+        reads only the rows dated from the last read's `as_of` on, when every row written since
+        (rowid above the remembered largest) is dated from it on too: the older rows are then
+        the ones read before (`_rows_since`)."""
         own_tx = not self._conn.in_transaction
         if own_tx:
             self._conn.execute("BEGIN")  # one snapshot for the stamp and the rows
@@ -189,14 +193,41 @@ class BarStore:
             hit = _BARS_MEMO.get(key[0])
             if hit is not None and hit[0] == key:
                 return hit[1].copy()
-            frame = self._read_bars_before(market, as_of, limit)
+            rows = self._rows_since(hit, key) if hit is not None else None
+            if rows is None:
+                rows = self._read_rows(market, as_of, limit)
+            frame = _bars_frame(rows)
         finally:
             if own_tx:
                 self._conn.execute("COMMIT")
         if len(_BARS_MEMO) >= 8:
             _BARS_MEMO.clear()
-        _BARS_MEMO[key[0]] = (key, frame.copy())
+        _BARS_MEMO[key[0]] = (key, frame.copy(), rows)
         return frame
+
+    def _rows_since(self, hit: tuple[tuple[Any, ...], pd.DataFrame, list[Any]],
+                    key: tuple[Any, ...]) -> list[Any] | None:
+        """The rows of `key`'s read from the remembered read `hit` and the rows dated from its
+        as_of on; None (read everything) unless it is the same file, market and limit at an
+        earlier or equal as_of, and nothing written since is dated before that as_of."""
+        (path, market, before, limit, stamp), rows = hit[0], hit[2]
+        if (path, market, limit) != (key[0], key[1], key[3]) or before > key[2]:
+            return None
+        now = key[4]
+        if stamp[:2] != now[:2] or now[3] < stamp[3] or now[5] < stamp[5]:
+            return None
+        older = self._conn.execute(
+            "SELECT (SELECT COUNT(*) FROM bars WHERE rowid > ? AND market = ? AND date < ?) + "
+            "(SELECT COUNT(*) FROM entries WHERE rowid > ? AND market = ? AND date < ?)",
+            (stamp[3], market, before.isoformat(), stamp[5], market, before.isoformat())
+        ).fetchone()[0]
+        if older:
+            return None
+        extra = self._conn.execute(
+            _ROWS_SQL + " AND b.date>=? ORDER BY b.date",
+            (market, key[2].isoformat(), before.isoformat())).fetchall()
+        out = rows + extra
+        return out if limit is None else out[len(out) - min(len(out), int(limit)):]
 
     def _stamp(self) -> tuple[int, ...]:
         st = os.stat(self.path)
@@ -205,35 +236,42 @@ class BarStore:
             "(SELECT COUNT(*) FROM entries), (SELECT MAX(rowid) FROM entries)").fetchone()
         return (st.st_dev, st.st_ino, *(-1 if v is None else int(v) for v in row))
 
-    def _read_bars_before(self, market: str, as_of: date, limit: int | None) -> pd.DataFrame:
-        sql = ("SELECT b.date, b.open, b.high, b.low, b.close, b.volume, e.price FROM bars b "
-               "LEFT JOIN entries e ON e.market = b.market AND e.date = b.date "
-               "WHERE b.market=? AND b.date<?")
+    def _read_rows(self, market: str, as_of: date, limit: int | None) -> list[Any]:
+        sql = _ROWS_SQL + " ORDER BY b.date DESC"
         args: list[object] = [market, as_of.isoformat()]
-        sql += " ORDER BY b.date DESC"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        rows = self._conn.execute(sql, args).fetchall()[::-1]
-        if not rows:
-            frame = pd.DataFrame(rows, columns=["date", *COLUMNS, "entry"])
-            frame["date"] = [date.fromisoformat(d) for d in frame["date"]]
-            frame["entry"] = frame["entry"].astype(float)
-            return frame.set_index("date")
-        # column by column: the frame pandas would infer from the rows, several times faster
-        cols = list(zip(*rows, strict=True))
-        index = pd.Index([date.fromisoformat(d) for d in cols[0]], dtype=object, name="date")
-        # np.array infers what pd.Series(values).infer_objects() would: float64 for REAL
-        # columns, int64 for volume (tests/cycle/test_replay_speed.py compares the frames)
-        data = {name: np.array(values) for name, values in zip(COLUMNS, cols[1:6], strict=True)}
-        data["entry"] = np.array(cols[6], dtype=float)
-        return pd.DataFrame(data, index=index)
+        return self._conn.execute(sql, args).fetchall()[::-1]
 
     def revisions(self, market: str) -> pd.DataFrame:
         rows = self._conn.execute(
             "SELECT date, open, high, low, close, volume, recorded_at FROM bar_revisions "
             "WHERE market=? ORDER BY id", (market,)).fetchall()
         return pd.DataFrame(rows, columns=["date", *COLUMNS, "recorded_at"])
+
+
+
+_ROWS_SQL = ("SELECT b.date, b.open, b.high, b.low, b.close, b.volume, e.price FROM bars b "
+             "LEFT JOIN entries e ON e.market = b.market AND e.date = b.date "
+             "WHERE b.market=? AND b.date<?")
+
+
+def _bars_frame(rows: list[Any]) -> pd.DataFrame:
+    """The bars frame of (date, open, high, low, close, volume, entry) rows, oldest first."""
+    if not rows:
+        frame = pd.DataFrame(rows, columns=["date", *COLUMNS, "entry"])
+        frame["date"] = [date.fromisoformat(d) for d in frame["date"]]
+        frame["entry"] = frame["entry"].astype(float)
+        return frame.set_index("date")
+    # column by column: the frame pandas would infer from the rows, several times faster
+    cols = list(zip(*rows, strict=True))
+    index = pd.Index([date.fromisoformat(d) for d in cols[0]], dtype=object, name="date")
+    # np.array infers what pd.Series(values).infer_objects() would: float64 for REAL
+    # columns, int64 for volume (tests/cycle/test_replay_speed.py compares the frames)
+    data = {name: np.array(values) for name, values in zip(COLUMNS, cols[1:6], strict=True)}
+    data["entry"] = np.array(cols[6], dtype=float)
+    return pd.DataFrame(data, index=index)
 
 
 def frame_to_bars(frame: pd.DataFrame) -> list[Bar]:
