@@ -467,9 +467,13 @@ class _Executions:
         def number(name: str) -> np.ndarray:  # None (commission not reported yet): nan
             return np.array(get(name), dtype=float) if items else np.zeros(0)
 
+        def never_none(name: str, dtype: str) -> np.ndarray:
+            """Straight from the objects (no list of a million Python numbers first)."""
+            return np.fromiter(map(attrgetter(name), items), dtype=dtype, count=len(items))
+
         return cls(items, text("exec_id"), text("order_ref"), text("side"),
-                   np.array(get("quantity"), dtype="int64") if items else np.zeros(0, "int64"),
-                   number("price"), number("commission"))
+                   never_none("quantity", "int64"), never_none("price", "float64"),
+                   number("commission"))
 
 
 def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Execution],
