@@ -3,12 +3,28 @@
 pandas_market_calendars is the authority (its CBOT_Agriculture calendar has the grains holidays
 right, including Good Friday, Juneteenth, Thanksgiving and the early close the day after); we
 only cache its schedule and answer the questions the cycle asks.
+
+Building that schedule for 2000-2045 (and importing pandas_market_calendars) costs ~0.6 s of
+CPU, paid by every process that asks a calendar question: each `hydra` command, kernel and
+replay. So the table we read from it (trade dates, session times, holiday names) is kept on
+disk, one file per calendar, keyed by everything it depends on (the calendar's name, the range,
+the versions of pandas_market_calendars, exchange_calendars and pandas, and this file's own
+source), written atomically and checked by a digest when read: a stale, foreign or corrupt
+file is ignored and rebuilt. Where the cache lives: $HYDRA_CACHE_DIR, else
+$XDG_CACHE_HOME/hydra, else ~/.cache/hydra; if it cannot be written we only lose the speed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -18,6 +34,8 @@ from hydra.domain.market import Market
 from hydra.reference.markets import MarketsFileError, registry_source
 
 _FIRST, _LAST = "2000-01-01", "2045-12-31"
+_TIME_COLUMNS = ("market_open", "break_start", "break_end", "market_close")
+_CACHE_FORMAT = 1  # bump when the file's layout changes (the source hash also changes then)
 
 
 @cache
@@ -34,12 +52,15 @@ def _calendar(name: str):
 
 
 def check_calendar(market: Market) -> None:
-    """Fail now, naming the file to fix, if the market's calendar is not one we can read."""
-    _calendar(market.calendar)
+    """Fail now, naming the file to fix, if the market's calendar is not one we can read
+    (a cached table proves it: only a calendar pandas_market_calendars knows is cached)."""
+    _table(market.calendar)
 
 
 @cache
 def _schedule(name: str) -> pd.DataFrame:
+    """pandas_market_calendars' schedule for our range, indexed by trade date (the authority
+    the cached table is built from)."""
     cal = _calendar(name)
     times = cal.market_times
     sched = cal.schedule(_FIRST, _LAST, start=times[0], end=times[-1])
@@ -47,9 +68,132 @@ def _schedule(name: str) -> pd.DataFrame:
     return sched
 
 
+# ------------------------------------------------------------------------ the cached table
+@dataclass(frozen=True)
+class _Table:
+    """What we read from a calendar: its trade dates in order, their row numbers, the session
+    times as UTC microseconds per column (NaT as _NAT), and the named regular holidays."""
+
+    days: tuple[date, ...]
+    rows: dict[date, int]
+    cols: dict[str, np.ndarray]
+    holidays: dict[date, str]
+
+
+def _build(name: str) -> dict[str, np.ndarray]:
+    """The table's arrays, from pandas_market_calendars (the slow path)."""
+    sched = _schedule(name)
+    arrays = {"days": np.array([d.toordinal() for d in sched.index], dtype=np.int64)}
+    for c in _TIME_COLUMNS:
+        if c in sched.columns:
+            arrays[c] = np.asarray(sched[c].astype("datetime64[us, UTC]").array.asi8,
+                                   dtype=np.int64)
+    regular = _calendar(name).regular_holidays
+    named = (regular.holidays(_FIRST, _LAST, return_name=True) if regular is not None
+             else pd.Series([], dtype=object))
+    first: dict[int, str] = {}
+    for ts, holiday in named.items():  # the first name per day, as a one-day query gives it
+        first.setdefault(pd.Timestamp(ts).date().toordinal(), str(holiday))
+    arrays["holiday_days"] = np.array(list(first), dtype=np.int64)
+    arrays["holiday_names"] = np.array(list(first.values()), dtype=np.str_)
+    return arrays
+
+
+def _cache_key(name: str) -> dict[str, object]:
+    """Everything the table depends on: any change makes a new key (a new file)."""
+    from importlib.metadata import version
+
+    return {
+        "format": _CACHE_FORMAT,
+        "calendar": name,
+        "range": [_FIRST, _LAST],
+        "pandas_market_calendars": version("pandas_market_calendars"),
+        "exchange_calendars": version("exchange_calendars"),
+        "pandas": pd.__version__,
+        "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+    }
+
+
+def _cache_dir() -> Path:
+    if os.environ.get("HYDRA_CACHE_DIR"):
+        return Path(os.environ["HYDRA_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "hydra"
+
+
+def _cache_path(name: str, key: dict[str, object]) -> Path:
+    tag = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return _cache_dir() / "calendars" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{tag}.npz"
+
+
+def _digest(key_text: str, arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256(key_text.encode())
+    for k in sorted(arrays):
+        h.update(k.encode())
+        h.update(str(arrays[k].dtype).encode())
+        h.update(np.ascontiguousarray(arrays[k]).tobytes())
+    return h.hexdigest()
+
+
+def _read_cache(path: Path, key_text: str) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the file is missing, unreadable, for another key, or
+    does not match its digest (truncated, edited, half-written by an older version)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception:  # any unreadable file is only a cache miss
+        return None
+    key, digest = arrays.pop("key", None), arrays.pop("digest", None)
+    if key is None or digest is None or str(key) != key_text:
+        return None
+    if str(digest) != _digest(key_text, arrays) or "days" not in arrays:
+        return None
+    n = len(arrays["days"])
+    if any(len(arrays[c]) != n for c in _TIME_COLUMNS if c in arrays):
+        return None
+    return arrays
+
+
+def _write_cache(path: Path, key_text: str, arrays: dict[str, np.ndarray]) -> None:
+    """Write atomically (a temporary file in the same folder, then rename): a reader sees the
+    old file or the whole new one. Failing to write only costs the next process the rebuild."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, key=np.array(key_text), digest=np.array(_digest(key_text, arrays)),
+                         **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        pass
+
+
+@cache
+def _table(name: str) -> _Table:
+    """The calendar's table: from the disk cache when it is valid, else built and cached."""
+    key = _cache_key(name)
+    key_text = json.dumps(key, sort_keys=True)
+    path = _cache_path(name, key)
+    arrays = _read_cache(path, key_text)
+    if arrays is None:
+        arrays = _build(name)  # raises MarketsFileError for an unknown calendar: not cached
+        _write_cache(path, key_text, arrays)
+    days = tuple(date.fromordinal(int(d)) for d in arrays["days"])
+    holidays = {date.fromordinal(int(d)): str(n)
+                for d, n in zip(arrays["holiday_days"], arrays["holiday_names"], strict=True)}
+    cols = {c: arrays[c] for c in _TIME_COLUMNS if c in arrays}
+    return _Table(days, {d: i for i, d in enumerate(days)}, cols, holidays)
+
+
 @cache
 def _trading_days(name: str) -> tuple[date, ...]:
-    return tuple(_schedule(name).index)
+    return _table(name).days
 
 
 def trading_days(market: Market, start: date, end: date) -> list[date]:
@@ -58,7 +202,7 @@ def trading_days(market: Market, start: date, end: date) -> list[date]:
 
 
 def is_trading_day(market: Market, day: date) -> bool:
-    return day in _schedule(market.calendar).index
+    return day in _table(market.calendar).rows
 
 
 def previous_trading_day(market: Market, day: date) -> date:
@@ -115,15 +259,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAT = np.iinfo(np.int64).min  # NaT as an integer
 
 
-@cache
 def _window_table(calendar: str) -> tuple[dict[date, int], dict[str, np.ndarray]]:
     """The schedule's rows by trade date and its times as UTC microseconds (one array per
     column): a row's datetimes are built from them on demand, the same ones
     Timestamp.to_pydatetime() gives, without a pandas row lookup per day."""
-    sched = _schedule(calendar)
-    cols = {c: sched[c].astype("datetime64[us, UTC]").array.asi8 for c in sched.columns
-            if c in ("market_open", "market_close", "break_start", "break_end")}
-    return {d: i for i, d in enumerate(sched.index)}, cols
+    table = _table(calendar)
+    return table.rows, table.cols
 
 
 def _utc(micros: np.int64) -> datetime:
@@ -152,9 +293,7 @@ def non_trading_reason(market: Market, day: date) -> str | None:
         return None
     if day.weekday() >= 5:
         return f"{day:%A} {day.isoformat()} is a weekend: {market.exchange} is closed"
-    cal = _calendar(market.calendar)
-    names = cal.regular_holidays.holidays(day, day, return_name=True)
-    if len(names):
-        holiday = names.iloc[0]
+    holiday = _table(market.calendar).holidays.get(day)
+    if holiday is not None:
         return f"{day.isoformat()} is an exchange holiday ({holiday}): {market.exchange} is closed"
     return f"{day.isoformat()} is not a trading day in the {market.calendar} calendar"
