@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -233,6 +234,7 @@ class TwsServer:
         self.requests: deque[tuple[int | None, int]] = deque(maxlen=5000)  # (client, msg id)
         self._sessions: dict[int, Session] = {}
         self._numbers = 0
+        self._placed = 0  # placeOrder messages received (the die-at-order-N faults count them)
         self._owners: dict[int, tuple[int, int]] = {}  # permId -> (clientId, orderId)
         self._by_client: dict[tuple[int, int], int] = {}
         self._next_id: dict[int, int] = {}
@@ -974,6 +976,10 @@ class TwsServer:
         w = parse_place_order(fields)
         assert s.client_id is not None
         oid = w.order_id
+        self._placed += 1
+        if self._placed == 2 and self._fault("die-at-order-2-unstored"):
+            log.warning("fault die-at-order-2-unstored: dying on order %d (%s)", oid, w.order_ref)
+            os._exit(9)  # as a kill -9: nothing stored, nothing answered
         refuse = self._refusal(s, w)
         if refuse is not None:
             s.send(msg.error(oid, *refuse))
@@ -1003,6 +1009,10 @@ class TwsServer:
         status = self.sim.place_order(request)
         perm = int(status.order_id)
         self._own(perm, s.client_id, oid)
+        if self._placed == 2 and self._fault("die-at-order-2-stored"):
+            log.warning("fault die-at-order-2-stored: dying after storing order %d (%s)", oid,
+                        w.order_ref)
+            os._exit(9)  # stored (the simulator's account is persistent), never acknowledged
         if status.status == "Inactive":
             code = 110 if "Invalid Price" in status.message else 201
             text = ("The price does not conform to the minimum price variation for this "

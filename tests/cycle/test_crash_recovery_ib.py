@@ -160,3 +160,34 @@ def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_r
         stop_process(gw, signal.SIGINT)
 
 
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["die-at-order-2-unstored", "die-at-order-2-stored"])
+def test_a_gateway_dying_under_a_placeorder_leaves_no_unknown_order(data_dir, monkeypatch,
+                                                                   fault):
+    """The session-5 flake made deterministic: the gateway dies as it receives a TWAP child's
+    placeOrder, before storing it (IB never got it: the adapter sends it again under the same
+    ref) or after storing it (IB has it: the adapter adopts it). Either way the cycle ends at
+    its target, every execution journaled once, no orderRef sent twice."""
+    (data_dir / "hydra.toml").write_text(IB_CONFIG)
+    monkeypatch.setenv("HYDRA_SIM_GATEWAY_FAULTS", fault)
+    gw, port = start_sim_gateway(data_dir, DAY)
+    monkeypatch.delenv("HYDRA_SIM_GATEWAY_FAULTS")
+    run_env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_PAPER_PORTS": port}
+    cyc = subprocess.Popen([sys.executable, "-c", IB_SCRIPT + "print('ok')\n", str(data_dir),
+                            DAY, port], env=run_env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert gw.wait(150) == 9, "the gateway's fault never fired"  # bounded: a slow start
+        gw, _ = start_sim_gateway(data_dir, DAY, port)
+        out, err = cyc.communicate(timeout=180)
+        assert cyc.returncode == 0 and "ok" in out, err[-3000:]
+        [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+        assert position(data_dir) == target
+        assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
+                                     "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
+        assert_books_agree_over_ib(data_dir, port)
+    finally:
+        cyc.kill()
+        stop_process(gw, signal.SIGINT)

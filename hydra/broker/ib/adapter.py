@@ -815,6 +815,9 @@ class IBBroker(Broker):
 
     # --------------------------------------------------------------------------- orders
     def place_order(self, request: OrderRequest) -> OrderStatus:
+        return self._place(request, resend_allowed=True)
+
+    def _place(self, request: OrderRequest, resend_allowed: bool) -> OrderStatus:
         c = request.contract
         problem = _invalid(request)
         if problem:
@@ -839,7 +842,10 @@ class IBBroker(Broker):
                                                        oid)
             return oid
 
-        oid = self._call(submit)
+        try:
+            oid = self._call(submit)
+        except ConnectionError:  # the socket died under placeOrder: UNKNOWN, not "not sent"
+            return self._recover_placement(request, resend_allowed)
         self.events.append(("placeOrder", request.order_ref,
                             f"{request.side} {request.quantity} {request.order_type} "
                             f"{request.limit_price if request.limit_price is not None else ''}"))
@@ -856,7 +862,47 @@ class IBBroker(Broker):
 
         self._run(acked, f"the acknowledgement of {request.order_ref}",
                   self.settings.request_timeout_seconds + 5)
-        return self._status_of(f"{client_id}/{oid}")
+        if not self.is_connected() and not self._closing:
+            return self._recover_placement(request, resend_allowed)
+        try:
+            return self._status_of(f"{client_id}/{oid}")
+        except BrokerError as exc:  # the drop came after the check: the session lost the trade
+            if self._closing or not str(exc).startswith("IB does not know order"):
+                raise
+            return self._recover_placement(request, resend_allowed)
+
+    def _recover_placement(self, request: OrderRequest, resend_allowed: bool) -> OrderStatus:
+        """The connection died between placeOrder and IB's acknowledgement, so the order is
+        UNKNOWN: it may or may not have reached IB. After reconnecting (ib_insync's start-up
+        sync reloads open orders and executions), look it up by its orderRef (unique per
+        leg/slice/attempt): IB has it -> adopt it; IB has no order and no execution under that
+        ref -> it was never received, so it is sent again once under the same ref. Never twice:
+        a second loss during the resend is an error naming the order."""
+        ref = request.order_ref
+        self.events.append(("placement-unknown", ref, "connection lost before the ack"))
+        log.warning("the connection to IB broke while order %s was being placed: looking it up "
+                    "by orderRef after reconnecting", ref)
+        self._ensure()
+        self._refresh_orders()
+        ib = self._ib
+        snap = self._call(lambda: next((_trade_snap(t) for t in ib.trades()
+                                        if t.order.orderRef == ref), None))
+        if snap is not None:
+            self.events.append(("placement-adopted", ref, f"IB has it ({snap.status})"))
+            return self._to_status(snap)
+        execs = [e for e in self.executions(ref) if e.order_ref == ref]
+        if execs:
+            self.events.append(("placement-adopted", ref, f"IB filled it ({execs[0].order_id})"))
+            return self._status_of(execs[0].order_id)
+        if not resend_allowed:
+            raise BrokerError(f"the connection to IB broke twice while order {ref} was being "
+                              "placed and IB does not show it: not sending it a third time; "
+                              "check it at IB, then rerun the cycle (it resumes from the "
+                              "journal)")
+        self.events.append(("placement-resent", ref, "IB never received it"))
+        log.warning("IB never received order %s (no open or completed order, no execution "
+                    "under its ref): sending it again under the same ref", ref)
+        return self._place(request, resend_allowed=False)
 
     def _find(self, order_id: str) -> _TradeSnap | None:
         ib = self._ib
