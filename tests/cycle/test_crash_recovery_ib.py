@@ -148,18 +148,22 @@ def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_r
         gw.wait(10)
         time.sleep(2)
         gw, _ = start_sim_gateway(data_dir, DAY, port)
-        out, err = cyc.communicate(timeout=180)
-        assert cyc.returncode == 0 and "ok" in out, err[-3000:]
-        [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
-        assert position(data_dir) == target
-        assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
-                                     "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
-        assert_books_agree_over_ib(data_dir, port)
+        _assert_the_day_ended_right(cyc, data_dir, port)
     finally:
         cyc.kill()
         stop_process(gw, signal.SIGINT)
 
 
+def _assert_the_day_ended_right(cyc: subprocess.Popen[str], data_dir, port: str) -> None:
+    """The cycle went on after the gateway came back: exit 0, the position at the day's
+    target, nothing left working, the books agreeing over IB."""
+    out, err = cyc.communicate(timeout=180)
+    assert cyc.returncode == 0 and "ok" in out, err[-3000:]
+    [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
+    assert position(data_dir) == target
+    assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
+                                 "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
+    assert_books_agree_over_ib(data_dir, port)
 
 
 @pytest.mark.slow
@@ -181,13 +185,7 @@ def test_a_gateway_dying_under_a_placeorder_leaves_no_unknown_order(data_dir, mo
     try:
         assert gw.wait(150) == 9, "the gateway's fault never fired"  # bounded: a slow start
         gw, _ = start_sim_gateway(data_dir, DAY, port)
-        out, err = cyc.communicate(timeout=180)
-        assert cyc.returncode == 0 and "ok" in out, err[-3000:]
-        [(target,)] = journal_rows(data_dir, "SELECT target FROM cycle_targets")
-        assert position(data_dir) == target
-        assert broker_rows(data_dir, "SELECT order_ref FROM orders WHERE status NOT IN "
-                                     "('Filled', 'Cancelled', 'ApiCancelled', 'Inactive')") == []
-        assert_books_agree_over_ib(data_dir, port)
+        _assert_the_day_ended_right(cyc, data_dir, port)
     finally:
         cyc.kill()
         stop_process(gw, signal.SIGINT)

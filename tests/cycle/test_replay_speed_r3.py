@@ -11,25 +11,16 @@ import pandas as pd
 import pytest
 
 from hydra.domain.broker import Bar
-from hydra.execution.journal import FillRecord, Journal
+from hydra.execution.journal import Journal
 from hydra.model import features, returns
 from hydra.model import store as store_mod
 from hydra.model.features import labelled, make_features
 from hydra.model.returns import CostModel
 from hydra.model.store import BarStore
+from tests.execution.test_journal import FILL
 
 COST = CostModel(tick=0.25, point_value=50.0, half_spread=0.125, k=0.1, commission=2.35)
 
-FILL = FillRecord(
-    exec_id="0000e0d5.6564c2a1.01.01", order_ref="HYD-ZO-20261124-1-s1-a1",
-    parent_ref="HYD-ZO-20261124-1", cycle_id="ZO-20261124", as_of="2026-11-24", symbol="ZO",
-    local_symbol="ZOH7", side="BUY", quantity=1, price=320.25,
-    fill_time="2026-11-24T16:00:00+00:00", route="limit-patience", slice=1,
-    decision_mid=320.0, arrival_mid=320.125, tick=0.25, point_value=50.0,
-    predicted_price=0.15, predicted_ticks=0.6, predicted_bps=4.7, predicted_usd=7.5,
-    actual_price=0.125, actual_ticks=0.5, actual_bps=3.9, actual_usd=6.25, commission=None,
-    latency_ms=120.0, broker="ib", account_id="DU123",
-)
 
 
 def test_cycle_fills_is_the_fills_frame_with_and_without_fills(tmp_path: Path):
