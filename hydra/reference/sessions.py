@@ -191,13 +191,8 @@ def _table(name: str) -> _Table:
     return _Table(days, {d: i for i, d in enumerate(days)}, cols, holidays)
 
 
-@cache
-def _trading_days(name: str) -> tuple[date, ...]:
-    return _table(name).days
-
-
 def trading_days(market: Market, start: date, end: date) -> list[date]:
-    days = _trading_days(market.calendar)
+    days = _table(market.calendar).days
     return [d for d in days if start <= d <= end]
 
 
@@ -206,7 +201,7 @@ def is_trading_day(market: Market, day: date) -> bool:
 
 
 def previous_trading_day(market: Market, day: date) -> date:
-    days = _trading_days(market.calendar)
+    days = _table(market.calendar).days
     import bisect
 
     i = bisect.bisect_left(days, day)
@@ -216,7 +211,7 @@ def previous_trading_day(market: Market, day: date) -> date:
 
 
 def next_trading_day(market: Market, day: date) -> date:
-    days = _trading_days(market.calendar)
+    days = _table(market.calendar).days
     import bisect
 
     i = bisect.bisect_right(days, day)
@@ -243,7 +238,8 @@ def session_windows(market: Market, day: date) -> list[tuple[datetime, datetime]
 def _windows(calendar: str, day: date) -> tuple[tuple[datetime, datetime], ...]:
     """session_windows per calendar and day, remembered: the schedule is read once per process
     and never changes, and the simulator asks for the same days on every call."""
-    rows, cols = _window_table(calendar)
+    table = _table(calendar)
+    rows, cols = table.rows, table.cols
     i = rows.get(day)
     if i is None:
         return ()
@@ -257,14 +253,6 @@ def _windows(calendar: str, day: date) -> tuple[tuple[datetime, datetime], ...]:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAT = np.iinfo(np.int64).min  # NaT as an integer
-
-
-def _window_table(calendar: str) -> tuple[dict[date, int], dict[str, np.ndarray]]:
-    """The schedule's rows by trade date and its times as UTC microseconds (one array per
-    column): a row's datetimes are built from them on demand, the same ones
-    Timestamp.to_pydatetime() gives, without a pandas row lookup per day."""
-    table = _table(calendar)
-    return table.rows, table.cols
 
 
 def _utc(micros: np.int64) -> datetime:

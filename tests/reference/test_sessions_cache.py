@@ -19,7 +19,7 @@ CAL = "CBOT_Agriculture"
 
 def _forget() -> None:
     """What a new process starts with: nothing remembered in memory."""
-    for f in (sessions._table, sessions._trading_days, sessions._windows):
+    for f in (sessions._table, sessions._windows):
         f.cache_clear()
 
 
