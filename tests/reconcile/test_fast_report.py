@@ -381,3 +381,20 @@ def test_a_column_snapshot_of_another_market_is_refused(data, tmp_path):
     seed_account(account, execs)
     with pytest.raises(ValueError, match="executions of every market given for a report of ZO"):
         one_path(root, read_execution_columns(account), False, as_of="2026-11-25", market="ZO")
+
+
+@pytest.mark.parametrize("commissions", [(2.35, 1.0 / 3.0, None), (None, None, None),
+                                         (1.0 / 3.0, 1.0 / 7.0, 2.35)])
+def test_commissions_and_times_not_stored_as_integers_are_read_again(tmp_path, commissions):
+    """The columns read commissions and fill times as stored; a commission kept as REAL (not
+    on the 1/10,000 grid), none reported, or a time kept as text makes the column double or
+    text, and the report reads it again decoded (the reference's values)."""
+    fills = [fill(i, commission=c) for i, c in enumerate(commissions)]
+    fills.append(fill(9, when="2026-11-23T15:00:09Z" if commissions[0] else None))
+    with Journal(DataPaths(tmp_path).journal_db) as j:
+        j.record_fills(fills)
+    ref, fast = both_paths(tmp_path, matching(fills), as_of="2026-11-25", market="ZO")
+    assert fast.summary == ref.summary
+    cols = fast.report.journal_columns()
+    assert [None if c != c else c for c in cols.commission[cols.order].tolist()] == [
+        f.commission for f in fills]
