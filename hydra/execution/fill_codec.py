@@ -294,14 +294,17 @@ def read_sql(where: str = "", full: bool = True, order_ref: bool = True) -> str:
     and time text, are read apart (see KEPT_SQL), through partial indexes. `order_ref=False`
     (the report's columns, fill_columns): without the order refs (FillColumns looks up the few
     a break lists, 0.25 s a million), the execId whole (the view's expression: joining a
-    million in Arrow costs more than SQLite's concatenation) instead of its tail, the
-    commission and fill time as stored (see RAW)."""
+    million in Arrow costs more than SQLite's concatenation) instead of its tail, and the
+    fill times as stored (all integers: the microseconds; else read again with the CASE).
+    Commissions keep the CASE: one not on the 1/10,000 grid (2.35 x 3) is common, and a
+    double column would then be read twice."""
     raw = not full and not order_ref
     cols = ["exec_stem", *(["exec_id"] if raw else ["exec_tail"]),
             *(["order_ref"] if order_ref else []), "context",
             "quantity", "predicted_price",
             "derived", *RAW_MONEY,  # as stored: see decode_raw
-            *(RAW if raw else [f"{_money_sql('commission')} AS commission", _FILL_TIME_US])]
+            f"{_money_sql('commission')} AS commission",
+            "fill_time AS fill_time_us" if raw else _FILL_TIME_US]
     cols = [_EXEC_ID if c == "exec_id" else c for c in cols]
     if full:
         cols += ["CASE typeof(parent_ref) WHEN 'integer' THEN parent_ref END AS parent_cut",
@@ -319,11 +322,6 @@ _FILL_TIME_US = ("CASE typeof(fill_time) WHEN 'integer' THEN fill_time ELSE -1 E
 # costs ~0.1 s a million a column) and divided here; a column that is not all integers
 # (an off-grid price kept as REAL arrives as double) is read again with the CASE.
 RAW_MONEY = ("price", "arrival_mid")
-# read_sql(order_ref=False, full=False) also reads these as stored: a commission column of
-# integers (and NULLs) is decoded like RAW_MONEY; fill times all integers are the microseconds
-# themselves; any other column (a REAL commission, a text time: Arrow makes the column double
-# or text) is read again with read_sql's CASE.
-RAW = ("commission", "fill_time AS fill_time_us")
 
 
 def money_column_sql(name: str, where: str = "") -> str:
@@ -334,12 +332,11 @@ def money_column_sql(name: str, where: str = "") -> str:
 
 
 def decode_raw_money(rows: pa.Table, reread: Callable[[str], pa.Array]) -> pa.Table:
-    """read_sql's RAW_MONEY columns (and RAW, where read so) as the values `_money_sql` gives:
-    an integer column is k / 10000.0 (numpy's division is SQLite's: the same doubles); any
-    other is re-read; a fill time column of integers is kept as it is."""
-    names = [n for n in (*RAW_MONEY, "commission") if n in rows.schema.names]
-    raw_commission = "exec_id" in rows.schema.names  # read_sql's raw read
-    for name in names if raw_commission else RAW_MONEY:
+    """read_sql's RAW_MONEY columns as the values `_money_sql` gives: an integer column is
+    k / 10000.0 (numpy's division is SQLite's: the same doubles); any other is re-read; a
+    fill time column read as stored (the report's columns) is re-read unless all integers."""
+    raw_time = "exec_id" in rows.schema.names  # read_sql's read for the report's columns
+    for name in RAW_MONEY:
         col = rows[name]
         if pa.types.is_integer(col.type):
             values = np.asarray(col.to_numpy(), dtype=float) / float(SCALE)  # nulls: nan
@@ -349,7 +346,7 @@ def decode_raw_money(rows: pa.Table, reread: Callable[[str], pa.Array]) -> pa.Ta
         else:
             decoded = reread(name)
         rows = rows.set_column(rows.schema.get_field_index(name), name, decoded)
-    if raw_commission and not pa.types.is_integer(rows["fill_time_us"].type):
+    if raw_time and not pa.types.is_integer(rows["fill_time_us"].type):
         at = rows.schema.get_field_index("fill_time_us")
         rows = rows.set_column(at, "fill_time_us", reread("fill_time_us"))
     return rows
