@@ -10,7 +10,7 @@ lists (breaks, explained and foreign executions) come back as objects through `i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
@@ -32,6 +32,8 @@ class ExecutionColumns:
     price: np.ndarray
     commission: np.ndarray  # nan: not reported yet
     items_at: Callable[[np.ndarray], list[Execution]]  # positions -> the executions there
+    # what a reader derived from these columns, kept with them (they never change)
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.quantity)

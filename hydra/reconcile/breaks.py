@@ -439,6 +439,19 @@ def _flags(x: Any) -> np.ndarray:
     return np.asarray(pc.fill_null(x, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def prepare_executions(ex: ExecutionColumns) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Each execution's origin (Hydra, the simulator's expiry) and its orderRef's trade date,
+    computed once per columns and kept on them (columns never change): the thread that reads
+    the broker (fill_report.prefetch_broker) calls it, so that this work (the regex over a
+    million refs) runs while the journal is read."""
+    found = ex.derived.get("origin_days")
+    if found is None:
+        is_hydra = _flags(pc.starts_with(ex.order_ref, HYDRA_PREFIX))
+        is_expiry = ~is_hydra & _flags(pc.equal(ex.order_ref, EXPIRY_REF))
+        found = ex.derived["origin_days"] = (is_hydra, is_expiry, _ref_days(ex.order_ref))
+    return found
+
+
 def reconcile_columns(cols: Any, mine: np.ndarray,
                       executions: Iterable[Execution] | ExecutionColumns,
                       positions: Iterable[Position], cfg: ReconcileConfig, *,
@@ -458,10 +471,8 @@ def reconcile_columns(cols: Any, mine: np.ndarray,
         ex = ExecutionColumns.of(list(executions), symbol)
     if symbol is not None:
         positions = [p for p in positions if p.symbol == symbol]
-    is_hydra = _flags(pc.starts_with(ex.order_ref, HYDRA_PREFIX))
-    is_expiry = ~is_hydra & _flags(pc.equal(ex.order_ref, EXPIRY_REF))
+    is_hydra, is_expiry, days = prepare_executions(ex)
     is_foreign = ~is_hydra & ~is_expiry
-    days = _ref_days(ex.order_ref)
     bad = np.flatnonzero(~_flags(pc.is_valid(days)))
     if len(bad):  # not a Hydra ref: the exchange-local calendar day (as trade_dates)
         local = pd.to_datetime(pd.Series([e.time for e in ex.items(bad)], dtype=object),

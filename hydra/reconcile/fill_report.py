@@ -353,9 +353,16 @@ def prefetch_broker(rep: Report) -> Callable[[], BrokerSnapshot]:
     (IB's client belongs to its thread's event loop). Call the result for the snapshot."""
     if rep.params.broker != "sim":
         return lambda: broker_snapshot(rep)
+
+    def read() -> BrokerSnapshot:
+        snap = broker_snapshot(rep)
+        if isinstance(snap.executions, ExecutionColumns):
+            reconcile.prepare_executions(snap.executions)
+        return snap
+
     pool = ThreadPoolExecutor(1, thread_name_prefix="hydra-broker-read")
     try:
-        return pool.submit(broker_snapshot, rep).result
+        return pool.submit(read).result
     finally:
         pool.shutdown(wait=False)  # the thread ends with its one task
 

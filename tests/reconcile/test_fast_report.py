@@ -25,7 +25,7 @@ from hydra.broker.sim.columns import read_execution_columns, seed_account
 from hydra.domain.broker import Execution, Position
 from hydra.execution.journal import FillRecord, Journal
 from hydra.paths import DataPaths
-from hydra.reconcile import fill_report
+from hydra.reconcile import breaks, fill_report
 from hydra.reference.clock import SimClock
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -142,6 +142,8 @@ def one_path(root: Path, execs: list[Execution] | ExecutionColumns | Path, refer
         execs = read_execution_columns(execs, rep.params.market)
         if reference:
             execs = execs.all_items()
+        else:  # as fill_report.prefetch_broker's thread does (objects: computed when used)
+            breaks.prepare_executions(execs)
     snap = fill_report.BrokerSnapshot("sim", "DUSIM0001", None, execs, positions(),
                                       "compared", "sim account DUSIM0001", history_start)
     if rep.params.broker == "none":
@@ -386,9 +388,9 @@ def test_a_column_snapshot_of_another_market_is_refused(data, tmp_path):
 @pytest.mark.parametrize("commissions", [(2.35, 1.0 / 3.0, None), (None, None, None),
                                          (1.0 / 3.0, 1.0 / 7.0, 2.35)])
 def test_commissions_and_times_not_stored_as_integers_are_read_again(tmp_path, commissions):
-    """The columns read commissions and fill times as stored; a commission kept as REAL (not
-    on the 1/10,000 grid), none reported, or a time kept as text makes the column double or
-    text, and the report reads it again decoded (the reference's values)."""
+    """Commissions kept as REAL (not on the 1/10,000 grid) or not reported, decoded in SQL;
+    fill times read as stored, and read again decoded when a time kept as text makes the
+    column text: the reference's values."""
     fills = [fill(i, commission=c) for i, c in enumerate(commissions)]
     fills.append(fill(9, when="2026-11-23T15:00:09Z" if commissions[0] else None))
     with Journal(DataPaths(tmp_path).journal_db) as j:
