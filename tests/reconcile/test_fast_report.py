@@ -400,3 +400,16 @@ def test_commissions_and_times_not_stored_as_integers_are_read_again(tmp_path, c
     cols = fast.report.journal_columns()
     assert [None if c != c else c for c in cols.commission[cols.order].tolist()] == [
         f.commission for f in fills]
+
+
+def test_a_broken_account_file_read_in_the_thread_fails_the_report_saying_so(tmp_path):
+    """prefetch_broker reads the simulator in a thread; its error still reaches build's
+    caller as the report's error (not lost in the thread, not a blank comparison)."""
+    with Journal(DataPaths(tmp_path).journal_db) as j:
+        j.record_fills([fill(1)])
+    account = DataPaths(tmp_path).sim_db
+    account.parent.mkdir(parents=True, exist_ok=True)
+    account.write_bytes(b"not a database at all, padded" * 10)
+    with pytest.raises(fill_report.ReportError, match=r"broker check failed: .*not a readable"):
+        fill_report.build(data_dir=str(tmp_path), as_of="2026-11-25", market="ZO",
+                          broker="sim")
