@@ -6,9 +6,10 @@ Writes N fills with Journal.record_fills (seeded, two routes, three contracts), 
 report's steps as the notebook and `hydra fill-report --reconcile` run them: reading the
 journal (in columns, Journal.fill_columns: numpy and Arrow, no DataFrame per fill), totals,
 slippage statistics by route, the broker comparison against N executions (one altered, so
-there is a break to find), the summary. First it runs the straightforward reference path
-(Journal.fills: SQL rows into pandas, then tca's and breaks' DataFrame
-functions) and the fast path on `--check` fills and asserts their summaries (every metric:
+there is a break to find: read from a simulated account file holding them, as the report reads
+the simulator's, in a thread begun when the report opens), the summary. First it runs the
+straightforward reference path (Journal.fills: SQL rows into pandas, then tca's and breaks'
+DataFrame functions) and the fast path on `--check` fills and asserts their summaries (every metric:
 bias, RMSE, pessimism multiplier, breaks...) are equal, double for double; it prints both
 times side by side.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,10 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from hydra.broker.columns import ExecutionColumns
+from hydra.broker.sim.columns import read_execution_columns, seed_account
 from hydra.domain.broker import Execution, Position
 from hydra.execution.journal import FillRecord, Journal
 from hydra.paths import DataPaths
-from hydra.reconcile import fill_report
+from hydra.reconcile import breaks, fill_report
 
 TICK, POINT_VALUE, MID = 0.25, 50.0, 500.0
 BASE = FillRecord(
@@ -87,21 +91,29 @@ def broker_side(fills: list[FillRecord]) -> tuple[list[Execution], list[Position
     return executions, positions
 
 
-def build(root: Path, n: int, batch: int = 50_000) -> tuple[list[FillRecord], float]:
-    """N fills journaled in `root` (the real write path); returns them and bytes per fill."""
+def build(root: Path, n: int, batch: int = 50_000
+          ) -> tuple[list[FillRecord], float, list[Execution], list[Position]]:
+    """N fills journaled in `root` (the real write path) and the broker's side of them in the
+    simulated account file there; returns the fills, bytes per fill and the broker's side."""
     paths = DataPaths(root)
     fills = make_fills(n)
     with Journal(paths.journal_db) as j:
         for k in range(0, n, batch):
             j.record_fills(fills[k:k + batch])
         j._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return fills, paths.journal_db.stat().st_size / n
+    executions, positions = broker_side(fills)
+    paths.sim_db.parent.mkdir(parents=True, exist_ok=True)
+    seed_account(paths.sim_db, executions)
+    return fills, paths.journal_db.stat().st_size / n, executions, positions
 
 
 def report(root: Path, executions: list[Execution], positions: list[Position], *,
            reference: bool = False, steps: dict[str, float] | None = None) -> dict[str, Any]:
     """The report's metrics (the summary dict), by the fast path or the reference path, as
-    fill_report.build runs them (the broker's snapshot given: no broker process here)."""
+    fill_report.build runs them: the fast path reads the executions from the account file in
+    columns, in a thread begun at the start (fill_report.prefetch_broker); the reference is
+    given them as objects. Positions are given (the simulator replays them from its
+    executions: the broker's own work, and IB reports them)."""
     steps = {} if steps is None else steps
 
     def step(label: str, fn, *args, **kw):
@@ -110,15 +122,29 @@ def report(root: Path, executions: list[Execution], positions: list[Position], *
         steps[label] = time.perf_counter() - t
         return out
 
+    def read_broker() -> ExecutionColumns:
+        t = time.perf_counter()
+        out = read_execution_columns(DataPaths(root).sim_db, "ZO")
+        breaks.prepare_executions(out)  # as fill_report.prefetch_broker's thread does
+        steps["  (its read, in the thread)"] = time.perf_counter() - t
+        return out
+
     rep = step("open the report", fill_report.open_report, as_of=date(2030, 1, 1),
                data_dir=str(root), broker="sim", market="ZO", reference=reference)
+    if not reference:
+        pool = ThreadPoolExecutor(1)
+        pending = pool.submit(read_broker)
+        pool.shutdown(wait=False)
     if reference:  # the straightforward path: SQL rows into pandas
         step("read the journal (SQL rows into pandas)", rep.journal_fills)
     else:
         step("read the journal (columns)", rep.journal_columns)
     fl = step("fill list and totals", fill_report.fill_list, rep)
     slip = step("slippage statistics, overall + 2 routes", fill_report.slippage, rep, fl)
-    snap = fill_report.BrokerSnapshot("sim", "DUSIM0001", None, executions, positions,
+    broker: list[Execution] | ExecutionColumns = executions
+    if not reference:
+        broker = step("the sim broker's executions (file, columns: wait)", pending.result)
+    snap = fill_report.BrokerSnapshot("sim", "DUSIM0001", None, broker, positions,
                                       "compared", "sim account DUSIM0001 (benchmark)")
     check = step("broker comparison + positions", fill_report.broker_check, rep, snap)
     return step("summary", fill_report.summarize, rep, fl, slip, check)
@@ -135,8 +161,7 @@ def timed_report(root: Path, executions: list[Execution], positions: list[Positi
 def check_equal(n: int) -> tuple[float, float]:
     """Fast and reference paths on n fills: the same summary, every metric; their times."""
     with tempfile.TemporaryDirectory() as tmp:
-        fills, _ = build(Path(tmp), n)
-        executions, positions = broker_side(fills)
+        _, _, executions, positions = build(Path(tmp), n)
         ref_s, ref, _ = timed_report(Path(tmp), executions, positions, reference=True)
         fast_s, fast, _ = timed_report(Path(tmp), executions, positions)
     if fast != ref:
@@ -157,10 +182,9 @@ def main() -> None:
     n = args.fills
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        fills, per_fill = build(Path(tmp), n)
-        print(f"journaled {n:,} fills with record_fills: {time.perf_counter() - t:.1f} s, "
-              f"{per_fill:.0f} bytes per fill")
-        executions, positions = broker_side(fills)
+        fills, per_fill, executions, positions = build(Path(tmp), n)
+        print(f"journaled {n:,} fills with record_fills (and the sim account's executions): "
+              f"{time.perf_counter() - t:.1f} s, {per_fill:.0f} bytes per fill")
         del fills
         total, summary, steps = timed_report(Path(tmp), executions, positions)
     print(f"the report over {n:,} fills (every fill in range):")

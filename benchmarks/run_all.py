@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reconcile as recon_bench
 import runs_list as runs_bench
 
+from hydra.broker.sim.columns import seed_account
 from hydra.domain.broker import Execution
 from hydra.execution.journal import FillRecord, Journal
 from hydra.ops import notebook_runs as runs
@@ -112,6 +113,14 @@ def _copied_executions(executions: list[Execution], times: int,
     return out
 
 
+def _reseed(account: Path, executions: list[Execution]) -> None:
+    """The simulated account file holding exactly these executions (the report reads them)."""
+    for path in (account, account.with_name(account.name + "-wal"),
+                 account.with_name(account.name + "-shm")):
+        path.unlink(missing_ok=True)
+    seed_account(account, executions)
+
+
 def reconciliation(quick: bool) -> list[Figure]:
     sizes = (10_000, 50_000, 150_000) if quick else (100_000, 1_000_000, 3_000_000)
     figures: list[Figure] = []
@@ -119,13 +128,13 @@ def reconciliation(quick: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         small = root / "small"
-        fills, per_fill = recon_bench.build(small, sizes[0])
+        fills, per_fill, _, _ = recon_bench.build(small, sizes[0])
         figures.append(Figure(
             f"journal bytes per fill ({sizes[0]:,} fills)", per_fill, "B", "<= 200",
             per_fill <= 200, _v2_bytes_per_fill(fills, root), "schema 2"))
         runs_at = [(sizes[0], small, fills)]
         big = root / "big"
-        fills_big, _ = recon_bench.build(big, base)
+        fills_big, _, _, _ = recon_bench.build(big, base)
         runs_at.append((base, big, fills_big))
         for n, where, f in runs_at:
             execs, positions = recon_bench.broker_side(f)
@@ -136,6 +145,7 @@ def reconciliation(quick: bool) -> list[Figure]:
         span = timedelta(seconds=30 * base)
         _copies(big, times, span)
         execs = _copied_executions(execs, times, span)
+        _reseed(DataPaths(big).sim_db, execs)
         positions = [replace(p, quantity=p.quantity * times) for p in positions]
         figures.append(_report_figure(sizes[2], big, execs, positions, base, quick))
     return figures

@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 SCALE = 10_000  # money and prices in 1/10,000ths
 _SCALE_SQL = "10000.0"
@@ -292,13 +291,21 @@ def read_sql(where: str = "", full: bool = True, order_ref: bool = True) -> str:
     """The raw read decode_frame takes: one Arrow type per column (mixed stored forms are
     split or decoded in SQL: SQLite's k / 10000.0 is numpy's), as few columns as the report
     needs (each costs ~0.1 s a million). Derived columns that are not their formula's value,
-    and time text, are read apart (see KEPT_SQL), through partial indexes. `order_ref=False`:
-    without the order refs (FillColumns looks up the few a break lists, 0.25 s a million)."""
-    cols = ["exec_stem", "exec_tail", *(["order_ref"] if order_ref else []), "context",
+    and time text, are read apart (see KEPT_SQL), through partial indexes. `order_ref=False`
+    (the report's columns, fill_columns): without the order refs (FillColumns looks up the few
+    a break lists, 0.25 s a million), the execId whole (the view's expression: joining a
+    million in Arrow costs more than SQLite's concatenation) instead of its tail, and the
+    fill times as stored (all integers: the microseconds; else read again with the CASE).
+    Commissions keep the CASE: one not on the 1/10,000 grid (2.35 x 3) is common, and a
+    double column would then be read twice."""
+    raw = not full and not order_ref
+    cols = ["exec_stem", *(["exec_id"] if raw else ["exec_tail"]),
+            *(["order_ref"] if order_ref else []), "context",
             "quantity", "predicted_price",
-            "derived", *RAW_MONEY,  # as stored: see decode_raw_money
+            "derived", *RAW_MONEY,  # as stored: see decode_raw
             f"{_money_sql('commission')} AS commission",
-            "CASE typeof(fill_time) WHEN 'integer' THEN fill_time ELSE -1 END AS fill_time_us"]
+            "fill_time AS fill_time_us" if raw else _FILL_TIME_US]
+    cols = [_EXEC_ID if c == "exec_id" else c for c in cols]
     if full:
         cols += ["CASE typeof(parent_ref) WHEN 'integer' THEN parent_ref END AS parent_cut",
                  "CASE typeof(parent_ref) WHEN 'text' THEN parent_ref END AS parent_text",
@@ -308,6 +315,9 @@ def read_sql(where: str = "", full: bool = True, order_ref: bool = True) -> str:
     return f"SELECT {', '.join(cols)} FROM fill_rows {where} ORDER BY exec_stem"
 
 
+_EXEC_ID = "exec_stem || coalesce('.' || exec_tail, '') AS exec_id"  # view_sql's exec_id
+_FILL_TIME_US = ("CASE typeof(fill_time) WHEN 'integer' THEN fill_time ELSE -1 END "
+                 "AS fill_time_us")
 # Prices and mids on a tick grid are all stored as 1/10,000ths: read as stored (the CASE
 # costs ~0.1 s a million a column) and divided here; a column that is not all integers
 # (an off-grid price kept as REAL arrives as double) is read again with the CASE.
@@ -316,12 +326,16 @@ RAW_MONEY = ("price", "arrival_mid")
 
 def money_column_sql(name: str, where: str = "") -> str:
     """One money column decoded in SQL, in the main read's order (read_sql's fallback)."""
+    if name == "fill_time_us":
+        return f"SELECT {_FILL_TIME_US} FROM fill_rows {where} ORDER BY exec_stem"
     return f"SELECT {_money_sql(name)} AS {name} FROM fill_rows {where} ORDER BY exec_stem"
 
 
 def decode_raw_money(rows: pa.Table, reread: Callable[[str], pa.Array]) -> pa.Table:
     """read_sql's RAW_MONEY columns as the values `_money_sql` gives: an integer column is
-    k / 10000.0 (numpy's division is SQLite's: the same doubles); any other is re-read."""
+    k / 10000.0 (numpy's division is SQLite's: the same doubles); any other is re-read; a
+    fill time column read as stored (the report's columns) is re-read unless all integers."""
+    raw_time = "exec_id" in rows.schema.names  # read_sql's read for the report's columns
     for name in RAW_MONEY:
         col = rows[name]
         if pa.types.is_integer(col.type):
@@ -332,6 +346,9 @@ def decode_raw_money(rows: pa.Table, reread: Callable[[str], pa.Array]) -> pa.Ta
         else:
             decoded = reread(name)
         rows = rows.set_column(rows.schema.get_field_index(name), name, decoded)
+    if raw_time and not pa.types.is_integer(rows["fill_time_us"].type):
+        at = rows.schema.get_field_index("fill_time_us")
+        rows = rows.set_column(at, "fill_time_us", reread("fill_time_us"))
     return rows
 
 
@@ -455,7 +472,7 @@ class FillColumns:
     contexts: pd.DataFrame  # fill_contexts, one row per context
     ctx: np.ndarray  # each fill's row in `contexts`
     exec_stem: pa.Array
-    exec_tail: pa.Array
+    exec_id: pa.Array  # the whole execId (stem, dot, tail; the stem where there is no tail)
     order_ref_of: Callable[[list[str]], dict[str, str]]  # stems -> their order refs (a lookup)
     quantity: np.ndarray
     price: np.ndarray
@@ -500,8 +517,7 @@ class FillColumns:
         return {int(k): found[s] for k, s in zip(rows, stems, strict=True)}
 
     def exec_ids(self) -> pa.Array:
-        joined = pc.binary_join_element_wise(self.exec_stem, self.exec_tail, ".")
-        return pc.if_else(pc.is_null(self.exec_tail), self.exec_stem, joined)
+        return self.exec_id
 
 
 def fill_columns(rows: pa.Table, contexts: pd.DataFrame, kept: pd.DataFrame,
@@ -534,8 +550,7 @@ def fill_columns(rows: pa.Table, contexts: pd.DataFrame, kept: pd.DataFrame,
         num("derived", "int64"), stems, kept, buy=buy, tick=tick, point_value=pv, price=price,
         arrival=arrival, predicted=num("predicted_price"), quantity=quantity)
     us = num("fill_time_us", "int64")
-    tails = text("exec_tail")
-    out = FillColumns(contexts.reset_index(drop=True), ctx, stems, tails, order_ref_of,
+    out = FillColumns(contexts.reset_index(drop=True), ctx, stems, text("exec_id"), order_ref_of,
                       quantity, price, arrival, num("commission"), us, text_times, slip,
                       np.arange(len(quantity)))
     out.order = report_order(us, stems, out.exec_ids, text_times)

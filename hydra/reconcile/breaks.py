@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hydra.broker.columns import ExecutionColumns
 from hydra.config import ReconcileConfig
 from hydra.domain import fills
 from hydra.domain.broker import Execution, Position
@@ -433,72 +434,48 @@ def _days_in(days: pa.Array, since: date | None, until: date | None) -> np.ndarr
     return np.asarray(pc.fill_null(keep, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _pick(items: list[Execution], at: np.ndarray) -> list[Execution]:
-    return [items[i] for i in at]
-
-
 def _flags(x: Any) -> np.ndarray:
     """An Arrow boolean as numpy (null: False)."""
     return np.asarray(pc.fill_null(x, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-@dataclass
-class _Executions:
-    """The broker's executions as columns, each read from the objects once."""
-
-    items: list[Execution]
-    exec_id: pa.Array
-    order_ref: pa.Array
-    side: pa.Array
-    quantity: np.ndarray
-    price: np.ndarray
-    commission: np.ndarray  # nan: not reported
-
-    @classmethod
-    def of(cls, items: list[Execution]) -> _Executions:
-        """One pass per attribute, straight into numpy or Arrow (no intermediate Arrow array
-        for numbers: a million executions, a few tenths of a second)."""
-        def get(name: str) -> list[Any]:
-            return list(map(attrgetter(name), items))
-
-        def text(name: str) -> pa.Array:
-            return pa.array(get(name), pa.string())
-
-        def number(name: str) -> np.ndarray:  # None (commission not reported yet): nan
-            return np.array(get(name), dtype=float) if items else np.zeros(0)
-
-        def never_none(name: str, dtype: str) -> np.ndarray:
-            """Straight from the objects (no list of a million Python numbers first)."""
-            return np.fromiter(map(attrgetter(name), items), dtype=dtype, count=len(items))
-
-        return cls(items, text("exec_id"), text("order_ref"), text("side"),
-                   never_none("quantity", "int64"), never_none("price", "float64"),
-                   number("commission"))
+def prepare_executions(ex: ExecutionColumns) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Each execution's origin (Hydra, the simulator's expiry) and its orderRef's trade date,
+    computed once per columns and kept on them (columns never change): the thread that reads
+    the broker (fill_report.prefetch_broker) calls it, so that this work (the regex over a
+    million refs) runs while the journal is read."""
+    found = ex.derived.get("origin_days")
+    if found is None:
+        is_hydra = _flags(pc.starts_with(ex.order_ref, HYDRA_PREFIX))
+        is_expiry = ~is_hydra & _flags(pc.equal(ex.order_ref, EXPIRY_REF))
+        found = ex.derived["origin_days"] = (is_hydra, is_expiry, _ref_days(ex.order_ref))
+    return found
 
 
-def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Execution],
+def reconcile_columns(cols: Any, mine: np.ndarray,
+                      executions: Iterable[Execution] | ExecutionColumns,
                       positions: Iterable[Position], cfg: ReconcileConfig, *,
                       since: date | None, until: date | None, timezone: str, broker: str,
                       account_id: str, broker_time: str | None, status: str = "compared",
                       message: str = "", history_start: datetime | None = None,
                       symbol: str | None = None) -> BrokerReconciliation:
     """reconcile() with the journal as FillColumns and `mine` its rows of this account (in the
-    report's order): the same outcome."""
-    items = executions if isinstance(executions, list) else list(executions)
-    if symbol is not None and items:
-        symbols = list(map(attrgetter("symbol"), items))
-        if symbols.count(symbol) != len(symbols):  # some of another market
-            items = [e for e, s in zip(items, symbols, strict=True) if s == symbol]
+    report's order), the executions as objects or as columns (cut to `symbol` already, as a
+    broker's column read does): the same outcome."""
+    if isinstance(executions, ExecutionColumns):
+        ex = executions
+        if symbol is not None and ex.market != symbol:
+            raise ValueError(f"executions of {ex.market or 'every market'} given for a report "
+                             f"of {symbol}")
+    else:
+        ex = ExecutionColumns.of(list(executions), symbol)
     if symbol is not None:
         positions = [p for p in positions if p.symbol == symbol]
-    ex = _Executions.of(items)
-    is_hydra = _flags(pc.starts_with(ex.order_ref, HYDRA_PREFIX))
-    is_expiry = ~is_hydra & _flags(pc.equal(ex.order_ref, EXPIRY_REF))
+    is_hydra, is_expiry, days = prepare_executions(ex)
     is_foreign = ~is_hydra & ~is_expiry
-    days = _ref_days(ex.order_ref)
     bad = np.flatnonzero(~_flags(pc.is_valid(days)))
     if len(bad):  # not a Hydra ref: the exchange-local calendar day (as trade_dates)
-        local = pd.to_datetime(pd.Series([items[i].time for i in bad], dtype=object),
+        local = pd.to_datetime(pd.Series([e.time for e in ex.items(bad)], dtype=object),
                                utc=True).dt.tz_convert(ZoneInfo(timezone))
         text = np.asarray(days.to_numpy(zero_copy_only=False), dtype=object)
         text[bad] = local.dt.strftime("%Y-%m-%d").to_numpy()
@@ -516,7 +493,7 @@ def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Executio
 
     hydra = np.flatnonzero(is_hydra & scope)
     if history_start is not None and len(hydra):  # both sides cut at the same instant
-        times = pd.to_datetime(pd.Series([items[i].time for i in hydra], dtype=object),
+        times = pd.to_datetime(pd.Series([e.time for e in ex.items(hydra)], dtype=object),
                                utc=True)
         hydra = hydra[(times >= history_start).to_numpy()]
     in_key_order = np.zeros(len(cols), dtype=bool)
@@ -526,14 +503,14 @@ def reconcile_columns(cols: Any, mine: np.ndarray, executions: Iterable[Executio
 
     explained = [_break("expiry_close", e.local_symbol, e.exec_id, e.order_ref, "-",
                         _fmt(e.side, e.quantity, e.price, e.commission), explained=True)
-                 for e in _pick(items, np.flatnonzero(is_expiry & scope))]
+                 for e in ex.items(np.flatnonzero(is_expiry & scope))]
     foreign = [_break("foreign_execution", e.local_symbol, e.exec_id, e.order_ref, "-",
                       _fmt(e.side, e.quantity, e.price, e.commission))
-               for e in _pick(items, np.flatnonzero(is_foreign & scope))]
-    expiry_frame = executions_frame(_pick(items, np.flatnonzero(is_expiry)))
+               for e in ex.items(np.flatnonzero(is_foreign & scope))]
+    expiry_frame = executions_frame(ex.items(np.flatnonzero(is_expiry)))
     table, position_breaks = compare_positions(
         _net_of_columns(cols, mine), net_by_contract(expiry_frame), positions,
-        net_by_contract(executions_frame(_pick(items, np.flatnonzero(is_foreign)))))
+        net_by_contract(executions_frame(ex.items(np.flatnonzero(is_foreign)))))
     commission, broker_commission = cols.commission[journal], ex.commission[hydra]
     return BrokerReconciliation(
         broker=broker, account_id=account_id, broker_time=broker_time, status=status,
@@ -601,7 +578,7 @@ def _same_ids(j_ids: pa.Array, b_ids: pa.Array) -> np.ndarray | None:
     return out
 
 
-def _side_differs(cols: Any, rows: np.ndarray, ex: _Executions, b: np.ndarray) -> np.ndarray:
+def _side_differs(cols: Any, rows: np.ndarray, ex: ExecutionColumns, b: np.ndarray) -> np.ndarray:
     """side_j != side_b per pair, over a table of (context side, broker side) pairs: no
     string per fill is compared or built."""
     coded = pc.dictionary_encode(ex.side.take(pa.array(b, pa.int64())))
@@ -616,11 +593,11 @@ def _side_differs(cols: Any, rows: np.ndarray, ex: _Executions, b: np.ndarray) -
     return table[cols.ctx[rows], np.asarray(idx.to_numpy(zero_copy_only=False), "int64")]
 
 
-def _compare_fill_columns(cols: Any, journal: np.ndarray, ex: _Executions, hydra: np.ndarray,
+def _compare_fill_columns(cols: Any, journal: np.ndarray, ex: ExecutionColumns, hydra: np.ndarray,
                           cfg: ReconcileConfig) -> tuple[list[Break], int]:
     """compare_fills: journal rows (in key order) vs the broker's Hydra executions `hydra`
     (positions in `ex`), matched by execId stem; breaks in compare_fills' order (by stem)."""
-    ids = ex.exec_id if len(hydra) == len(ex.items) else ex.exec_id.take(
+    ids = ex.exec_id if len(hydra) == len(ex) else ex.exec_id.take(
         pa.array(hydra, pa.int64()))  # `hydra` ascends: as long as the whole, it is the whole
     all_ids = cols.exec_ids()
     exec_ids = all_ids if len(journal) == len(cols) and (
@@ -661,8 +638,7 @@ def _compare_fill_columns(cols: Any, journal: np.ndarray, ex: _Executions, hydra
     for k in journal[left]:
         breaks.append(_break("missing_at_broker", locals_[cols.ctx[k]], all_ids[k].as_py(),
                              refs[k], fmt_j(k), "-"))
-    for i in right:
-        e = ex.items[hydra[i]]
+    for e in ex.items(hydra[right]):
         breaks.append(_break("missing_in_journal", e.local_symbol, e.exec_id, e.order_ref, "-",
                              fmt_b(e)))
     if len(pairs_j):
@@ -682,8 +658,8 @@ def _compare_fill_columns(cols: Any, journal: np.ndarray, ex: _Executions, hydra
                 np.abs(jc - bc) > cfg.commission_tolerance_usd)),
         }
         for kind, bad in checks.items():
-            for p in np.flatnonzero(bad):
-                k, e = rows[p], ex.items[b[p]]
+            at = np.flatnonzero(bad)
+            for k, e in zip(rows[at], ex.items(b[at]), strict=True):
                 breaks.append(_break(kind, e.local_symbol, e.exec_id, e.order_ref,
                                      f"{all_ids[k].as_py()}: " + fmt_j(k),
                                      f"{e.exec_id}: " + fmt_b(e)))

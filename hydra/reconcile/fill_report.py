@@ -10,6 +10,7 @@ journal or a simulated account is reported as empty, not created.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from hydra import __version__
+from hydra.broker.columns import ExecutionColumns
 from hydra.config import Config, load_config
 from hydra.domain.broker import BrokerError, Execution, Position
 from hydra.domain.errors import HydraError
@@ -287,11 +289,16 @@ class BrokerSnapshot:
     kind: str
     account_id: str
     time: datetime | None
-    executions: list[Execution]
+    executions: list[Execution] | ExecutionColumns  # columns: the simulator's file, read so
     positions: list[Position]
     status: str  # compared | no_account | skipped
     message: str
     history_start: datetime | None = None
+
+    def execution_list(self) -> list[Execution]:
+        """The executions as objects (the reference path)."""
+        ex = self.executions
+        return ex.all_items() if isinstance(ex, ExecutionColumns) else list(ex)
 
 
 def broker_snapshot(rep: Report) -> BrokerSnapshot:
@@ -317,7 +324,13 @@ def broker_snapshot(rep: Report) -> BrokerSnapshot:
         broker.connect()
         now = broker.now()
         account = broker.account_state().account_id
-        executions = broker.executions(None)
+        executions: list[Execution] | ExecutionColumns
+        if p.broker == "sim" and not rep.reference:  # its file, in columns (no object each)
+            from hydra.broker.sim.columns import read_execution_columns
+
+            executions = read_execution_columns(rep.paths.sim_db, p.market)
+        else:
+            executions = broker.executions(None)
         positions = broker.positions()
     finally:
         broker.close()
@@ -331,6 +344,27 @@ def broker_snapshot(rep: Report) -> BrokerSnapshot:
                     "older journal fills are not compared one by one (positions still are)")
     return BrokerSnapshot(p.broker, account, now, executions, positions, "compared", message,
                           history_start)
+
+
+def prefetch_broker(rep: Report) -> Callable[[], BrokerSnapshot]:
+    """broker_snapshot, begun now in a thread when the broker is the simulator: its reads are
+    SQLite's (ADBC and sqlite3 release the GIL), so they overlap the journal's read and the
+    statistics on the other core. Other brokers are read when asked, in the caller's thread
+    (IB's client belongs to its thread's event loop). Call the result for the snapshot."""
+    if rep.params.broker != "sim":
+        return lambda: broker_snapshot(rep)
+
+    def read() -> BrokerSnapshot:
+        snap = broker_snapshot(rep)
+        if isinstance(snap.executions, ExecutionColumns):
+            reconcile.prepare_executions(snap.executions)
+        return snap
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="hydra-broker-read")
+    try:
+        return pool.submit(read).result
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one task
 
 
 def broker_check(rep: Report, snap: BrokerSnapshot | None = None
@@ -371,7 +405,7 @@ def broker_check(rep: Report, snap: BrokerSnapshot | None = None
         message += (f"; {others} journal fill(s) of another broker or account were left out of "
                     "the comparison")
     return reconcile.reconcile(
-        mine, snap.executions, snap.positions, rep.config.reconcile, since=p.since,
+        mine, snap.execution_list(), snap.positions, rep.config.reconcile, since=p.since,
         until=p.until, timezone=p.timezone, broker=snap.kind, account_id=snap.account_id,
         broker_time=snap.time.isoformat() if snap.time else None, status=snap.status,
         message=message, history_start=snap.history_start, symbol=p.market)
@@ -463,10 +497,11 @@ class FullReport:
 def build(**raw: Any) -> FullReport:
     """Open, list, analyse and check in one call (broker="none" skips the broker)."""
     rep = open_report(**raw)
+    snapshot = prefetch_broker(rep)
     fl = fill_list(rep)
     slip = slippage(rep, fl)
     try:
-        check = broker_check(rep)
+        check = broker_check(rep, snapshot())
     except BrokerError as exc:
         raise ReportError(f"broker check failed: {exc}") from exc
     return FullReport(rep, fl, slip, check, summarize(rep, fl, slip, check))

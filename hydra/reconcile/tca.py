@@ -12,7 +12,7 @@ numbers: ten fills do not calibrate anything, and fewer than that mislead.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -108,29 +108,60 @@ def _clean(x: float) -> float | None:
 Values = Sequence[float | None] | np.ndarray | pd.Series
 
 
-def unit_stats(predicted: Values, actual: Values) -> UnitStats:
-    """Statistics of paired predicted/actual slippage (pairs with a missing side are dropped)."""
+def order_stats(x: np.ndarray) -> tuple[float, float]:
+    """(median, 95th percentile) by numpy's own functions: the reference."""
+    return float(np.median(x)), float(np.percentile(x, 95))
+
+
+def order_stats_fast(x: np.ndarray) -> tuple[float, float]:
+    """order_stats in one np.partition pass instead of two (x finite, non-empty; partitioned
+    in place). The same order statistics combined by numpy's formulas: the median's mean of
+    the two middle values, percentile's linear rule (virtual index (n - 1) * q, then its
+    _lerp), so the results are the same doubles (tests/reconcile/test_order_stats.py)."""
+    n = len(x)
+    v = (n - 1) * (95 / 100)
+    below = math.floor(v)
+    top = v >= n - 1  # numpy takes the largest value
+    lo, hi = (n - 1, n - 1) if top else (below, below + 1)
+    x.partition(sorted({(n - 1) // 2, n // 2, lo, hi}))
+    median = float(x[n // 2]) if n % 2 else float((x[n // 2 - 1] + x[n // 2]) / 2)
+    a, b = float(x[lo]), float(x[hi])
+    gamma = v - below
+    diff = b - a
+    p95 = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+    return median, float(p95)
+
+
+OrderStats = Callable[[np.ndarray], tuple[float, float]]
+
+
+def unit_stats(predicted: Values, actual: Values, order: OrderStats = order_stats) -> UnitStats:
+    """Statistics of paired predicted/actual slippage (pairs with a missing side are dropped).
+    `order`: how medians and 95th percentiles are taken (the fast path: order_stats_fast)."""
     p = np.asarray(predicted, dtype=float)
     a = np.asarray(actual, dtype=float)
     ok = np.isfinite(p) & np.isfinite(a)
-    p, a = p[ok], a[ok]
+    p, a = p[ok], a[ok]  # copies: `order` may reorder them
     if not len(p):
         raise ValueError("no fill has both a predicted and an actual slippage")
     mp, ma = float(p.mean()), float(a.mean())
     corr: float | None = None
     if len(p) >= 2 and p.std() > 0 and a.std() > 0:
         corr = _clean(float(np.corrcoef(p, a)[0, 1]))
+    rmse = float(np.sqrt(np.mean((a - p) ** 2)))
+    median_p, p95_p = order(p)
+    median_a, p95_a = order(a)
     return UnitStats(
         n=len(p),
         mean_predicted=mp,
         mean_actual=ma,
         bias=ma - mp,
-        rmse=float(np.sqrt(np.mean((a - p) ** 2))),
+        rmse=rmse,
         correlation=corr,
-        median_predicted=float(np.median(p)),
-        median_actual=float(np.median(a)),
-        p95_predicted=float(np.percentile(p, 95)),
-        p95_actual=float(np.percentile(a, 95)),
+        median_predicted=median_p,
+        median_actual=median_a,
+        p95_predicted=p95_p,
+        p95_actual=p95_a,
         multiplier=ma / mp if mp > 0 else None,
     )
 
@@ -374,7 +405,8 @@ def group_report_of(name: str, cols: Any, rows: np.ndarray, cfg: ReconcileConfig
             return s[f"{side}_price"][usable] * pv
         return s[f"{side}_{unit}"][usable]
 
-    stats = {u: unit_stats(series(u, "predicted"), series(u, "actual")) for u in UNITS}
+    stats = {u: unit_stats(series(u, "predicted"), series(u, "actual"), order_stats_fast)
+             for u in UNITS}
     t = stats["ticks"]
     return GroupReport(name, len(rows), n, True, stats, bias_colour(t.bias, cfg),
                        pessimism_warning(t.multiplier, cfg), calibration(t, n, cfg), need)

@@ -10,6 +10,7 @@ account's fills, fills outside the range, and every kind of break.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +19,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from hydra.broker.columns import ExecutionColumns
+from hydra.broker.sim.broker import SimBroker
+from hydra.broker.sim.columns import read_execution_columns, seed_account
 from hydra.domain.broker import Execution, Position
 from hydra.execution.journal import FillRecord, Journal
 from hydra.paths import DataPaths
-from hydra.reconcile import fill_report
+from hydra.reconcile import breaks, fill_report
+from hydra.reference.clock import SimClock
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 MARKETS = {"ZO": ("ZOH7", 0.25, 50.0, 350.0), "ZC": ("ZCH7", 0.25, 50.0, 450.0),
@@ -126,21 +131,42 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Execution
     return root, executions(journaled(root))
 
 
+def one_path(root: Path, execs: list[Execution] | ExecutionColumns | Path, reference: bool,
+             history_start: datetime | None = None, **params: Any) -> fill_report.FullReport:
+    """The report with this broker snapshot; a Path: the executions read from that simulated
+    account file, as columns (the fast path) or as objects (the reference)."""
+    rep = fill_report.open_report(data_dir=str(root), reference=reference, **params)
+    fl = fill_report.fill_list(rep)
+    slip = fill_report.slippage(rep, fl)
+    if isinstance(execs, Path):
+        execs = read_execution_columns(execs, rep.params.market)
+        if reference:
+            execs = execs.all_items()
+        else:  # as fill_report.prefetch_broker's thread does (objects: computed when used)
+            breaks.prepare_executions(execs)
+    snap = fill_report.BrokerSnapshot("sim", "DUSIM0001", None, execs, positions(),
+                                      "compared", "sim account DUSIM0001", history_start)
+    if rep.params.broker == "none":
+        snap = fill_report.BrokerSnapshot("none", "", None, [], [], "skipped", "none")
+    check = fill_report.broker_check(rep, snap)
+    return fill_report.FullReport(rep, fl, slip, check, fill_report.summarize(rep, fl, slip, check))
+
+
 def both_paths(root: Path, execs: list[Execution], history_start: datetime | None = None,
                **params: Any) -> tuple[fill_report.FullReport, ...]:
-    out = []
-    for reference in (True, False):
-        rep = fill_report.open_report(data_dir=str(root), reference=reference, **params)
-        fl = fill_report.fill_list(rep)
-        slip = fill_report.slippage(rep, fl)
-        snap = fill_report.BrokerSnapshot("sim", "DUSIM0001", None, execs, positions(),
-                                          "compared", "sim account DUSIM0001", history_start)
-        if rep.params.broker == "none":
-            snap = fill_report.BrokerSnapshot("none", "", None, [], [], "skipped", "none")
-        check = fill_report.broker_check(rep, snap)
-        out.append(fill_report.FullReport(rep, fl, slip, check,
-                                          fill_report.summarize(rep, fl, slip, check)))
-    return tuple(out)
+    """(reference, fast) with the executions as objects; and, where a simulated account can
+    hold them (execIds unique), the same executions in an account file: its column read
+    (fast) gives the summary the reference gives of its objects (SimBroker.executions')."""
+    out = tuple(one_path(root, execs, reference, history_start, **params)
+                for reference in (True, False))
+    if len({e.exec_id for e in execs}) == len(execs):
+        with tempfile.TemporaryDirectory() as tmp:
+            account = Path(tmp) / "sim.sqlite"
+            seed_account(account, execs)
+            ref, fast = (one_path(root, account, reference, history_start, **params)
+                         for reference in (True, False))
+            assert fast.summary == ref.summary
+    return out
 
 
 CASES = [
@@ -321,3 +347,69 @@ def test_a_fill_gone_from_the_journal_mid_report_is_an_error_not_a_blank(tmp_pat
                                       "compared", "sim")
     with pytest.raises(ValueError, match="left the journal while the report read it"):
         fill_report.broker_check(rep, snap)
+
+
+# ------------------------------------------------ the simulated account read in columns
+def test_the_account_file_read_in_columns_is_simbrokers_executions(data, tmp_path):
+    """Every value SimBroker.executions() gives, in its order (time, then execId), also when
+    the file's rows are not in that order, for every market or cut to one."""
+    _, execs = data
+    shuffled = [*execs[::-1], replace(execs[0], exec_id="SIM.000000.00")]  # a tie in time
+    account = tmp_path / "sim.sqlite"
+    seed_account(account, shuffled, clock=T0 + timedelta(days=30))
+    broker = SimBroker(account, SimClock(T0 + timedelta(days=30)))
+    broker.connect()
+    try:
+        expected = broker.executions(None)
+    finally:
+        broker.close()
+    for market in (None, "ZO", "HE", "XX"):
+        want = [e for e in expected if market in (None, e.symbol)]
+        cols = read_execution_columns(account, market)
+        assert cols.market == market and cols.all_items() == want
+        assert cols.exec_id.to_pylist() == [e.exec_id for e in want]
+        assert cols.order_ref.to_pylist() == [e.order_ref for e in want]
+        assert cols.side.to_pylist() == [e.side for e in want]
+        assert cols.quantity.tolist() == [e.quantity for e in want]
+        assert cols.price.tolist() == [e.price for e in want]
+        assert [None if c != c else c for c in cols.commission.tolist()] == [
+            e.commission for e in want]
+        assert cols.items([len(want) - 1, 0]) == [want[-1], want[0]] if want else True
+
+
+def test_a_column_snapshot_of_another_market_is_refused(data, tmp_path):
+    root, execs = data
+    account = tmp_path / "sim.sqlite"
+    seed_account(account, execs)
+    with pytest.raises(ValueError, match="executions of every market given for a report of ZO"):
+        one_path(root, read_execution_columns(account), False, as_of="2026-11-25", market="ZO")
+
+
+@pytest.mark.parametrize("commissions", [(2.35, 1.0 / 3.0, None), (None, None, None),
+                                         (1.0 / 3.0, 1.0 / 7.0, 2.35)])
+def test_commissions_and_times_not_stored_as_integers_are_read_again(tmp_path, commissions):
+    """Commissions kept as REAL (not on the 1/10,000 grid) or not reported, decoded in SQL;
+    fill times read as stored, and read again decoded when a time kept as text makes the
+    column text: the reference's values."""
+    fills = [fill(i, commission=c) for i, c in enumerate(commissions)]
+    fills.append(fill(9, when="2026-11-23T15:00:09Z" if commissions[0] else None))
+    with Journal(DataPaths(tmp_path).journal_db) as j:
+        j.record_fills(fills)
+    ref, fast = both_paths(tmp_path, matching(fills), as_of="2026-11-25", market="ZO")
+    assert fast.summary == ref.summary
+    cols = fast.report.journal_columns()
+    assert [None if c != c else c for c in cols.commission[cols.order].tolist()] == [
+        f.commission for f in fills]
+
+
+def test_a_broken_account_file_read_in_the_thread_fails_the_report_saying_so(tmp_path):
+    """prefetch_broker reads the simulator in a thread; its error still reaches build's
+    caller as the report's error (not lost in the thread, not a blank comparison)."""
+    with Journal(DataPaths(tmp_path).journal_db) as j:
+        j.record_fills([fill(1)])
+    account = DataPaths(tmp_path).sim_db
+    account.parent.mkdir(parents=True, exist_ok=True)
+    account.write_bytes(b"not a database at all, padded" * 10)
+    with pytest.raises(fill_report.ReportError, match=r"broker check failed: .*not a readable"):
+        fill_report.build(data_dir=str(tmp_path), as_of="2026-11-25", market="ZO",
+                          broker="sim")
