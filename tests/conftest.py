@@ -14,15 +14,17 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
 
 from tests.kit import data_dir  # noqa: E402, F401  (the fixture, seen by every test)
+from tests.shared_data import traded_run  # noqa: E402, F401  (built once a session, all workers)
 
 # ------------------------------------------------------------------ how xdist shares the tests
 # `--dist loadfile` keeps a file's tests on one worker (its module-scoped fixtures are built
 # once), but a file of slow independent tests is then one long unit: the IB kill matrix alone
 # (a gateway in real time, ~25 s a test) kept one worker busy for two minutes while the others
-# ran out of work. The files below hold only function-scoped fixtures: their tests are handed
-# out one by one. Every other file stays whole, as loadfile has it. Order matters as much:
-# the longest units go first (these files, then the files of `slow` tests), so the tail of
-# the run is short fast tests, not one of them.
+# ran out of work. The files below hold only function-scoped fixtures (and session ones built
+# once for all workers: tests/shared_data.py): their tests are handed out one by one. Every
+# other file stays whole, as loadfile has it. Order matters as much: the longest units go first
+# (these files, then the files of `slow` tests), so the tail of the run is short fast tests,
+# not one of them.
 SPREAD = (  # longest real-time waits first
     "tests/cycle/test_crash_recovery_ib.py",
     "tests/cycle/test_crash_recovery_ib_fills.py",

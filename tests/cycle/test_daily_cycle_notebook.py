@@ -31,16 +31,23 @@ def journal_fills(data_dir: Path) -> list[dict]:
         return [dict(r) for r in con.execute("SELECT * FROM fills ORDER BY exec_id")]
 
 
-def test_run_writes_indexed_notebook_whose_scraps_match_the_journal(data_dir):
-    pin_signal(data_dir, +1)  # the scenario needs orders on TRADE_DATE
-    proc = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts", "2",
-                     data_dir=data_dir)
-    assert proc.returncode == 0, proc.stderr + proc.stdout
+@pytest.fixture
+def traded(data_dir, traded_run) -> Path:
+    """This test's copy of the session's one `hydra run` of TRADE_DATE (tests/shared_data.py:
+    pinned LONG, 2 contracts), checked to have succeeded."""
+    ran = traded_run.info
+    assert ran["returncode"] == 0, ran["stderr"] + ran["stdout"]
+    return traded_run.copy_to(data_dir)
+
+
+def test_run_writes_indexed_notebook_whose_scraps_match_the_journal(traded, traded_run):
+    data_dir = traded  # a copy of the run: the paths it printed name the template
+    stdout = traded_run.info["stdout"]
     [row] = index_rows(data_dir)
     out = data_dir / row["output_path"]
     # where it is and what happened, on the command's output
-    assert str(out) in proc.stdout
-    assert "signal=" in proc.stdout and "fills=" in proc.stdout
+    assert str(traded_run.template / row["output_path"]) in stdout
+    assert "signal=" in stdout and "fills=" in stdout
     assert row["status"] == "succeeded" and row["sha256"]
     assert out.parent == data_dir / "runs" / "daily_cycle" / "2026" / "11" / "24"
     assert out.name.endswith(f"-{row['run_id']}.ipynb")
@@ -73,12 +80,13 @@ def test_run_writes_indexed_notebook_whose_scraps_match_the_journal(data_dir):
                for o in c.outputs)
 
 
-def test_rerun_for_the_same_date_sends_no_order(data_dir):
-    first = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
-    assert first.returncode == 0, first.stderr
+def test_rerun_for_the_same_date_sends_no_order(traded):
+    data_dir = traded  # the first run (traded_run: it traded), then the same command again
     orders = broker_orders(data_dir)
     fills = journal_fills(data_dir)
-    second = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
+    assert orders and fills
+    second = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, "-p", "contracts", "2",
+                       data_dir=data_dir)
     assert second.returncode == 0, second.stderr
     assert broker_orders(data_dir) == orders
     assert journal_fills(data_dir) == fills
@@ -86,10 +94,10 @@ def test_rerun_for_the_same_date_sends_no_order(data_dir):
     assert len(rows) == 2 and rows[0]["output_path"] != rows[1]["output_path"]
     s1, s2 = (json.loads(r["summary"]) for r in rows)
     assert s2["orders_sent"] == 0
-    if s1["orders_sent"]:
-        assert s2["status"] == "already_done"
-        assert "already done" in second.stdout
-        assert s2["position_after"] == s1["position_after"]
+    assert s1["orders_sent"]  # the first run traded (pinned LONG), so the rerun had work to skip
+    assert s2["status"] == "already_done"
+    assert "already done" in second.stdout
+    assert s2["position_after"] == s1["position_after"]
 
 
 def test_invalid_parameter_fails_loudly_keeps_notebook_and_sends_nothing(data_dir):
@@ -176,8 +184,8 @@ def test_plain_papermill_runs_the_same_cycle(data_dir, tmp_path):
     assert json.loads(index_rows(data_dir)[0]["summary"])["orders_sent"] == 0
 
 
-def test_runs_list_shows_the_index(data_dir):
-    run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
+def test_runs_list_shows_the_index(traded):
+    data_dir = traded  # a copy of traded_run's data dir: one `hydra run` on record
     proc = run_hydra("runs", "list", data_dir=data_dir)
     assert proc.returncode == 0
     assert "daily-cycle" in proc.stdout and "succeeded" in proc.stdout

@@ -78,9 +78,10 @@ def test_status_on_an_empty_data_dir(data_dir, crontab):
 
 
 @pytest.mark.slow
-def test_status_after_a_cycle_shows_position_pnl_and_the_last_run(data_dir, crontab):
-    ran = run_hydra("run", "daily-cycle", "--as-of", TRADE_DATE, data_dir=data_dir)
-    assert ran.returncode == 0, ran.stderr
+def test_status_after_a_cycle_shows_position_pnl_and_the_last_run(data_dir, crontab, traded_run):
+    # the session's one `hydra run` of TRADE_DATE (tests/shared_data.py), copied
+    assert traded_run.info["returncode"] == 0, traded_run.info["stderr"]
+    traded_run.copy_to(data_dir)
     proc = run_hydra("status", data_dir=data_dir, env={"HYDRA_CRONTAB_FILE": str(crontab)},
                      timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -10,12 +10,13 @@ import pytest
 
 from hydra.paths import DataPaths
 from tests.kit import run_hydra
-from tests.reconcile.test_notebook import END, mixed_history
+from tests.reconcile.test_notebook import END
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory) -> Path:
-    return mixed_history(tmp_path_factory.mktemp("cli") / "data")
+def history(mixed_history_run, tmp_path_factory) -> Path:
+    """The module's copy of mixed_history, made once a session (tests/reconcile/conftest.py)."""
+    return mixed_history_run.copy_to(tmp_path_factory.mktemp("cli") / "data")
 
 
 def journal_count(data_dir: Path) -> int:

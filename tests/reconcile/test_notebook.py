@@ -3,7 +3,6 @@ papermill into the audit trail, scraps read back with scrapbook, on real simulat
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -31,14 +30,10 @@ def mixed_history(root: Path) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def history(tmp_path_factory) -> Path:
-    return mixed_history(tmp_path_factory.mktemp("recon") / "data")
-
-
 @pytest.fixture
-def data(history, tmp_path) -> Path:
-    return Path(shutil.copytree(history, tmp_path / "data"))
+def data(mixed_history_run, tmp_path) -> Path:
+    """This test's copy of mixed_history, made once a session (tests/reconcile/conftest.py)."""
+    return mixed_history_run.copy_to(tmp_path / "data")
 
 
 def index_rows(data_dir: Path) -> list[dict]:

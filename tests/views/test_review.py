@@ -16,11 +16,14 @@ from tests.kit import REPO, run_hydra
 pytestmark = pytest.mark.slow
 
 
-def test_review_totals_match_the_indexed_runs(data_dir, tmp_path):
-    for day in ("2026-11-23", "2026-11-24"):
-        proc = run_hydra("run", "daily-cycle", "--as-of", day, "-p", "contracts=2",
-                         data_dir=data_dir)
-        assert proc.returncode == 0, proc.stderr
+def test_review_totals_match_the_indexed_runs(data_dir, tmp_path, traded_run):
+    # two trading days: the session's `hydra run` of 2026-11-24 (tests/shared_data.py: pinned
+    # LONG, 2 contracts), copied, then 2026-11-25 at 1 contract (it sells one)
+    assert traded_run.info["returncode"] == 0, traded_run.info["stderr"]
+    traded_run.copy_to(data_dir)
+    proc = run_hydra("run", "daily-cycle", "--as-of", "2026-11-25", "-p", "contracts=1",
+                     data_dir=data_dir)
+    assert proc.returncode == 0, proc.stderr
     run_hydra("run", "daily-cycle", "--as-of", "2026-11-26", data_dir=data_dir)  # skipped
     out = tmp_path / "review.ipynb"
     papermill = str(Path(sys.executable).parent / "papermill")
@@ -38,4 +41,4 @@ def test_review_totals_match_the_indexed_runs(data_dir, tmp_path):
     assert review["fills"] == sum(s["fills"] for s in summaries)
     assert review["orders_sent"] == sum(s["orders_sent"] for s in summaries)
     assert review["last_net_liquidation"] == pytest.approx(
-        next(s for s in summaries if s["as_of"] == "2026-11-24")["net_liquidation"])
+        next(s for s in summaries if s["as_of"] == "2026-11-25")["net_liquidation"])
