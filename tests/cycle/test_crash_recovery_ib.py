@@ -2,7 +2,7 @@
 (a real process on a loopback port), killed at each named point of the money path, or the
 gateway itself killed and restarted mid-TWAP. Same checks as tests/cycle/test_crash_recovery.py,
 with the fill report asking the gateway. The gateway's clock runs at 3x wall time for the kill
-matrix (the adapter follows it) and at 1x for the gateway-fault cases, so these run apart from
+matrix and at 2x for the gateway-fault cases (the adapter follows it), so these run apart from
 the simulator's cases (their own file: another xdist worker).
 """
 
@@ -53,8 +53,8 @@ def assert_books_agree_over_ib(data_dir: Path, port: str) -> None:
 
 
 # ----------------------------------------------------------------- the IB path, too
-# The gateway's clock is real time and the TWAP here is squeezed into 10 s, so a flip day's two
-# parents send more children in a minute than the default 10: the limit is raised for the test.
+# The TWAP here is squeezed into 10 simulated seconds, so a flip day's two parents send more
+# children in a minute than the default 10: the limit is raised for the test.
 IB_CONFIG = CONFIG.replace("[risk]\n", "[risk]\nmax_orders_per_minute = 40\n") + (
     "wait_seconds = 2\ncross_wait_seconds = 3\npoll_seconds = 0.5\n"
     "cancel_timeout_seconds = 5\ntwap_window_seconds = 10\n")
@@ -65,9 +65,11 @@ IB_CONFIG = CONFIG.replace("[risk]\n", "[risk]\nmax_orders_per_minute = 40\n") +
 # still falls where it did (the second child, the second slice, the second fill). Each
 # slice's child crosses at once (its 3 s cross reserve is longer than a slice) and the
 # simulator fills a crossing limit on arrival. poll_seconds 0.25: the last slice's fill is
-# seen within a twelfth of a wall second. The gateway-restart test keeps IB_CONFIG's 10 s at
-# 1x: its outage must fall inside the TWAP.
+# seen within a twelfth of a wall second.
 KILL_SPEED = 3.0
+# The gateway-fault tests (killed, or dying under a placeOrder, and restarted) keep IB_CONFIG's
+# 10 s TWAP, at 2x: five 1 s (wall) slices, the outage (a restart, ~0.5 s) inside the window.
+FAULT_SPEED = 2.0
 KILL_CONFIG = IB_CONFIG.replace("poll_seconds = 0.5\n", "poll_seconds = 0.25\n").replace(
     "twap_window_seconds = 10\n", "twap_window_seconds = 6\ntwap_slices = 3\n")
 assert KILL_CONFIG.count("= 6\n") == 1 and "poll_seconds = 0.25" in KILL_CONFIG
@@ -128,7 +130,7 @@ def killed_on_ib_then_rerun(data_dir: Path, point: str, after: int) -> None:
 @pytest.mark.slow
 def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_right(data_dir):
     (data_dir / "hydra.toml").write_text(IB_CONFIG)
-    gw, port = start_sim_gateway(data_dir, DAY)
+    gw, port = start_sim_gateway(data_dir, DAY, speed=FAULT_SPEED)
     run_env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_PAPER_PORTS": port}
     cyc = subprocess.Popen([sys.executable, "-c", IB_SCRIPT + "print('ok')\n", str(data_dir),
                             DAY, port], env=run_env, stdout=subprocess.PIPE,
@@ -155,7 +157,7 @@ def test_a_gateway_killed_mid_twap_and_restarted_the_cycle_reconnects_and_ends_r
         while time.monotonic() < deadline and clients_of(int(port)):
             time.sleep(0.05)  # until the cycle has seen it go (closed its end of the socket)
         assert not clients_of(int(port)), "the cycle never noticed the gateway died"
-        gw, _ = start_sim_gateway(data_dir, DAY, port)
+        gw, _ = start_sim_gateway(data_dir, DAY, port, speed=FAULT_SPEED)
         _assert_the_day_ended_right(cyc, data_dir, port)
     finally:
         cyc.kill()
@@ -196,7 +198,7 @@ def test_a_gateway_dying_under_a_placeorder_leaves_no_unknown_order(data_dir, mo
     its target, every execution journaled once, no orderRef sent twice."""
     (data_dir / "hydra.toml").write_text(IB_CONFIG)
     monkeypatch.setenv("HYDRA_SIM_GATEWAY_FAULTS", fault)
-    gw, port = start_sim_gateway(data_dir, DAY)
+    gw, port = start_sim_gateway(data_dir, DAY, speed=FAULT_SPEED)
     monkeypatch.delenv("HYDRA_SIM_GATEWAY_FAULTS")
     run_env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir), "HYDRA_PAPER_PORTS": port}
     cyc = subprocess.Popen([sys.executable, "-c", IB_SCRIPT + "print('ok')\n", str(data_dir),
@@ -204,7 +206,7 @@ def test_a_gateway_dying_under_a_placeorder_leaves_no_unknown_order(data_dir, mo
                            stderr=subprocess.PIPE, text=True)
     try:
         assert gw.wait(150) == 9, "the gateway's fault never fired"  # bounded: a slow start
-        gw, _ = start_sim_gateway(data_dir, DAY, port)
+        gw, _ = start_sim_gateway(data_dir, DAY, port, speed=FAULT_SPEED)
         _assert_the_day_ended_right(cyc, data_dir, port)
     finally:
         cyc.kill()
