@@ -101,11 +101,13 @@ def sim_positions(data_dir: Path) -> dict[str, int]:
     return {local: qty for local, qty in rows if qty}
 
 
-def start_sim_gateway(data_dir: Path, as_of: str, port: str = "0"
+def start_sim_gateway(data_dir: Path, as_of: str, port: str = "0", speed: float = 1.0
                       ) -> tuple[subprocess.Popen[str], str]:
-    """`hydra sim-gateway` on `port` (0: a free one) over `data_dir`; returns it and its port."""
+    """`hydra sim-gateway` on `port` (0: a free one) over `data_dir`, its clock at `speed` x
+    wall time (the adapter follows it); returns it and its port."""
     env = {**os.environ, "HYDRA_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen([HYDRA, "sim-gateway", "--port", port, "--as-of", as_of],
+    proc = subprocess.Popen([HYDRA, "sim-gateway", "--port", port, "--as-of", as_of,
+                             "--speed", f"{speed:g}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=REPO)
     banner = read_line(proc, 60)

@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from hydra.broker.ib.hours import ib_hours
+from hydra.broker.ib.rehearsal import rehearsal_notice
 from hydra.broker.sim.broker import SimBroker
 from hydra.domain.broker import (
     DONE_STATES,
@@ -524,6 +525,8 @@ class TwsServer:
         s.send(msg.managed_accounts(self.account))
         for code, text in FARM_MESSAGES:
             s.send(msg.error(-1, code, text))
+        # how fast the simulated clock runs, so the adapter sleeps in simulated seconds
+        s.send(msg.error(-1, *rehearsal_notice(getattr(self.sim.clock, "speed", 1.0))))
         log.info("client id %d connected from %s (server version %d)", client_id, s.peer,
                  s.version)
 

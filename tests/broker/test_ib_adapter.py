@@ -361,7 +361,10 @@ def test_a_stalled_handshake_times_out_and_leaves_nothing_behind(
         with pytest.raises(BrokerError, match="accepted the connection but the API session"):
             IBBroker(port=gw.port, client_id=32, settings=quick).connect()
         assert loop_threads() == []
-        time.sleep(1.5)  # past the stall: a connect left running would now complete
+        # past the stall: the gateway answered the stalled handshake and saw the client gone
+        # (its session ended); a connect left running would have started client id 32 there
+        wait_until(lambda: gw.call(lambda: not gw._sessions) or gw.connected_clients(),
+                   what="the stalled session to end")
         assert gw.connected_clients() == [], "no background connect took client id 32"
         gw.call(lambda: setattr(gw, "options", replace(gw.options, handshake_delay=0.0)))
         b = IBBroker(port=gw.port, client_id=32, settings=SETTINGS)

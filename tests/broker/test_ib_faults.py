@@ -4,8 +4,9 @@ real ib_insync over a loopback socket, the real daily cycle with broker=ib.
 For every fault the cycle stops before any (further) order with a message naming the problem
 and what to do, records nothing wrong, loses nothing recorded and leaves no child working;
 a lost link (1100) that comes back (1101/1102) is waited for, resynced and the cycle goes on.
-Every wait is bounded; the gateway's clock runs at wall speed from 10:00 CT. The TWAP's 3 s
-slices are shorter than the gateway's 4 s outage, so the next slice meets it and must wait.
+Every wait is bounded; the gateway's clock runs at wall speed from 10:00 CT (the prior day's
+set-up at 3x). The TWAP's 3 s slices are shorter than the gateway's 4 s outage, so the next
+slice meets it and must wait.
 """
 
 from __future__ import annotations
@@ -73,12 +74,12 @@ class Gateway:
 
 
 @contextmanager
-def gateway(d: Path, monkeypatch: pytest.MonkeyPatch, as_of: str, faults: str = ""
-            ) -> Iterator[Gateway]:
+def gateway(d: Path, monkeypatch: pytest.MonkeyPatch, as_of: str, faults: str = "",
+            speed: float = 1.0) -> Iterator[Gateway]:
     """`hydra sim-gateway` over `d`, faults named through HYDRA_SIM_GATEWAY_FAULTS."""
     with monkeypatch.context() as m:
         m.setenv("HYDRA_SIM_GATEWAY_FAULTS", faults)
-        proc, port = start_sim_gateway(d, as_of)
+        proc, port = start_sim_gateway(d, as_of, speed=speed)
     gw = Gateway(int(port), proc)
     monkeypatch.setenv("HYDRA_PAPER_PORTS", port)
     try:
@@ -96,7 +97,9 @@ def run_ib(d: Path, gw: Gateway) -> dict:
 
 @pytest.fixture(scope="module")
 def traded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An account that held 5 contracts and traded a day through the gateway (on record)."""
+    """An account that held 5 contracts and traded a day through the gateway (on record).
+    The prior day has no fault to meet: its gateway runs at 3x (the adapter follows it), its
+    9 s TWAP in 3 wall seconds."""
     d = tmp_path_factory.mktemp("traded") / "data"
     chicago = ZoneInfo("America/Chicago")
     with SimBroker(d / "broker" / "sim.sqlite", SimClock(datetime(2026, 11, 20, 10, 0,
@@ -104,7 +107,7 @@ def traded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         c = sim.contract_details("ZO", date(2026, 11, 20))
         sim.place_order(OrderRequest(c, "BUY", 5, "MKT", None, "SEED-1"))
     (d / "hydra.toml").write_text(FAST)
-    with pytest.MonkeyPatch.context() as mp, gateway(d, mp, PRIOR_DAY) as gw:
+    with pytest.MonkeyPatch.context() as mp, gateway(d, mp, PRIOR_DAY, speed=3.0) as gw:
         s = cycle.run_in_process(data_dir=str(d), as_of=PRIOR_DAY, broker="ib", port=gw.port,
                                  contracts=2)
     assert s["fills"] > 0 and s["status"] == "traded"

@@ -1,7 +1,7 @@
 """Crash recovery on the IB path around a fill: between TWAP slices, after a fill arrives but
 before it is journaled, and inside the journal's transaction. Apart from
 tests/cycle/test_crash_recovery_ib.py only so that the suite's second worker takes them (each runs a
-gateway in real time for about half a minute)."""
+gateway at 3x wall time for about ten seconds)."""
 
 from __future__ import annotations
 

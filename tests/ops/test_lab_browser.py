@@ -166,8 +166,9 @@ def test_a_failed_record_says_what_failed_first(records, lab, browser, tmp_path)
         _no_maths(page)
         _in_first_screen(page, "HYDRA RUN FAILED")
         _in_first_screen(page, "Orders: no order was sent for ZO-")  # and whether any was sent
-        page.keyboard.press("Control+s")  # a save from the browser is refused by the server
-        page.wait_for_timeout(1000)
+        page.keyboard.press("Control+s")  # a save from the browser is refused: the server
+        # says the record is not writable, and JupyterLab says so instead of saving
+        page.locator(".Toastify__toast", has_text="is read-only").wait_for(timeout=WAIT_MS)
     finally:
         page.close()
     assert (data_dir / paths["failed"]).read_bytes() == before

@@ -19,19 +19,17 @@ from tests.kit import HYDRA, REPO, TRADE_DATE, read_line, stop_process
 
 pytestmark = pytest.mark.slow
 
-# The order manager sleeps in wall seconds while the gateway's clock runs 50x: with the default
-# poll (5 s) each poll was 250 simulated seconds, longer than a patience step (120 s) and the
-# cross reserve (60 s), so a loaded machine could reach the end of the window past the point
-# where the crossing order may still go out, and the day ended "partial". Here every window is
-# many polls long in simulated time: a poll is 5 simulated seconds, a patience step 60 (1.2 wall
-# seconds), and the crossing order and every cancel get up to 600 (12 wall seconds; each
-# returns as soon as the broker answers, which the simulator does at once).
+# The gateway's clock runs 50x and the adapter sleeps in its simulated seconds (it follows the
+# speed the gateway announces: hydra.broker.ib.rehearsal). Every window is many polls long: a
+# poll is 5 simulated seconds (0.1 wall), a patience step 60 (1.2 wall seconds), and the
+# crossing order and every cancel get up to 600 (12 wall seconds; each returns as soon as the
+# broker answers, which the simulator does at once).
 X50_EXECUTION = """
 [execution]
 wait_seconds = 60
 cross_wait_seconds = 600
 cancel_timeout_seconds = 600
-poll_seconds = 0.1
+poll_seconds = 5
 """
 
 

@@ -21,7 +21,9 @@ How it behaves, and why:
   status, execDetails and commissionReport arrive as events (see `events`); executions() also
   sweeps reqExecutions, so fills that arrived late or while disconnected are found.
 - now() is IB's clock (reqCurrentTime, advanced with a monotonic clock, re-read every few
-  second): against `hydra sim-gateway` the cycle sees the simulated time.
+  second): against `hydra sim-gateway` the cycle sees the simulated time. A sim-gateway run
+  with --speed N says so at start-up (hydra.broker.ib.rehearsal): then now() advances and
+  IBClock sleeps at N x wall time. Any other gateway, and every live port, stays at 1x.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from zoneinfo import ZoneInfo
 
 from hydra.broker.base import Broker
 from hydra.broker.ib.event_loop import LoopThread
+from hydra.broker.ib.rehearsal import announced_speed
 from hydra.broker.ib.translate import (
     UNSET_DOUBLE,
     _fill_rec,
@@ -145,6 +148,7 @@ class IBBroker(Broker):
         self._tickers: dict[int, Any] = {}
         self._pnl: Any = None
         self._anchor: tuple[datetime, float] | None = None
+        self.clock_speed = 1.0  # simulated seconds per wall second: 1 unless a rehearsal says
         self._last_now: datetime | None = None
         self._link_down = ""  # IB's text while the gateway has lost IB (1100 / 2110)
         self._resync_due = 0  # 1101 or 1102 after a restoration, until resynced
@@ -231,6 +235,7 @@ class IBBroker(Broker):
         return ib
 
     def _open_session(self, first: bool) -> None:
+        self.clock_speed = 1.0  # until this session's gateway says otherwise
         self._connect_with_retries()
         try:
             self._after_connect(first)
@@ -397,6 +402,9 @@ class IBBroker(Broker):
                 self._link_down = ""
         if req_id == -1 and not (2100 <= code < 2200):
             self._connect_errors.append(f"{code}: {text}")
+        speed = announced_speed(code, text, self.port) if req_id == -1 else None
+        if speed is not None:
+            self.clock_speed = speed
         if req_id > 0 and code == 202:
             with self._lock:
                 self._cancel_notes[req_id] = f"IB error 202: {text}"
@@ -490,7 +498,7 @@ class IBBroker(Broker):
         if self._anchor is None:
             return datetime.now(UTC)
         base, mono = self._anchor
-        return base + timedelta(seconds=time.monotonic() - mono)
+        return base + timedelta(seconds=(time.monotonic() - mono) * self.clock_speed)
 
     def now(self) -> datetime:
         """IB's current time (the simulated time against `hydra sim-gateway`)."""
@@ -1090,11 +1098,12 @@ class IBBroker(Broker):
 
 
 class IBClock:
-    """The cycle's clock against IB: IB's time, slept through in wall seconds.
+    """The cycle's clock against IB: IB's time, slept through at IB's speed.
 
     Against a real gateway this is the wall clock. Against `hydra sim-gateway` it is the
     simulated time, so the order manager's deadlines and the session times it compares them
-    with come from the same clock (a plain WallClock there would be days away from it).
+    with come from the same clock (a plain WallClock there would be days away from it), and
+    a sleep lasts seconds / --speed of wall time (see hydra.broker.ib.rehearsal).
     """
 
     def __init__(self, broker: IBBroker) -> None:
@@ -1104,7 +1113,7 @@ class IBClock:
         return self.broker.now()
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds))
+        time.sleep(max(0.0, seconds) / self.broker.clock_speed)
 
 
 __all__ = ["IBBroker", "IBClock"]
