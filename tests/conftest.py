@@ -73,3 +73,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
 
     config.option.loadscopereorder = False
     return FilesWholeButSpread(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: one worker more than half again the cores (3 on 2 cores). Much of the suite
+    waits on child processes (kernels, gateways, the browser, killed and rerun cycles), so a
+    worker per core leaves cores idle: 197.6 s at 2 workers against 169.7 s at 3 on the same
+    warm 2-core clone. PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set (xdist's own)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's hook reads it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) * 3 // 2)
