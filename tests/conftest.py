@@ -19,9 +19,10 @@ from tests.shared_data import traded_run  # noqa: E402, F401  (built once a sess
 # ------------------------------------------------------------------ how xdist shares the tests
 # `--dist loadfile` keeps a file's tests on one worker (its module-scoped fixtures are built
 # once), but a file of slow independent tests is then one long unit: the IB kill matrix alone
-# (a gateway at 3x, 11-13 s a test; ~25 s at 1x before the adapter followed --speed) kept one worker busy for two minutes while the others
-# ran out of work. The files below hold only function-scoped fixtures (and session ones built
-# once for all workers: tests/shared_data.py): their tests are handed out one by one. Every
+# (a gateway at 3x, 11-13 s a test; ~25 s at 1x before the adapter followed --speed) kept one
+# worker busy for minutes while the others ran out of work. The files below hold only
+# function-scoped fixtures (and session ones built once for all workers:
+# tests/shared_data.py): their tests are handed out one by one. Every
 # other file stays whole, as loadfile has it. Order matters as much: the longest units go first
 # (these files, then the files of `slow` tests), so the tail of the run is short fast tests,
 # not one of them.
