@@ -17,6 +17,7 @@ times side by side.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from hydra.broker.columns import ExecutionColumns
-from hydra.broker.sim.columns import read_execution_columns, seed_account
+from hydra.broker.sim.columns import read_execution_columns
 from hydra.domain.broker import Execution, Position
 from hydra.execution.journal import FillRecord, Journal
 from hydra.paths import DataPaths
@@ -103,6 +104,9 @@ def build(root: Path, n: int, batch: int = 50_000
         j._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     executions, positions = broker_side(fills)
     paths.sim_db.parent.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.sim_account import seed_account  # the account file's rows, written directly
+
     seed_account(paths.sim_db, executions)
     return fills, paths.journal_db.stat().st_size / n, executions, positions
 

@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reconcile as recon_bench
 import runs_list as runs_bench
 
-from hydra.broker.sim.columns import seed_account
 from hydra.domain.broker import Execution
 from hydra.execution.journal import FillRecord, Journal
 from hydra.ops import notebook_runs as runs
@@ -115,6 +114,9 @@ def _copied_executions(executions: list[Execution], times: int,
 
 def _reseed(account: Path, executions: list[Execution]) -> None:
     """The simulated account file holding exactly these executions (the report reads them)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.sim_account import seed_account
+
     for path in (account, account.with_name(account.name + "-wal"),
                  account.with_name(account.name + "-shm")):
         path.unlink(missing_ok=True)

@@ -21,12 +21,13 @@ import pytest
 
 from hydra.broker.columns import ExecutionColumns
 from hydra.broker.sim.broker import SimBroker
-from hydra.broker.sim.columns import read_execution_columns, seed_account
+from hydra.broker.sim.columns import read_execution_columns
 from hydra.domain.broker import Execution, Position
 from hydra.execution.journal import FillRecord, Journal
 from hydra.paths import DataPaths
 from hydra.reconcile import breaks, fill_report
 from hydra.reference.clock import SimClock
+from tests.sim_account import seed_account
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 MARKETS = {"ZO": ("ZOH7", 0.25, 50.0, 350.0), "ZC": ("ZCH7", 0.25, 50.0, 450.0),

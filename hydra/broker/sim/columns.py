@@ -10,8 +10,6 @@ never updated or deleted, so the few a report lists are looked up later by rowid
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hydra.broker.columns import ExecutionColumns
-from hydra.broker.sim.broker import _SCHEMA, SCHEMA_VERSION, _execution_from_row, _ts
+from hydra.broker.sim.broker import _execution_from_row
 from hydra.domain.broker import BrokerError, Execution
 
 _COLUMNS = "rowid, exec_id, order_ref, side, quantity, price, commission, time"
@@ -94,34 +92,3 @@ def executions_at(db_path: Path, rowids: np.ndarray) -> list[Execution]:
         raise BrokerError(f"executions {missing[:5]} left the simulated account {db_path} while "
                           "the report read it; run the report again")
     return [found[r] for r in wanted]
-
-
-def seed_account(db_path: Path, executions: Iterable[Execution], account_id: str = "DUSIM0001",
-                 seed: int = 7, clock: datetime | None = None) -> None:
-    """An account file holding exactly these executions (one filled order each), for tests and
-    benchmarks of what reads the account: not a way to trade."""
-    now = _ts(clock or datetime.now(UTC))
-    db = sqlite3.connect(db_path)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        with db:
-            for statement in _SCHEMA:
-                db.execute(statement)
-            db.execute("INSERT INTO meta VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
-                       (SCHEMA_VERSION, seed, account_id, 100_000.0, 2.35, now, now))
-            rows = [(k + 1, e) for k, e in enumerate(executions)]
-            db.executemany(
-                "INSERT INTO orders (order_id, order_ref, con_id, local_symbol, symbol, "
-                "contract_month, side, quantity, order_type, tif, status, filled, "
-                "submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, '', ?, ?, 'LMT', 'DAY', "
-                "'Filled', ?, ?, ?)",
-                ((k, e.order_ref, e.con_id, e.local_symbol, e.symbol, e.side, e.quantity,
-                  e.quantity, _ts(e.time), _ts(e.time)) for k, e in rows))
-            db.executemany(
-                "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((e.exec_id, k, e.order_ref, e.account_id, e.symbol, e.local_symbol, e.con_id,
-                  e.side, e.quantity, e.price, _ts(e.time), e.commission, e.currency)
-                 for k, e in rows))
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        db.close()
