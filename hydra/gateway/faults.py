@@ -26,6 +26,8 @@ FAULTS: dict[str, str] = {
     "quotes-nan": "no bid or ask ever arrives (the client sees NaN)",
     "quotes-minus-one": "bid and ask are -1 (IB's 'no data')",
     "quotes-zero": "bid and ask are 0",
+    "status-late": "every order's first orderStatus follows its openOrder half a second late "
+                   "(a busy gateway: the client holds the permId before it has a status)",
     "die-at-order-2-unstored": "the gateway process dies on receiving its 2nd placeOrder, "
                                "before storing it (IB never got the order)",
     "die-at-order-2-stored": "the gateway process dies on its 2nd placeOrder after storing it, "

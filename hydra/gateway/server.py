@@ -1032,6 +1032,14 @@ class TwsServer:
                                "filled": 0, "avg_fill_price": None})
         view = self._view(first)
         s.send(msg.open_order(view, ib))
+        if self._fault("status-late"):  # the status, and whatever follows it, half a second on
+            def status() -> None:
+                s.send(msg.order_status(view))
+                self._watch[perm] = (first.status, 0)
+                self._poll()
+
+            asyncio.get_running_loop().call_later(0.5, status)
+            return
         s.send(msg.order_status(view))
         self._watch[perm] = (first.status, 0)
         self._poll()

@@ -331,6 +331,30 @@ def test_a_late_fill_arrives_as_an_event_and_cancels_are_confirmed(
     assert "nothing to cancel" in again.message
 
 
+def test_an_order_is_placed_once_ib_has_given_its_status_not_just_its_perm_id(
+        tmp_path: Path, clock: SimClock, monkeypatch: pytest.MonkeyPatch):
+    """A busy gateway (or a loaded machine) can deliver openOrder, which carries the permId,
+    well before the orderStatus: the order is acknowledged then, but its state is not known
+    yet, and place_order must not answer ib_insync's own placeholder (PendingSubmit)."""
+    gw = start_gateway(tmp_path / "sim.sqlite", clock, faults="status-late")
+    monkeypatch.setenv("HYDRA_PAPER_PORTS", str(gw.port))
+    b = IBBroker(port=gw.port, client_id=21, settings=SETTINGS)
+    try:
+        b.connect()
+        side, price, _ = _resting_order(gw, clock)
+        ref = "HYD-ZO-20261124-1-s1-a1"
+        placed = b.place_order(OrderRequest(zo(b), side, 1, "LMT", price, ref))
+        assert (placed.status, placed.filled) == ("Submitted", 0)
+        assert [o.status for o in b.orders(ref)] == ["Submitted"]
+        crossing = price + (40 if side == "BUY" else -40)  # through the market: fills at once
+        taken = b.place_order(OrderRequest(zo(b), side, 1, "LMT", crossing,
+                                           "HYD-ZO-20261124-2-s1-a1"))
+        assert (taken.status, taken.filled) == ("Filled", 1)
+    finally:
+        b.close()
+        gw.stop()
+
+
 # ---------------------------------------------------------------- failures and safety
 def _free_port() -> int:
     with socket.socket() as s:

@@ -320,6 +320,25 @@ def test_clock_going_backwards_is_refused(db: Path) -> None:
     assert "cannot act at earlier time" in str(err.value)
 
 
+def test_a_reader_follows_an_account_another_process_moves_on(db: Path) -> None:
+    """A report opened at the account's time while `hydra sim-gateway` goes on moving that
+    account's clock (and filling its orders) reads it as it is now, instead of refusing."""
+    with SimBroker(db, SimClock(IN_SESSION), seed=SEED) as b:
+        b.account_state()
+    opened_at = SimBroker.last_processed(db)
+    assert opened_at == IN_SESSION
+    reader_clock, later = SimClock(opened_at), IN_SESSION + timedelta(minutes=20)
+    with SimBroker(db, reader_clock, seed=SEED, follow_account=True) as reader, \
+            SimBroker(db, SimClock(later), seed=SEED) as mover:
+        c = _zo(mover)
+        assert mover.place_order(_order(c, "BUY", 2, mover.quote(c).ask, "T-mover")).filled == 2
+        assert [(p.con_id, p.quantity) for p in reader.positions()] == [(c.con_id, 2)]
+        assert reader.now() == later and reader_clock.now() == later
+    with SimBroker(db, SimClock(opened_at), seed=SEED) as stale, \
+            pytest.raises(BrokerError, match="cannot act at earlier time"):
+        stale.positions()  # a trading broker still refuses to act in the account's past
+
+
 def test_seed_mismatch_is_refused(db: Path, clock: SimClock) -> None:
     with SimBroker(db, clock, seed=SEED) as b:
         b.positions()

@@ -63,7 +63,6 @@ from hydra.broker.ib.translate import (
 from hydra.broker.safety import SafetyVerdict, safety_verdict
 from hydra.config import IBConfig, load_config
 from hydra.domain.broker import (
-    DONE_STATES,
     AccountState,
     Bar,
     BrokerError,
@@ -859,11 +858,12 @@ class IBBroker(Broker):
                             f"{request.limit_price if request.limit_price is not None else ''}"))
 
         async def acked() -> None:
+            # IB's own orderStatus, not openOrder's permId: openOrder can come well before the
+            # status (a busy gateway), and until then ib_insync shows its placeholder
             deadline = time.monotonic() + self.settings.request_timeout_seconds
             while time.monotonic() < deadline:
                 trade = ib.wrapper.trades.get((client_id, oid))
-                if trade is None or trade.order.permId or trade.orderStatus.permId \
-                        or trade.orderStatus.status in DONE_STATES \
+                if trade is None or trade.orderStatus.status != "PendingSubmit" \
                         or oid in self._order_errors:
                     return
                 await asyncio.sleep(0.01)

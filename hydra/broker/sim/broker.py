@@ -45,7 +45,7 @@ from hydra.domain.broker import (
     Side,
 )
 from hydra.domain.market import Market
-from hydra.reference.clock import Clock
+from hydra.reference.clock import Clock, SimClock
 from hydra.reference.contracts import contract, contract_from_local_symbol, front_contract
 from hydra.reference.markets import UnknownMarketError, get_market, load_registry
 from hydra.sqlite_tx import relax
@@ -424,6 +424,7 @@ class SimBroker(Broker):
         commission_per_contract: float = 2.35,
         account_id: str = "DUSIM0001",
         null_market: bool = False,
+        follow_account: bool = False,
     ) -> None:
         if int(seed) < 0:
             raise BrokerError(f"the simulator seed must be a non-negative integer, not {seed}")
@@ -434,6 +435,10 @@ class SimBroker(Broker):
         self.commission_per_contract = float(commission_per_contract)
         self.account_id = account_id
         self.null_market = bool(null_market)  # calibration: prices a pure random walk
+        # a reader (a report, a status) of an account another process may be moving on (a
+        # running `hydra sim-gateway`): each transaction starts at the account's own time
+        # when that is later than the clock's, instead of refusing to act in its past
+        self.follow_account = bool(follow_account)
         self._conn: sqlite3.Connection | None = None
         self._history: _History | None = None  # the executions as last read (see _rows)
 
@@ -556,6 +561,11 @@ class SimBroker(Broker):
         now = self.now()
         self._begin(conn)
         try:
+            if self.follow_account and isinstance(self.clock, SimClock):
+                last = _dt(conn.execute("SELECT last_processed FROM meta").fetchone()[0])
+                if last > now:
+                    self.clock.advance_to(last)
+                    now = self.now()
             self._catch_up(conn, now)
             yield conn, now
         except BaseException:
