@@ -26,13 +26,14 @@ class BrokerSpec:
 
 
 def make_broker(spec: BrokerSpec, config: Config, paths: DataPaths,
-                sim_start: datetime | None = None) -> tuple[Broker, Clock]:
+                sim_start: datetime | None = None, follow_account: bool = False
+                ) -> tuple[Broker, Clock]:
     """A broker (not yet connected) and its clock.
 
     For the simulator the clock starts at `sim_start`, or where the persistent account's
-    clock already is if that is later (its time only moves forward). Without `sim_start` the
-    broker reads the account at its own time, which a running `hydra sim-gateway` may move on
-    while it is open (SimBroker.follow_account).
+    clock already is if that is later (its time only moves forward). `follow_account` is for
+    readers (reports, status): each read is at the account's own latest time, which a running
+    `hydra sim-gateway` may move on while it is open (SimBroker.follow_account).
     """
     if spec.kind == "sim":
         from hydra.broker.sim.broker import SimBroker
@@ -51,7 +52,7 @@ def make_broker(spec: BrokerSpec, config: Config, paths: DataPaths,
             commission_per_contract=config.sim.commission_per_contract,
             account_id=config.sim.account_id,
             null_market=config.sim.null_market,
-            follow_account=sim_start is None,
+            follow_account=follow_account,
         )
         return broker, clock
     if spec.kind == "ib":

@@ -1034,9 +1034,14 @@ class TwsServer:
         s.send(msg.open_order(view, ib))
         if self._fault("status-late"):  # the status, and whatever follows it, half a second on
             def status() -> None:
-                s.send(msg.order_status(view))
-                self._watch[perm] = (first.status, 0)
-                self._poll()
+                if self._server is None:  # stopped meanwhile
+                    return
+                try:
+                    s.send(msg.order_status(view))
+                    self._watch[perm] = (first.status, 0)
+                    self._poll()
+                except Exception:
+                    log.exception("sim-gateway: the late status of order %d failed", oid)
 
             asyncio.get_running_loop().call_later(0.5, status)
             return

@@ -319,7 +319,7 @@ def broker_snapshot(rep: Report) -> BrokerSnapshot:
                 "traded in this data directory, so it has no executions and no positions")
     spec = BrokerSpec(kind=p.broker, host=p.host, port=p.port, client_id=p.client_id,
                       seed=p.seed)
-    broker, _ = make_broker(spec, cfg, rep.paths, sim_start=None)  # sim: at its own clock
+    broker, _ = make_broker(spec, cfg, rep.paths, sim_start=None, follow_account=True)
     try:
         broker.connect()
         now = broker.now()

@@ -859,12 +859,15 @@ class IBBroker(Broker):
 
         async def acked() -> None:
             # IB's own orderStatus, not openOrder's permId: openOrder can come well before the
-            # status (a busy gateway), and until then ib_insync shows its placeholder
+            # status (a busy gateway), and until then ib_insync shows its placeholder. An
+            # orderStatus carries the permId (even one that says PendingSubmit); a lost link
+            # is the link wait's to handle
             deadline = time.monotonic() + self.settings.request_timeout_seconds
             while time.monotonic() < deadline:
                 trade = ib.wrapper.trades.get((client_id, oid))
                 if trade is None or trade.orderStatus.status != "PendingSubmit" \
-                        or oid in self._order_errors:
+                        or trade.orderStatus.permId or oid in self._order_errors \
+                        or self._link_down:
                     return
                 await asyncio.sleep(0.01)
 

@@ -209,7 +209,7 @@ def sync_fills(
     spec = BrokerSpec(kind=broker, host=host, port=port, client_id=client_id,
                       confirm_live=yes_i_mean_live)
     try:
-        b, _ = make_broker(spec, config, paths)
+        b, _ = make_broker(spec, config, paths, follow_account=True)  # sim: it only reads
     except BrokerError as exc:
         raise fail(str(exc)) from None
     journal = Journal(paths.journal_db)

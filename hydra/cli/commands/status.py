@@ -102,7 +102,7 @@ def _broker_section(paths: DataPaths, job: Any | None, client_id: int) -> list[A
         return []
     try:
         config = load_config(paths.root)
-        broker, _clock = make_broker(spec, config, paths, sim_start=None)
+        broker, _clock = make_broker(spec, config, paths, sim_start=None, follow_account=True)
         broker.connect()
     except (BrokerError, ConfigError, OSError) as exc:
         console.print(f"broker: {kind}, [bold red]NOT CONNECTED[/]: {escape(str(exc))}")
