@@ -324,7 +324,9 @@ def test_a_late_fill_arrives_as_an_event_and_cancels_are_confirmed(
     wait_until(lambda: any(e.startswith("execDetails")
                            for e in events_for(ib, "HYD-ZO-20261124-1-s1-a1")),
                what="the late fill's execDetails event")
-    assert ib.order_status(late.order_id).status == "Filled"
+    # TWS sends execDetails before the orderStatus that says Filled
+    wait_until(lambda: ib.order_status(late.order_id).status == "Filled",
+               what="the late fill's Filled status")
     cancelled = ib.cancel_order(far.order_id)
     assert cancelled.status == "Cancelled" and cancelled.filled == 0
     again = ib.cancel_order(far.order_id)
