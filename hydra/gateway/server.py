@@ -1032,22 +1032,24 @@ class TwsServer:
                                "filled": 0, "avg_fill_price": None})
         view = self._view(first)
         s.send(msg.open_order(view, ib))
+
+        def status() -> None:
+            s.send(msg.order_status(view))
+            self._watch[perm] = (first.status, 0)
+            self._poll()
+
         if self._fault("status-late"):  # the status, and whatever follows it, half a second on
-            def status() -> None:
+            def late() -> None:
                 if self._server is None:  # stopped meanwhile
                     return
                 try:
-                    s.send(msg.order_status(view))
-                    self._watch[perm] = (first.status, 0)
-                    self._poll()
+                    status()
                 except Exception:
                     log.exception("sim-gateway: the late status of order %d failed", oid)
 
-            asyncio.get_running_loop().call_later(0.5, status)
+            asyncio.get_running_loop().call_later(0.5, late)
             return
-        s.send(msg.order_status(view))
-        self._watch[perm] = (first.status, 0)
-        self._poll()
+        status()
         if self._fault("cancel-202") and not self.sim.order_status(str(perm)).is_done:
             log.warning("fault cancel-202: IB cancels order %d (%s) unasked", oid, w.order_ref)
             self.sim.cancel_order(str(perm))

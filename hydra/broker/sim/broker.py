@@ -561,13 +561,7 @@ class SimBroker(Broker):
         now = self.now()
         self._begin(conn)
         try:
-            if self.follow_account and isinstance(self.clock, SimClock):
-                last = _dt(conn.execute("SELECT last_processed FROM meta").fetchone()[0])
-                if last > now:
-                    self.clock.advance_to(last)
-                    now = self.now()
-            self._catch_up(conn, now)
-            yield conn, now
+            yield conn, self._catch_up(conn, now)
         except BaseException:
             self._history = None  # it may hold executions the rollback undoes
             conn.execute("ROLLBACK")
@@ -591,9 +585,13 @@ class SimBroker(Broker):
 
     # ------------------------------------------------------------------------- catching up
 
-    def _catch_up(self, conn: sqlite3.Connection, now: datetime) -> None:
-        """Process the market from meta.last_processed to `now` (never backwards)."""
+    def _catch_up(self, conn: sqlite3.Connection, now: datetime) -> datetime:
+        """Process the market from meta.last_processed to `now` (never backwards); the time
+        the transaction acts at (a following reader's is the account's, if that is later)."""
         last = _dt(conn.execute("SELECT last_processed FROM meta").fetchone()[0])
+        if now < last and self.follow_account and isinstance(self.clock, SimClock):
+            self.clock.advance_to(last)
+            return last
         if now < last:
             raise BrokerError(
                 f"the simulated broker's clock is at {last.isoformat()}; cannot act at earlier "
@@ -601,7 +599,7 @@ class SimBroker(Broker):
                 "later)"
             )
         if now == last:
-            return
+            return now
         working = [self._order_obj(conn, r) for r in conn.execute(
             "SELECT * FROM orders WHERE status IN (?, ?) ORDER BY order_id", WORKING_STATES
         ).fetchall()]  # fmt: skip
@@ -613,6 +611,7 @@ class SimBroker(Broker):
             months |= {(b.con_id, b.contract_month) for b in held.values() if b.symbol == symbol}
             self._advance_market(conn, self._market(symbol), last, now, orders, dict(months))
         conn.execute("UPDATE meta SET last_processed = ?", (_ts(now),))
+        return now
 
     def _advance_market(
         self,
